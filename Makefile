@@ -1,0 +1,35 @@
+# tickgate: make setup | demo | test | lint | bench
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    := out
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+# The venv holds everything: build tools, the package (editable), simulators and the peers used as oracles.
+$(STAMP): pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp.py)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "scikit-build-core>=0.11" "pybind11>=2.13" cmake ninja
+	$(BIN)/pip install --quiet --no-build-isolation -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	mkdir -p $(OUT)
+	$(BIN)/tickgate gen $(OUT)/demo.itch50 --messages 200000 --symbols 200 --seed 1
+	$(BIN)/tickgate replay $(OUT)/demo.itch50 --backend model --events $(OUT)/demo_events.npy
+
+test: setup
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python tests/bench_model.py
+
+clean:
+	rm -rf build $(OUT) .pytest_cache

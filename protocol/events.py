@@ -1,0 +1,175 @@
+"""The book-event record: 64 bytes, little-endian, one per 512-bit beat, the same bytes from every backend.
+
+Bytes 0-31 are common to every kind; bytes 32-63 are laid out per kind (`KIND_FIELDS`); unused bytes are
+zero. `EVENT_DTYPE` is the one numpy dtype of the record, the one `.npy` files hold: the common fields and
+the top-of-book fields (`bid_px`, `bid_sz`, `ask_px`, `ask_sz`). Other kinds reuse bytes 32-63; read them
+through `KIND_DTYPES[kind]`, a view of the same 64 bytes: `as_kind(events, EventKind.TRADE)`.
+
+`ts_local` (receive time on the backend) is the one field excluded from equivalence: compare records
+with `comparable(events)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+
+import numpy as np
+
+__all__ = [
+    "COMMON_FIELDS",
+    "EVENT_DTYPE",
+    "EVENT_SIZE",
+    "KIND_FIELDS",
+    "EventKind",
+    "EventFlag",
+    "SessionCode",
+    "DegradedReason",
+    "KIND_DTYPES",
+    "as_kind",
+    "comparable",
+    "empty",
+]
+
+EVENT_SIZE = 64
+
+
+@dataclass(frozen=True)
+class EventField:
+    """One field of the record: name, byte offset, numpy scalar type (little-endian)."""
+
+    name: str
+    offset: int
+    dtype: str
+    doc: str
+
+    @property
+    def width(self) -> int:
+        return np.dtype(self.dtype).itemsize
+
+
+class EventKind(IntEnum):
+    """The `kind` byte: an ASCII letter."""
+
+    BBO = ord("B")  # top of book changed
+    TRADE = ord("T")  # execution (E, C), non-cross trade (P) or cross (Q)
+    STATUS = ord("S")  # system event (S) or trading action (H)
+    GAP = ord("G")  # MoldUDP64 sequence gap
+    SESSION = ord("Z")  # MoldUDP64 end of session or session change
+    DEGRADED = ord("D")  # a symbol's book passed a capacity and is no longer exact
+
+
+class EventFlag(IntFlag):
+    """Bits of the `flags` byte."""
+
+    DEGRADED = 0x01  # the symbol's book is past a capacity: its values may be inexact
+
+
+class SessionCode(IntEnum):
+    """`code` of a SESSION event."""
+
+    END = ord("E")  # MoldUDP64 end of session (message count 0xFFFF)
+    CHANGED = ord("C")  # a new session started after the previous one ended
+
+
+class DegradedReason(IntEnum):
+    """`reason` of a DEGRADED event: which capacity was passed."""
+
+    ORDER_TABLE_FULL = 1
+    LEVELS_FULL = 2
+    SYMBOLS_FULL = 3
+
+
+COMMON_FIELDS: tuple[EventField, ...] = (
+    EventField("kind", 0, "u1", "EventKind, an ASCII letter"),
+    EventField("flags", 1, "u1", "EventFlag bits"),
+    EventField("locate", 2, "<u2", "ITCH stock locate; 0 for feed-wide events"),
+    EventField("msg_type", 4, "u1", "ITCH type byte of the message that caused the event; 0 if none"),
+    EventField("seq", 8, "<u8", "MoldUDP64 sequence number of the causing message (1-based in a file)"),
+    EventField("ts_exch", 16, "<u8", "ITCH timestamp, ns since midnight; 0 if no message caused it"),
+    EventField("ts_local", 24, "<u8", "receive time on the backend, ns; excluded from equivalence"),
+)
+
+KIND_FIELDS: dict[EventKind, tuple[EventField, ...]] = {
+    EventKind.BBO: (
+        EventField("bid_px", 32, "<u4", "best bid, Price(4); 0 if the side is empty"),
+        EventField("bid_sz", 36, "<u4", "shares at the best bid; 0 if empty"),
+        EventField("ask_px", 40, "<u4", "best ask, Price(4); 0 if the side is empty"),
+        EventField("ask_sz", 44, "<u4", "shares at the best ask; 0 if empty"),
+    ),
+    EventKind.TRADE: (
+        EventField("trade_px", 32, "<u4", "price, Price(4): resting price for E, message price otherwise"),
+        EventField("trade_side", 36, "u1", "resting side B/S for E and C; the message's side for P; 0 for Q"),
+        EventField("printable", 37, "u1", "Y or N (C's printable flag; Y for E, P and Q)"),
+        EventField("cross_type", 38, "u1", "Q's cross type; 0 otherwise"),
+        EventField("trade_shares", 40, "<u8", "shares traded (Q carries 8 bytes)"),
+        EventField("match_number", 48, "<u8", "ITCH match number"),
+        EventField("order_ref", 56, "<u8", "resting order reference for E and C; 0 otherwise"),
+    ),
+    EventKind.STATUS: (
+        EventField("status_code", 32, "u1", "S: event code; H: trading state"),
+        EventField("status_reason", 36, "S4", "H: reason (4 ASCII bytes); spaces or zero otherwise"),
+    ),
+    EventKind.GAP: (
+        EventField("gap_expected", 32, "<u8", "sequence number that was expected"),
+        EventField("gap_received", 40, "<u8", "sequence number that arrived instead"),
+        EventField("gap_missed", 48, "<u8", "messages missed: received - expected"),
+    ),
+    EventKind.SESSION: (
+        EventField("session_code", 32, "u1", "SessionCode"),
+        EventField("session", 40, "S10", "MoldUDP64 session of the packet"),
+    ),
+    EventKind.DEGRADED: (
+        EventField("degraded_reason", 32, "u1", "DegradedReason"),
+    ),
+}
+
+
+def _check(fields: tuple[EventField, ...], what: str) -> None:
+    spans = sorted((f.offset, f.offset + f.width, f.name) for f in fields)
+    for (_a0, a1, an), (b0, _b1, bn) in zip(spans, spans[1:], strict=False):
+        if b0 < a1:
+            raise ValueError(f"{what}: event fields {an} and {bn} overlap")
+    if spans[-1][1] > EVENT_SIZE:
+        raise ValueError(f"{what}: event field {spans[-1][2]} ends past the {EVENT_SIZE}-byte record")
+
+
+def _dtype(fields: tuple[EventField, ...]) -> np.dtype:
+    return np.dtype({"names": [f.name for f in fields], "formats": [f.dtype for f in fields],
+                     "offsets": [f.offset for f in fields], "itemsize": EVENT_SIZE})
+
+
+for _kind, _fields in KIND_FIELDS.items():
+    if min(f.offset for f in _fields) < 32:
+        raise ValueError(f"{_kind.name}: kind fields start at byte 32")
+    _check(COMMON_FIELDS + _fields, _kind.name)
+
+EVENT_DTYPE: np.dtype = _dtype(COMMON_FIELDS + KIND_FIELDS[EventKind.BBO])
+KIND_DTYPES: dict[EventKind, np.dtype] = {k: _dtype(COMMON_FIELDS + fs) for k, fs in KIND_FIELDS.items()}
+
+
+def as_kind(events: np.ndarray, kind: EventKind) -> np.ndarray:
+    """The records of one kind, viewed with that kind's field names (a copy of the selected rows)."""
+    return np.ascontiguousarray(events[events["kind"] == kind]).view(KIND_DTYPES[kind])
+
+
+# Byte positions compared across backends: everything but ts_local.
+_TS_LOCAL = next(f for f in COMMON_FIELDS if f.name == "ts_local")
+COMPARED_BYTES = np.array([i for i in range(EVENT_SIZE)
+                           if not _TS_LOCAL.offset <= i < _TS_LOCAL.offset + _TS_LOCAL.width])
+
+
+def empty(n: int = 0) -> np.ndarray:
+    """A zeroed event array of length n."""
+    return np.zeros(n, dtype=EVENT_DTYPE)
+
+
+def comparable(events: np.ndarray) -> np.ndarray:
+    """The bytes of each record that every backend must reproduce, as an (n, 56) uint8 array."""
+    raw = np.ascontiguousarray(events).view(np.uint8).reshape(-1, EVENT_SIZE)
+    return raw[:, COMPARED_BYTES]
+
+
+def fields_of(kind: EventKind) -> tuple[EventField, ...]:
+    """The common fields followed by the fields of one kind."""
+    return COMMON_FIELDS + KIND_FIELDS[kind]

@@ -1,0 +1,159 @@
+"""MoldUDP64 downstream and re-request packets, and the per-packet header of the DMA path.
+
+Downstream packet: session (10, alphanumeric), sequence number of the first message (8), message count
+(2), then message blocks: 2-byte big-endian length (excluding itself) + message. Count 0 is a heartbeat
+(its sequence is the next expected), count 0xFFFF is end of session. All integers big-endian.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+from .itch_spec import Field
+
+__all__ = [
+    "DMA_HEADER",
+    "END_OF_SESSION",
+    "HEADER",
+    "HEADER_LEN",
+    "MAX_PAYLOAD",
+    "DmaHeader",
+    "Header",
+    "RequestPacket",
+    "blocks",
+    "build",
+    "end_of_session",
+    "heartbeat",
+    "parse_header",
+]
+
+HEADER: tuple[Field, ...] = (
+    Field("session", 0, 10, "alpha"),
+    Field("sequence_number", 10, 8, "uint"),
+    Field("message_count", 18, 2, "uint"),
+)
+HEADER_LEN = 20
+END_OF_SESSION = 0xFFFF
+MAX_PAYLOAD = 1472  # bytes of UDP payload in one 1500-byte Ethernet frame with IPv4/UDP headers
+BLOCK_LEN = 2  # the big-endian length prefix of each message block
+
+_HEADER = struct.Struct(">10sQH")
+_REQUEST = struct.Struct(">10sQH")
+_BLOCK = struct.Struct(">H")
+if _HEADER.size != HEADER_LEN or sum(f.width for f in HEADER) != HEADER_LEN:
+    raise AssertionError("MoldUDP64 header layout disagrees with its table")
+
+
+class Header(NamedTuple):
+    """A MoldUDP64 downstream header."""
+
+    session: bytes
+    sequence_number: int
+    message_count: int
+
+    @property
+    def is_heartbeat(self) -> bool:
+        return self.message_count == 0
+
+    @property
+    def is_end_of_session(self) -> bool:
+        return self.message_count == END_OF_SESSION
+
+
+def parse_header(packet: bytes | memoryview) -> Header:
+    """The header of a downstream packet; ValueError if the packet is shorter than 20 bytes."""
+    if len(packet) < HEADER_LEN:
+        raise ValueError(f"MoldUDP64 packet of {len(packet)} bytes is shorter than its 20-byte header")
+    return Header(*_HEADER.unpack_from(packet))
+
+
+def _session(session: bytes | str) -> bytes:
+    s = session.encode("ascii") if isinstance(session, str) else bytes(session)
+    if len(s) > 10:
+        raise ValueError(f"MoldUDP64 session {s!r} is longer than 10 bytes")
+    return s.ljust(10, b" ")
+
+
+def build(session: bytes | str, sequence_number: int, messages: Iterable[bytes]) -> bytes:
+    """A downstream packet holding `messages` (ITCH messages without prefixes), first one at `sequence_number`."""
+    msgs = list(messages)
+    if len(msgs) >= END_OF_SESSION:
+        raise ValueError(f"{len(msgs)} messages do not fit in one MoldUDP64 packet")
+    body = b"".join(_BLOCK.pack(len(m)) + m for m in msgs)
+    return _HEADER.pack(_session(session), sequence_number, len(msgs)) + body
+
+
+def heartbeat(session: bytes | str, next_sequence_number: int) -> bytes:
+    """A heartbeat: no messages, the sequence number of the next message."""
+    return _HEADER.pack(_session(session), next_sequence_number, 0)
+
+
+def end_of_session(session: bytes | str, next_sequence_number: int) -> bytes:
+    """An end-of-session packet (count 0xFFFF)."""
+    return _HEADER.pack(_session(session), next_sequence_number, END_OF_SESSION)
+
+
+def blocks(packet: bytes | memoryview) -> Iterator[bytes]:
+    """The message blocks of a well-formed packet, in order; ValueError on a malformed one."""
+    hdr = parse_header(packet)
+    if hdr.is_heartbeat or hdr.is_end_of_session:
+        return
+    mv = memoryview(packet)
+    pos = HEADER_LEN
+    for i in range(hdr.message_count):
+        if pos + BLOCK_LEN > len(mv):
+            raise ValueError(f"MoldUDP64 packet ends before message {i + 1} of {hdr.message_count}")
+        (n,) = _BLOCK.unpack_from(mv, pos)
+        pos += BLOCK_LEN
+        if pos + n > len(mv):
+            raise ValueError(f"MoldUDP64 message {i + 1} of {n} bytes runs past the end of the packet")
+        yield bytes(mv[pos:pos + n])
+        pos += n
+    if pos != len(mv):
+        raise ValueError(f"MoldUDP64 packet has {len(mv) - pos} bytes after its {hdr.message_count} messages")
+
+
+class RequestPacket(NamedTuple):
+    """A re-request (client to re-request server): session, first sequence number, message count."""
+
+    session: bytes
+    sequence_number: int
+    requested_count: int
+
+    def encode(self) -> bytes:
+        return _REQUEST.pack(_session(self.session), self.sequence_number, self.requested_count)
+
+    @classmethod
+    def decode(cls, buf: bytes) -> RequestPacket:
+        if len(buf) != _REQUEST.size:
+            raise ValueError(f"MoldUDP64 re-request is {_REQUEST.size} bytes, got {len(buf)}")
+        return cls(*_REQUEST.unpack(buf))
+
+
+# The DMA path: each packet travels to the card behind a 16-byte little-endian header.
+DMA_HEADER: tuple[Field, ...] = (
+    Field("length", 0, 2, "uint"),  # bytes of MoldUDP64 packet that follow
+    Field("flags", 2, 2, "uint"),  # reserved, zero
+    Field("reserved", 4, 4, "uint"),
+    Field("rx_time_ns", 8, 8, "uint"),  # host receive time
+)
+_DMA = struct.Struct("<HHIQ")
+DMA_HEADER_LEN = _DMA.size
+DMA_ALIGN = 8  # each header + packet is padded to a multiple of 8 bytes (one 64-bit beat)
+
+
+class DmaHeader(NamedTuple):
+    """The per-packet header of the DMA path."""
+
+    length: int
+    rx_time_ns: int
+
+    def encode(self) -> bytes:
+        return _DMA.pack(self.length, 0, 0, self.rx_time_ns)
+
+    @classmethod
+    def decode(cls, buf: bytes | memoryview) -> DmaHeader:
+        length, _flags, _res, rx = _DMA.unpack_from(buf)
+        return cls(length, rx)

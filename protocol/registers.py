@@ -1,0 +1,140 @@
+"""The register map of the card: configuration and counters, defined once.
+
+The Amaranth CSR block, the C++ offsets and the Python names all come from `REGISTER_MAP`. Registers are
+32 bits wide on AXI-Lite; a counter is 64 bits and takes two words (low word first, at an 8-byte aligned
+offset). Every counter a backend keeps is named here: backends report counters by these names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from .itch_spec import MESSAGES
+
+__all__ = ["COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Register", "RegisterMap", "counter_names"]
+
+MAP_VERSION = 1
+ID_MAGIC = 0x544B4754  # "TKGT"
+
+
+@dataclass(frozen=True)
+class Register:
+    """One register: name, byte offset, width in bits (32 or 64), access ('ro' or 'rw'), meaning."""
+
+    name: str
+    offset: int
+    width: int
+    access: str
+    doc: str
+    group: str = "config"
+
+    @property
+    def size(self) -> int:
+        return self.width // 8
+
+
+class RegisterMap:
+    """An ordered, validated set of registers: unique names, aligned and non-overlapping offsets."""
+
+    def __init__(self, registers: Iterable[Register], *, size: int) -> None:
+        self._by_name: dict[str, Register] = {}
+        spans: list[tuple[int, int, str]] = []
+        for r in registers:
+            if r.width not in (32, 64):
+                raise ValueError(f"register {r.name}: width must be 32 or 64, not {r.width}")
+            if r.access not in ("ro", "rw"):
+                raise ValueError(f"register {r.name}: access must be 'ro' or 'rw', not {r.access!r}")
+            if r.offset % r.size:
+                raise ValueError(f"register {r.name}: offset {r.offset:#x} is not {r.size}-byte aligned")
+            if r.offset + r.size > size:
+                raise ValueError(f"register {r.name}: ends past the {size:#x}-byte map")
+            if r.name in self._by_name:
+                raise ValueError(f"register {r.name} defined twice")
+            self._by_name[r.name] = r
+            spans.append((r.offset, r.offset + r.size, r.name))
+        spans.sort()
+        for (_a0, a1, an), (b0, _b1, bn) in zip(spans, spans[1:], strict=False):
+            if b0 < a1:
+                raise ValueError(f"registers {an} and {bn} overlap")
+        self.size = size
+
+    def __iter__(self) -> Iterator[Register]:
+        return iter(sorted(self._by_name.values(), key=lambda r: r.offset))
+
+    def __getitem__(self, name: str) -> Register:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no register named {name!r}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._by_name
+
+    def group(self, group: str) -> list[Register]:
+        return [r for r in self if r.group == group]
+
+
+# (name, meaning) of every counter, in register order.
+COUNTERS: tuple[tuple[str, str], ...] = (
+    # MoldUDP64 session
+    ("packets", "MoldUDP64 packets received"),
+    ("packets_heartbeat", "heartbeat packets (message count 0)"),
+    ("packets_end_of_session", "end-of-session packets (message count 0xFFFF)"),
+    ("packets_duplicate", "packets whose messages had all been seen already"),
+    ("packets_wrong_session", "packets of another session, dropped"),
+    ("packets_malformed", "packets shorter than the header, or whose count disagrees with their contents"),
+    ("session_changes", "new sessions adopted after an end of session"),
+    ("seq_gaps", "sequence gaps detected"),
+    ("messages_missed", "messages lost in sequence gaps"),
+    ("messages_duplicate", "already-seen messages skipped in a partly repeated packet"),
+    # framing and decode
+    ("messages", "messages framed from new packet data"),
+    ("msg_truncated", "messages whose length runs past the end of the packet"),
+    ("msg_bad_length", "messages of length zero or other than their type's"),
+    ("msg_unknown_type", "messages of a type not in ITCH 5.0"),
+    *((f"type_{m.type}", f"well-formed {m.name} ({m.type}) messages") for m in MESSAGES),
+    # book
+    ("untracked_symbol", "messages for a symbol that is not tracked"),
+    ("unknown_ref", "executions, cancels, deletes and replaces of an unknown order reference"),
+    ("duplicate_ref", "adds and replaces onto a live order reference (the old order is removed)"),
+    ("oversized_reduce", "executions and cancels larger than the order, clamped to it"),
+    ("invalid_order", "adds and replaces with zero shares, zero price or a bad side, not applied"),
+    ("order_table_full", "orders that found no room in the order table"),
+    ("levels_full", "price levels that found no room on their side"),
+    ("symbols_full", "symbols that found no book slot"),
+    ("degraded_symbols", "symbols marked degraded"),
+    # events
+    ("events", "events emitted"),
+    ("events_bbo", "top-of-book events"),
+    ("events_trade", "trade events"),
+    ("events_status", "status events"),
+    ("events_gap", "sequence gap events"),
+    ("events_session", "session events"),
+    ("events_degraded", "degraded-symbol events"),
+)
+
+COUNTER_BASE = 0x400
+
+_CONFIG: tuple[Register, ...] = (
+    Register("id", 0x000, 32, "ro", "0x544B4754, 'TKGT'"),
+    Register("map_version", 0x004, 32, "ro", "version of this register map"),
+    Register("control", 0x008, 32, "rw", "bit 0 enable, bit 1 clear counters, bit 2 track all symbols"),
+    Register("status", 0x00C, 32, "ro", "bit 0 session locked, bit 1 end of session seen"),
+    Register("cap_orders", 0x010, 32, "ro", "order table capacity"),
+    Register("cap_levels", 0x014, 32, "ro", "price levels kept per side"),
+    Register("cap_symbols", 0x018, 32, "ro", "book slots for tracked symbols"),
+)
+
+
+def _counter_registers() -> Iterator[Register]:
+    for i, (name, doc) in enumerate(COUNTERS):
+        yield Register(name, COUNTER_BASE + 8 * i, 64, "ro", doc, group="counter")
+
+
+REGISTER_MAP = RegisterMap((*_CONFIG, *_counter_registers()), size=0x1000)
+
+
+def counter_names() -> tuple[str, ...]:
+    """Every counter name, in register order."""
+    return tuple(name for name, _ in COUNTERS)
