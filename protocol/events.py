@@ -29,6 +29,9 @@ __all__ = [
     "as_kind",
     "comparable",
     "empty",
+    "fields_of",
+    "pack_format",
+    "pack_order",
 ]
 
 EVENT_SIZE = 64
@@ -135,8 +138,22 @@ def _check(fields: tuple[EventField, ...], what: str) -> None:
 
 
 def _dtype(fields: tuple[EventField, ...]) -> np.dtype:
-    return np.dtype({"names": [f.name for f in fields], "formats": [f.dtype for f in fields],
-                     "offsets": [f.offset for f in fields], "itemsize": EVENT_SIZE})
+    """A dtype of the fields, every byte between them named `reservedN` (numpy copies drop unnamed bytes)."""
+    names, formats, offsets, pos = [], [], [], 0
+    for f in sorted(fields, key=lambda f: f.offset):
+        if f.offset > pos:
+            names.append(f"reserved{pos}")
+            formats.append(f"V{f.offset - pos}")
+            offsets.append(pos)
+        names.append(f.name)
+        formats.append(f.dtype)
+        offsets.append(f.offset)
+        pos = f.offset + f.width
+    if pos < EVENT_SIZE:
+        names.append(f"reserved{pos}")
+        formats.append(f"V{EVENT_SIZE - pos}")
+        offsets.append(pos)
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": EVENT_SIZE})
 
 
 for _kind, _fields in KIND_FIELDS.items():
@@ -173,3 +190,24 @@ def comparable(events: np.ndarray) -> np.ndarray:
 def fields_of(kind: EventKind) -> tuple[EventField, ...]:
     """The common fields followed by the fields of one kind."""
     return COMMON_FIELDS + KIND_FIELDS[kind]
+
+
+_STRUCT_CODE = {"u1": "B", "<u2": "H", "<u4": "I", "<u8": "Q"}
+
+
+def pack_format(kind: EventKind) -> str:
+    """A `struct` format packing one record of `kind` from its fields in `fields_of(kind)` order."""
+    out, pos = ["<"], 0
+    for f in sorted(fields_of(kind), key=lambda f: f.offset):
+        if f.offset > pos:
+            out.append(f"{f.offset - pos}x")
+        out.append(_STRUCT_CODE.get(f.dtype) or f"{f.width}s")
+        pos = f.offset + f.width
+    if pos < EVENT_SIZE:
+        out.append(f"{EVENT_SIZE - pos}x")
+    return "".join(out)
+
+
+def pack_order(kind: EventKind) -> tuple[str, ...]:
+    """Field names in the order `pack_format(kind)` takes them."""
+    return tuple(f.name for f in sorted(fields_of(kind), key=lambda f: f.offset))

@@ -1,0 +1,113 @@
+"""The `tickgate` command: generate feeds, replay them through a backend."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tickgate.host.backend import BACKENDS, open_backend
+from tickgate.model.card import CardConfig
+
+
+def _cmd_gen(args: argparse.Namespace) -> int:
+    from tickgate.host.feeds import pack_messages
+    from tickgate.host.feeds.generator import Generator
+    from tickgate.host.feeds.packet import Packet
+    from tickgate.protocol.binaryfile import write_binaryfile
+    from tickgate.protocol.pcap import write_pcap
+
+    gen = Generator(args.messages, args.symbols, args.seed)
+    fmt = args.format or ("pcap" if args.out.suffix in (".pcap", ".pcapng") else "itch50")
+    if fmt == "itch50":
+        n = write_binaryfile(args.out, iter(gen))
+    else:
+        packets = (Packet(p) for p in pack_messages(iter(gen), end_of_session=True))
+        write_pcap(args.out, packets)
+        n = args.messages
+    counts = " ".join(f"{t}={c}" for t, c in sorted(gen.counts.items()))
+    print(f"wrote {n} messages over {args.symbols} symbols (seed {args.seed}) to {args.out} [{fmt}]")
+    print(f"  {counts}")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> CardConfig:
+    symbols = frozenset(s.strip().upper() for s in args.symbols.split(",") if s.strip()) if args.symbols else None
+    return CardConfig(symbols=symbols, max_orders=args.max_orders, max_levels=args.max_levels,
+                      max_symbols=args.max_symbols)
+
+
+def _print_summary(result, out=sys.stdout) -> None:
+    d = result.as_dict()
+    print(f"backend      {d['backend']}", file=out)
+    print(f"messages     {d['messages']:,}", file=out)
+    print(f"events       {d['events']:,}", file=out)
+    print(f"seconds      {d['seconds']:.3f}", file=out)
+    print(f"msgs/s       {d['msgs_per_s']:,.0f}", file=out)
+    for title, table in (("counters", d["counters"]), ("feed", d["feed"])):
+        if table:
+            print(f"{title}:", file=out)
+            width = max(len(k) for k in table)
+            for k, v in table.items():
+                print(f"  {k:<{width}}  {v:>14,}", file=out)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from tickgate.host.feeds import open_feed
+    from tickgate.host.replay import replay
+
+    if not args.input.exists():
+        print(f"tickgate replay: {args.input}: no such file", file=sys.stderr)
+        return 2
+    feed = open_feed(args.input)
+    backend = open_backend(args.backend, _config(args))
+    progress = not args.no_progress and sys.stderr.isatty()
+    result = replay(feed, backend, events_path=args.events, progress=progress,
+                    total_bytes=getattr(feed, "total_bytes", None))
+    _print_summary(result)
+    if args.events:
+        print(f"events written to {args.events}")
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tickgate", description="ITCH 5.0 order books on an FPGA, and the host.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("gen", help="generate a realistic ITCH 5.0 feed (BinaryFILE or pcap)")
+    g.add_argument("out", type=Path)
+    g.add_argument("--messages", type=int, default=100_000)
+    g.add_argument("--symbols", type=int, default=100)
+    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--format", choices=("itch50", "pcap"), help="default: from OUT's suffix")
+    g.set_defaults(func=_cmd_gen)
+
+    r = sub.add_parser("replay", help="replay a BinaryFILE (plain or .gz) or pcap through a backend")
+    r.add_argument("input", type=Path)
+    r.add_argument("--backend", default="model", choices=BACKENDS)
+    r.add_argument("--events", type=Path, help="write the events here (.npy of the event dtype)")
+    r.add_argument("--json", action="store_true", help="end with one JSON line of the summary")
+    r.add_argument("--symbols", help="comma-separated symbols to track (default: all)")
+    r.add_argument("--max-orders", type=int, help="order table capacity (default: unbounded)")
+    r.add_argument("--max-levels", type=int, help="price levels per side (default: unbounded)")
+    r.add_argument("--max-symbols", type=int, help="book slots (default: unbounded)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_replay)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as e:
+        print(f"tickgate {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""The reference model of the card: MoldUDP64 packets in, 64-byte book events out.
+
+Written for clarity: it defines what every backend (gateware, C++ model) must emit, byte for byte.
+
+Semantics, per message of a tracked symbol (see also `session.py`):
+- A/F add an order; U removes the original and adds the new reference with the original's side and
+  symbol; E/C/X take shares off (clamped to what is left, counted), D removes; an order at zero shares
+  is removed. Books are not frozen by halts.
+- One BBO event for every message that changes a tracked symbol's best price or size on either side,
+  none otherwise. A TRADE event for E, C, P and Q (before the BBO event of the same message). A STATUS
+  event for S (always) and H.
+- Anything not applied is counted under a named counter of `protocol.registers.COUNTERS`.
+- Capacities (orders, price levels per side, symbols) default to unbounded. Past one, the symbol is
+  marked degraded once, by a DEGRADED event and a counter, and its later events carry the DEGRADED flag.
+  Until the gateware fixes its bounded structures, the model keeps levels past `max_levels` exactly
+  (flagged); orders past `max_orders` and symbols past `max_symbols` are not kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from tickgate.host.feeds.packet import Packet
+from tickgate.protocol import itch
+from tickgate.protocol.events import DegradedReason, EventFlag, EventKind
+from tickgate.protocol.registers import counter_names
+
+from .book import Book
+from .session import MoldSession
+from .sink import EventSink
+
+_B, _S, _Y, _N = b"B", b"S", b"Y", b"N"
+
+
+@dataclass(frozen=True)
+class CardConfig:
+    """What the card is told: which symbols to track (None: all), capacities (None: unbounded), session."""
+
+    symbols: frozenset[str] | None = None
+    max_orders: int | None = None
+    max_levels: int | None = None
+    max_symbols: int | None = None
+    session: bytes | None = None
+    first_sequence: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_orders", "max_levels", "max_symbols"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ValueError(f"{name} must be at least 1 or None (unbounded), not {v}")
+        if self.symbols is not None:
+            bad = [s for s in self.symbols if not 1 <= len(s) <= 8]
+            if bad:
+                raise ValueError(f"ITCH symbols are 1 to 8 characters: {bad}")
+
+
+class _Order:
+    __slots__ = ("book", "is_bid", "price", "shares")
+
+    def __init__(self, book: Book, is_bid: bool, price: int, shares: int) -> None:
+        self.book, self.is_bid, self.price, self.shares = book, is_bid, price, shares
+
+
+class ReferenceCard:
+    """The reference model: feed it packets, take events and counters."""
+
+    def __init__(self, config: CardConfig | None = None) -> None:
+        self.config = config or CardConfig()
+        self.counters: dict[str, int] = dict.fromkeys(counter_names(), 0)
+        self.sink = EventSink(self.counters)
+        self.session = MoldSession(self.counters, self.sink, session=self.config.session,
+                                   first_sequence=self.config.first_sequence)
+        self.directory: dict[int, str] = {}  # stock locate -> symbol, from R
+        self.books: dict[int, Book] = {}  # tracked locate -> book
+        self.refused: set[int] = set()  # locates that found no book slot
+        self.orders: dict[int, _Order] = {}
+        self._track_all = self.config.symbols is None
+        self._dispatch = {
+            "A": self._add, "F": self._add, "E": self._execute, "C": self._execute, "X": self._cancel,
+            "D": self._delete, "U": self._replace, "P": self._trade, "Q": self._trade, "H": self._trading_action,
+            "S": self._system_event, "R": self._directory,
+        }
+
+    # -- feeding -------------------------------------------------------------------------------------
+
+    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
+        """Process one MoldUDP64 packet."""
+        for seq, msg in self.session.messages(payload, rx_ns):
+            self._message(seq, msg, rx_ns)
+
+    def take_events(self) -> np.ndarray:
+        """Events emitted since the last call."""
+        return self.sink.take()
+
+    def process(self, packets: Iterable[Packet], chunk_events: int = 1 << 16) -> Iterator[np.ndarray]:
+        """Feed packets, yielding events in chunks of about `chunk_events` (bounded memory)."""
+        for payload, rx_ns in packets:
+            self.feed(payload, rx_ns)
+            if len(self.sink) >= chunk_events:
+                yield self.sink.take()
+        if len(self.sink):
+            yield self.sink.take()
+
+    def run(self, packets: Iterable[Packet]) -> np.ndarray:
+        """Feed every packet and return all events in one array."""
+        chunks = list(self.process(packets))
+        return np.concatenate(chunks) if chunks else self.sink.take()
+
+    # -- one message ---------------------------------------------------------------------------------
+
+    def _message(self, seq: int, buf: bytes, rx_ns: int) -> None:
+        c = self.counters
+        try:
+            m = itch.decode(buf)
+        except itch.UnknownType:
+            c["msg_unknown_type"] += 1
+            return
+        except itch.BadLength:
+            c["msg_bad_length"] += 1
+            return
+        c["type_" + m.message_type] += 1
+        handler = self._dispatch.get(m.message_type)
+        if handler is not None:
+            handler(m, seq, rx_ns)
+
+    def _book(self, locate: int, seq: int, rx_ns: int) -> Book | None:
+        """The book of a tracked locate (a slot is taken on first use), or None, counted."""
+        book = self.books.get(locate)
+        if book is not None:
+            return book
+        if not self._tracked(locate) or locate in self.refused:
+            self.counters["untracked_symbol"] += 1
+            return None
+        cap = self.config.max_symbols
+        if cap is not None and len(self.books) >= cap:
+            self.refused.add(locate)
+            self.counters["symbols_full"] += 1
+            self.counters["untracked_symbol"] += 1
+            self.counters["degraded_symbols"] += 1
+            self.sink.emit(EventKind.DEGRADED, EventFlag.DEGRADED, locate, 0, seq, 0, rx_ns,
+                           DegradedReason.SYMBOLS_FULL)
+            return None
+        book = self.books[locate] = Book(locate)
+        return book
+
+    def _tracked(self, locate: int) -> bool:
+        return self._track_all or self.directory.get(locate) in self.config.symbols
+
+    def _degrade(self, book: Book, reason: DegradedReason, m, seq: int, rx_ns: int) -> None:
+        if not book.degraded:
+            book.degraded = True
+            self.counters["degraded_symbols"] += 1
+            self.sink.emit(EventKind.DEGRADED, EventFlag.DEGRADED, book.locate, ord(m.message_type), seq,
+                           m.timestamp, rx_ns, reason)
+
+    def _bbo_if_changed(self, book: Book, m, seq: int, rx_ns: int) -> None:
+        bbo = book.bbo()
+        if bbo != book.last_bbo:
+            book.last_bbo = bbo
+            flags = EventFlag.DEGRADED if book.degraded else 0
+            self.sink.emit(EventKind.BBO, flags, book.locate, ord(m.message_type), seq, m.timestamp, rx_ns, *bbo)
+
+    # -- order table -----------------------------------------------------------------------------------
+
+    def _insert(self, ref: int, book: Book, is_bid: bool, price: int, shares: int, m, seq: int,
+                rx_ns: int) -> list[Book]:
+        """Insert an order (evicting a live one of the same reference); the books it touched."""
+        touched = [book]
+        old = self.orders.pop(ref, None)
+        if old is not None:
+            self.counters["duplicate_ref"] += 1
+            old.book.side(old.is_bid).reduce(old.price, old.shares, True)
+            if old.book is not book:
+                touched.append(old.book)
+        cap = self.config.max_orders
+        if cap is not None and len(self.orders) >= cap:
+            self.counters["order_table_full"] += 1
+            self._degrade(book, DegradedReason.ORDER_TABLE_FULL, m, seq, rx_ns)
+            return touched
+        side = book.side(is_bid)
+        if side.add(price, shares) and self.config.max_levels is not None and len(side) > self.config.max_levels:
+            self.counters["levels_full"] += 1
+            self._degrade(book, DegradedReason.LEVELS_FULL, m, seq, rx_ns)
+        self.orders[ref] = _Order(book, is_bid, price, shares)
+        return touched
+
+    def _take(self, ref: int, shares: int | None) -> _Order:
+        """Take `shares` (None: all) off a live order, removing it at zero; returns it (shares before)."""
+        o = self.orders[ref]
+        if shares is None:
+            shares = o.shares
+        elif shares > o.shares:
+            self.counters["oversized_reduce"] += 1
+            shares = o.shares
+        gone = shares == o.shares
+        o.book.side(o.is_bid).reduce(o.price, shares, gone)
+        if gone:
+            del self.orders[ref]
+        taken = _Order(o.book, o.is_bid, o.price, shares)
+        o.shares -= shares
+        return taken
+
+    def _live(self, m, ref: int, seq: int, rx_ns: int) -> bool:
+        """Whether `ref` names a live order; counts why not."""
+        if ref in self.orders:
+            return True
+        locate = m.stock_locate
+        if locate in self.books or (self._tracked(locate) and locate not in self.refused):
+            self.counters["unknown_ref"] += 1
+        else:
+            self.counters["untracked_symbol"] += 1
+        return False
+
+    # -- handlers ----------------------------------------------------------------------------------------
+
+    def _valid(self, side: bytes | None, shares: int, price: int) -> bool:
+        if shares == 0 or price == 0 or side not in (_B, _S, None):
+            self.counters["invalid_order"] += 1
+            return False
+        return True
+
+    def _add(self, m, seq: int, rx_ns: int) -> None:
+        book = self._book(m.stock_locate, seq, rx_ns)
+        if book is None or not self._valid(m.buy_sell_indicator, m.shares, m.price):
+            return
+        for b in self._insert(m.order_reference_number, book, m.buy_sell_indicator == _B, m.price, m.shares,
+                              m, seq, rx_ns):
+            self._bbo_if_changed(b, m, seq, rx_ns)
+
+    def _execute(self, m, seq: int, rx_ns: int) -> None:
+        ref = m.order_reference_number
+        if not self._live(m, ref, seq, rx_ns):
+            return
+        o = self._take(ref, m.executed_shares)
+        if m.message_type == "E":
+            price, printable = o.price, _Y
+        else:
+            price, printable = m.execution_price, m.printable
+        book = o.book
+        self.sink.emit(EventKind.TRADE, EventFlag.DEGRADED if book.degraded else 0, book.locate,
+                       ord(m.message_type), seq, m.timestamp, rx_ns, price, _B[0] if o.is_bid else _S[0],
+                       printable[0], 0, o.shares, m.match_number, ref)
+        self._bbo_if_changed(book, m, seq, rx_ns)
+
+    def _cancel(self, m, seq: int, rx_ns: int) -> None:
+        if self._live(m, m.order_reference_number, seq, rx_ns):
+            o = self._take(m.order_reference_number, m.cancelled_shares)
+            self._bbo_if_changed(o.book, m, seq, rx_ns)
+
+    def _delete(self, m, seq: int, rx_ns: int) -> None:
+        if self._live(m, m.order_reference_number, seq, rx_ns):
+            o = self._take(m.order_reference_number, None)
+            self._bbo_if_changed(o.book, m, seq, rx_ns)
+
+    def _replace(self, m, seq: int, rx_ns: int) -> None:
+        old_ref = m.original_order_reference_number
+        if not self._live(m, old_ref, seq, rx_ns):
+            return
+        o = self._take(old_ref, None)
+        touched = [o.book]
+        if self._valid(None, m.shares, m.price):
+            touched += self._insert(m.new_order_reference_number, o.book, o.is_bid, m.price, m.shares,
+                                    m, seq, rx_ns)
+        for b in dict.fromkeys(touched):
+            self._bbo_if_changed(b, m, seq, rx_ns)
+
+    def _trade(self, m, seq: int, rx_ns: int) -> None:
+        book = self._book(m.stock_locate, seq, rx_ns)
+        if book is None:
+            return
+        flags = EventFlag.DEGRADED if book.degraded else 0
+        if m.message_type == "P":
+            self.sink.emit(EventKind.TRADE, flags, book.locate, ord("P"), seq, m.timestamp, rx_ns, m.price,
+                           m.buy_sell_indicator[0], _Y[0], 0, m.shares, m.match_number, 0)
+        else:
+            self.sink.emit(EventKind.TRADE, flags, book.locate, ord("Q"), seq, m.timestamp, rx_ns,
+                           m.cross_price, 0, _Y[0], m.cross_type[0], m.shares, m.match_number, 0)
+
+    def _trading_action(self, m, seq: int, rx_ns: int) -> None:
+        book = self._book(m.stock_locate, seq, rx_ns)
+        if book is not None:
+            self.sink.emit(EventKind.STATUS, EventFlag.DEGRADED if book.degraded else 0, book.locate, ord("H"),
+                           seq, m.timestamp, rx_ns, m.trading_state[0], m.reason)
+
+    def _system_event(self, m, seq: int, rx_ns: int) -> None:
+        self.sink.emit(EventKind.STATUS, 0, m.stock_locate, ord("S"), seq, m.timestamp, rx_ns,
+                       m.event_code[0], b"\0\0\0\0")
+
+    def _directory(self, m, seq: int, rx_ns: int) -> None:
+        self.directory[m.stock_locate] = itch.symbol(m.stock)
+
+    # -- inspection ----------------------------------------------------------------------------------
+
+    def book(self, locate: int) -> Book | None:
+        """The book of a tracked locate, if it has one."""
+        return self.books.get(locate)
+
+    def nonzero_counters(self) -> dict[str, int]:
+        return {k: v for k, v in self.counters.items() if v}
