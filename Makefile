@@ -10,10 +10,10 @@ OUT    := out
 setup: $(STAMP)
 
 # The venv holds everything: build tools, the package (editable), simulators and the peers used as oracles.
-$(STAMP): pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp.py)
+$(STAMP): pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp*.py) protocol/itch_spec.py protocol/moldudp64.py protocol/events.py protocol/registers.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "scikit-build-core>=0.11" "pybind11>=2.13" cmake ninja
+	$(BIN)/pip install --quiet "scikit-build-core>=0.11" "pybind11>=2.13" "numpy>=1.26" cmake ninja
 	$(BIN)/pip install --quiet --no-build-isolation -e '.[dev]'
 	touch $(STAMP)
 

@@ -1,3 +1,9 @@
+// tickgate._driver: the compiled side of tickgate.
 #include <pybind11/pybind11.h>
 
-PYBIND11_MODULE(_driver, m) { m.doc() = "tickgate driver"; }
+#include "bindings.hpp"
+
+PYBIND11_MODULE(_driver, m) {
+  m.doc() = "tickgate driver: the protocol contracts compiled from the generated tickgate/protocol.hpp";
+  tickgate::driver::bind_protocol(m);
+}

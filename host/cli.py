@@ -64,8 +64,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     feed = open_feed(args.input)
     backend = open_backend(args.backend, _config(args))
     progress = not args.no_progress and sys.stderr.isatty()
-    result = replay(feed, backend, events_path=args.events, progress=progress,
-                    total_bytes=getattr(feed, "total_bytes", None))
+    result = replay(feed, backend, events_path=args.events, progress=progress)
     _print_summary(result)
     if args.events:
         print(f"events written to {args.events}")

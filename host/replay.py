@@ -43,18 +43,29 @@ class ReplayResult:
         }
 
 
+def _file_position(packets: Iterable[Packet]) -> tuple[int, int] | None:
+    """(bytes read, total bytes) of the file behind a feed, if it says."""
+    stats = packets.stats() if hasattr(packets, "stats") else {}
+    if stats.get("file_total_bytes"):
+        return stats["file_bytes_read"], stats["file_total_bytes"]
+    return None
+
+
 def replay(packets: Iterable[Packet], backend: Backend, *, events_path: str | Path | None = None,
-           progress: bool = False, total_bytes: int | None = None) -> ReplayResult:
+           progress: bool = False) -> ReplayResult:
     """Feed every packet to `backend`, writing its events to `events_path` (a .npy) if given."""
     writer = EventFileWriter(events_path) if events_path else None
-    bar = tqdm(total=total_bytes, unit="B", unit_scale=True, disable=not progress, leave=False,
-               mininterval=0.5)
+    position = _file_position(packets) if progress else None
+    bar = tqdm(total=position[1] if position else None, unit="B", unit_scale=True, disable=not progress,
+               leave=False, mininterval=0.5)
     n_events = 0
     t0 = time.perf_counter()
     try:
         for i, (payload, rx_ns) in enumerate(packets):
             backend.feed(payload, rx_ns)
-            bar.update(len(payload))
+            if (i & 255) == 0 and progress:
+                position = _file_position(packets)
+                bar.update((position[0] - bar.n) if position else 256)
             if (i & 255) == 0 and backend.pending_events() >= CHUNK_EVENTS:
                 events = backend.take_events()
                 n_events += len(events)

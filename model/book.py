@@ -75,4 +75,7 @@ class Book:
 
     def bbo(self) -> tuple[int, int, int, int]:
         """(bid_px, bid_sz, ask_px, ask_sz); an empty side is 0, 0."""
-        return self.bids.best() + self.asks.best()
+        bids, asks = self.bids.prices, self.asks.prices
+        bid = bids[-1] if bids else 0
+        ask = asks[0] if asks else 0
+        return (bid, self.bids.levels[bid][0] if bids else 0, ask, self.asks.levels[ask][0] if asks else 0)

@@ -26,6 +26,7 @@ import numpy as np
 from tickgate.host.feeds.packet import Packet
 from tickgate.protocol import itch
 from tickgate.protocol.events import DegradedReason, EventFlag, EventKind
+from tickgate.protocol.itch_spec import MESSAGES
 from tickgate.protocol.registers import counter_names
 
 from .book import Book
@@ -83,6 +84,9 @@ class ReferenceCard:
             "D": self._delete, "U": self._replace, "P": self._trade, "Q": self._trade, "H": self._trading_action,
             "S": self._system_event, "R": self._directory,
         }
+        # type byte -> (length, counter name, handler or None)
+        self._by_type = {m.type_byte: (m.length, f"type_{m.type}", self._dispatch.get(m.type))
+                         for m in MESSAGES}
 
     # -- feeding -------------------------------------------------------------------------------------
 
@@ -113,18 +117,17 @@ class ReferenceCard:
 
     def _message(self, seq: int, buf: bytes, rx_ns: int) -> None:
         c = self.counters
-        try:
-            m = itch.decode(buf)
-        except itch.UnknownType:
-            c["msg_unknown_type"] += 1
+        entry = self._by_type.get(buf[0]) if buf else None
+        if entry is None:
+            c["msg_bad_length" if not buf else "msg_unknown_type"] += 1
             return
-        except itch.BadLength:
+        length, counter, handler = entry
+        if len(buf) != length:
             c["msg_bad_length"] += 1
             return
-        c["type_" + m.message_type] += 1
-        handler = self._dispatch.get(m.message_type)
+        c[counter] += 1
         if handler is not None:
-            handler(m, seq, rx_ns)
+            handler(itch.decode(buf), seq, rx_ns)
 
     def _book(self, locate: int, seq: int, rx_ns: int) -> Book | None:
         """The book of a tracked locate (a slot is taken on first use), or None, counted."""
@@ -187,8 +190,8 @@ class ReferenceCard:
         self.orders[ref] = _Order(book, is_bid, price, shares)
         return touched
 
-    def _take(self, ref: int, shares: int | None) -> _Order:
-        """Take `shares` (None: all) off a live order, removing it at zero; returns it (shares before)."""
+    def _take(self, ref: int, shares: int | None) -> tuple[Book, bool, int, int]:
+        """Take `shares` (None: all) off a live order, removing it at zero: (book, is_bid, price, taken)."""
         o = self.orders[ref]
         if shares is None:
             shares = o.shares
@@ -199,9 +202,9 @@ class ReferenceCard:
         o.book.side(o.is_bid).reduce(o.price, shares, gone)
         if gone:
             del self.orders[ref]
-        taken = _Order(o.book, o.is_bid, o.price, shares)
-        o.shares -= shares
-        return taken
+        else:
+            o.shares -= shares
+        return o.book, o.is_bid, o.price, shares
 
     def _live(self, m, ref: int, seq: int, rx_ns: int) -> bool:
         """Whether `ref` names a live order; counts why not."""
@@ -234,36 +237,33 @@ class ReferenceCard:
         ref = m.order_reference_number
         if not self._live(m, ref, seq, rx_ns):
             return
-        o = self._take(ref, m.executed_shares)
-        if m.message_type == "E":
-            price, printable = o.price, _Y
-        else:
+        book, is_bid, price, shares = self._take(ref, m.executed_shares)
+        printable = _Y
+        if m.message_type == "C":
             price, printable = m.execution_price, m.printable
-        book = o.book
         self.sink.emit(EventKind.TRADE, EventFlag.DEGRADED if book.degraded else 0, book.locate,
-                       ord(m.message_type), seq, m.timestamp, rx_ns, price, _B[0] if o.is_bid else _S[0],
-                       printable[0], 0, o.shares, m.match_number, ref)
+                       ord(m.message_type), seq, m.timestamp, rx_ns, price, _B[0] if is_bid else _S[0],
+                       printable[0], 0, shares, m.match_number, ref)
         self._bbo_if_changed(book, m, seq, rx_ns)
 
     def _cancel(self, m, seq: int, rx_ns: int) -> None:
         if self._live(m, m.order_reference_number, seq, rx_ns):
-            o = self._take(m.order_reference_number, m.cancelled_shares)
-            self._bbo_if_changed(o.book, m, seq, rx_ns)
+            book = self._take(m.order_reference_number, m.cancelled_shares)[0]
+            self._bbo_if_changed(book, m, seq, rx_ns)
 
     def _delete(self, m, seq: int, rx_ns: int) -> None:
         if self._live(m, m.order_reference_number, seq, rx_ns):
-            o = self._take(m.order_reference_number, None)
-            self._bbo_if_changed(o.book, m, seq, rx_ns)
+            book = self._take(m.order_reference_number, None)[0]
+            self._bbo_if_changed(book, m, seq, rx_ns)
 
     def _replace(self, m, seq: int, rx_ns: int) -> None:
         old_ref = m.original_order_reference_number
         if not self._live(m, old_ref, seq, rx_ns):
             return
-        o = self._take(old_ref, None)
-        touched = [o.book]
+        book, is_bid, _price, _shares = self._take(old_ref, None)
+        touched = [book]
         if self._valid(None, m.shares, m.price):
-            touched += self._insert(m.new_order_reference_number, o.book, o.is_bid, m.price, m.shares,
-                                    m, seq, rx_ns)
+            touched += self._insert(m.new_order_reference_number, book, is_bid, m.price, m.shares, m, seq, rx_ns)
         for b in dict.fromkeys(touched):
             self._bbo_if_changed(b, m, seq, rx_ns)
 

@@ -6,6 +6,7 @@ A zero length marks the end of the session; a file without it is incomplete. Nas
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
@@ -42,14 +43,13 @@ class _Prepended(io.RawIOBase):
 
 def open_maybe_gzip(path_or_fileobj: str | os.PathLike[str] | BinaryIO) -> tuple[IO[bytes], IO[bytes], bool]:
     """(decoded stream, underlying raw stream, is_gzip): gzip is recognised by its magic bytes."""
-    raw: IO[bytes] = (
-        open(path_or_fileobj, "rb") if isinstance(path_or_fileobj, _PATHLIKE) else path_or_fileobj  # noqa: SIM115
-    )
+    if isinstance(path_or_fileobj, _PATHLIKE):
+        raw: IO[bytes] = open(path_or_fileobj, "rb", buffering=1 << 16)  # noqa: SIM115
+    else:
+        raw = path_or_fileobj
     seekable = False
-    try:
+    with contextlib.suppress(AttributeError, ValueError):
         seekable = raw.seekable()
-    except (AttributeError, ValueError):
-        pass
     if seekable:
         start = raw.tell()
         head = raw.read(2)
@@ -68,10 +68,13 @@ class BinaryFileReader:
     Counters, valid while and after iterating: `messages` (parsed so far; during iteration it may run
     ahead of the consumer by the rest of the current chunk), `bytes_read` (decoded bytes read),
     `end_of_session` (the zero-length marker was seen; reading stops there), `truncated_bytes`
-    (bytes of an incomplete last message, 0 if none), `total_bytes` (size on disk, 0 if unknown).
+    (bytes of an incomplete last message, 0 if none), `total_bytes` (size on disk, 0 if unknown),
+    `gzip_incomplete` (a gzip stream cut before its end: read up to the cut, then treated as the end).
     """
 
-    def __init__(self, path_or_fileobj: str | os.PathLike[str] | BinaryIO, chunk_bytes: int = 1 << 20) -> None:
+    def __init__(
+        self, path_or_fileobj: str | os.PathLike[str] | BinaryIO, chunk_bytes: int = 1 << 20
+    ) -> None:
         if chunk_bytes < 1:
             raise ValueError("chunk_bytes must be at least 1")
         self.source = path_or_fileobj
@@ -82,6 +85,7 @@ class BinaryFileReader:
         self.truncated_bytes = 0
         self.total_bytes = 0
         self.is_gzip = False
+        self.gzip_incomplete = False
         self._raw: IO[bytes] | None = None
         if isinstance(path_or_fileobj, _PATHLIKE):
             self.total_bytes = os.path.getsize(path_or_fileobj)
@@ -113,7 +117,7 @@ class BinaryFileReader:
     def batches(self) -> Iterator[list[bytes]]:
         """The messages, one list per chunk read (fewer Python-level steps than iterating one by one)."""
         self.messages = self.bytes_read = self.truncated_bytes = 0
-        self.end_of_session = False
+        self.end_of_session = self.gzip_incomplete = False
         owned = isinstance(self.source, _PATHLIKE)
         stream, self._raw, self.is_gzip = open_maybe_gzip(self.source)
         try:
@@ -123,36 +127,114 @@ class BinaryFileReader:
                 stream.close()
                 self._raw.close()
 
+    def runs(self, max_bytes: int) -> Iterator[tuple[bytes, int]]:
+        """Runs of whole messages with their length prefixes, each at most `max_bytes` long, and their counts.
+
+        BinaryFILE framing is MoldUDP64's message-block framing, so a run is ready to follow a MoldUDP64
+        header. Runs are the same whatever `chunk_bytes` is. ValueError if one message alone exceeds it.
+        """
+        if max_bytes < 3:
+            raise ValueError("max_bytes must leave room for at least one message")
+        self.messages = self.bytes_read = self.truncated_bytes = 0
+        self.end_of_session = self.gzip_incomplete = False
+        owned = isinstance(self.source, _PATHLIKE)
+        stream, self._raw, self.is_gzip = open_maybe_gzip(self.source)
+        try:
+            yield from self._runs(stream, max_bytes)
+        finally:
+            if owned:
+                stream.close()
+                self._raw.close()
+
+    def _runs(self, stream: IO[bytes], max_bytes: int) -> Iterator[tuple[bytes, int]]:
+        chunk_bytes = self.chunk_bytes
+        rest = b""
+        final = False
+        while not final:
+            chunk = self._read(stream, chunk_bytes)
+            self.bytes_read += len(chunk)
+            final = not chunk
+            buf = rest + chunk if rest else chunk
+            end = len(buf)
+            start = pos = count = 0
+            limit = min(end, max_bytes)
+            try:
+                while True:
+                    n = buf[pos] << 8 | buf[pos + 1]
+                    nxt = pos + 2 + n
+                    if nxt > limit:
+                        if nxt > end:
+                            break  # incomplete: wait for the next chunk
+                        if count == 0:
+                            raise ValueError(f"a BinaryFILE message of {n} bytes exceeds {max_bytes - 2}")
+                        self.messages += count
+                        yield buf[start:pos], count
+                        start, count = pos, 0
+                        limit = min(end, pos + max_bytes)
+                        continue
+                    if n == 0:
+                        self.end_of_session = True
+                        break
+                    count += 1
+                    pos = nxt
+            except IndexError:
+                pass
+            if self.end_of_session or final:
+                if count:
+                    self.messages += count
+                    yield buf[start:pos], count
+                if not self.end_of_session:
+                    self.truncated_bytes = end - pos
+                return
+            rest = buf[start:]  # the open run is walked again with the next chunk
+
+    def _read(self, stream: IO[bytes], n: int) -> bytes:
+        """Up to `n` bytes; a gzip stream cut short (a partial download) ends where it was cut."""
+        if not self.is_gzip:
+            return stream.read(n)
+        parts: list[bytes] = []
+        got = 0
+        try:  # read1: the bytes decompressed before an EOFError are kept, unlike with read()
+            while got < n:
+                data = stream.read1(n - got)  # type: ignore[attr-defined]
+                if not data:
+                    break
+                parts.append(data)
+                got += len(data)
+        except EOFError:
+            self.gzip_incomplete = True
+        return b"".join(parts)
+
     def _messages(self) -> Iterator[bytes]:
         for batch in self.batches():
             yield from batch
 
     def _batches(self, stream: IO[bytes]) -> Iterator[list[bytes]]:
-        read = stream.read
         chunk_bytes = self.chunk_bytes
         rest = b""
         while True:
-            chunk = read(chunk_bytes)
+            chunk = self._read(stream, chunk_bytes)
             if not chunk:
                 break
             self.bytes_read += len(chunk)
             buf = rest + chunk if rest else chunk
             end = len(buf)
-            pos = 0
+            pos = 2  # start of the current message's body; its length is at pos-2, pos-1
             out: list[bytes] = []
             append = out.append
-            while pos + 2 <= end:
-                n = buf[pos] << 8 | buf[pos + 1]
-                nxt = pos + 2 + n
-                if nxt > end:
-                    break
-                if n == 0:
-                    self.end_of_session = True
-                    pos = nxt
-                    break
-                append(buf[pos + 2 : nxt])
-                pos = nxt
-            rest = buf[pos:] if pos < end else b""
+            try:  # indexing past the end raises IndexError: cheaper than a bounds test per message
+                while True:
+                    nxt = pos + (buf[pos - 2] << 8 | buf[pos - 1])
+                    if nxt > end:
+                        break
+                    append(buf[pos:nxt])
+                    pos = nxt + 2
+            except IndexError:
+                pass
+            rest = buf[pos - 2 :]
+            if b"" in out:  # the zero-length end-of-session marker
+                del out[out.index(b"") :]
+                self.end_of_session = True
             if out:
                 self.messages += len(out)
                 yield out
@@ -161,7 +243,9 @@ class BinaryFileReader:
         self.truncated_bytes = len(rest)
 
 
-def write_binaryfile(path: str | os.PathLike[str], messages: Iterable[bytes], *, end_of_session: bool = True) -> int:
+def write_binaryfile(
+    path: str | os.PathLike[str], messages: Iterable[bytes], *, end_of_session: bool = True
+) -> int:
     """Write `messages` as a BinaryFILE (gzip if `path` ends with .gz); return how many were written."""
     gz = os.fspath(path).endswith(".gz")
     f: IO[bytes] = gzip.open(path, "wb", compresslevel=6) if gz else open(path, "wb")  # noqa: SIM115
@@ -172,7 +256,7 @@ def write_binaryfile(path: str | os.PathLike[str], messages: Iterable[bytes], *,
         for m in messages:
             n = len(m)
             if not 0 < n <= MAX_MESSAGE:
-                raise ValueError(f"BinaryFILE message {count + 1} has length {n}; it must be 1..{MAX_MESSAGE}")
+                raise ValueError(f"BinaryFILE message {count + 1} is {n} bytes; it must be 1..{MAX_MESSAGE}")
             parts.append(n.to_bytes(2, "big"))
             parts.append(m)
             size += n + 2

@@ -11,6 +11,7 @@ with `comparable(events)`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
@@ -20,12 +21,12 @@ __all__ = [
     "COMMON_FIELDS",
     "EVENT_DTYPE",
     "EVENT_SIZE",
-    "KIND_FIELDS",
-    "EventKind",
-    "EventFlag",
-    "SessionCode",
-    "DegradedReason",
     "KIND_DTYPES",
+    "KIND_FIELDS",
+    "DegradedReason",
+    "EventFlag",
+    "EventKind",
+    "SessionCode",
     "as_kind",
     "comparable",
     "empty",
@@ -130,7 +131,7 @@ KIND_FIELDS: dict[EventKind, tuple[EventField, ...]] = {
 
 def _check(fields: tuple[EventField, ...], what: str) -> None:
     spans = sorted((f.offset, f.offset + f.width, f.name) for f in fields)
-    for (_a0, a1, an), (b0, _b1, bn) in zip(spans, spans[1:], strict=False):
+    for (_a0, a1, an), (b0, _b1, bn) in itertools.pairwise(spans):
         if b0 < a1:
             raise ValueError(f"{what}: event fields {an} and {bn} overlap")
     if spans[-1][1] > EVENT_SIZE:

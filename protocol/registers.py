@@ -7,6 +7,7 @@ offset). Every counter a backend keeps is named here: backends report counters b
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ class RegisterMap:
             self._by_name[r.name] = r
             spans.append((r.offset, r.offset + r.size, r.name))
         spans.sort()
-        for (_a0, a1, an), (b0, _b1, bn) in zip(spans, spans[1:], strict=False):
+        for (_a0, a1, an), (b0, _b1, bn) in itertools.pairwise(spans):
             if b0 < a1:
                 raise ValueError(f"registers {an} and {bn} overlap")
         self.size = size

@@ -1,0 +1,312 @@
+"""The sections of the generated C++ header, one function per protocol table (see `codegen_cpp`).
+
+Each takes a table module and returns the lines of its namespace: `itch_section`, `mold_section`,
+`events_section`, `regs_section`; `kind_enum` gives the kinds of wire fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import IntEnum, IntFlag
+from types import ModuleType
+from typing import Any
+
+# C++ keywords, and the names the generated structs use for themselves: no table name may be one of these.
+_RESERVED = frozenset("""
+alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t char32_t class
+compl concept const consteval constexpr constinit const_cast continue co_await co_return co_yield decltype
+default delete do double dynamic_cast else enum explicit export extern false float for friend goto if inline
+int long mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public register
+reinterpret_cast requires return short signed sizeof static static_assert static_cast struct switch template
+this thread_local throw true try typedef typeid typename union unsigned using virtual void volatile wchar_t
+while xor xor_eq offsetof Offset Width kFields kLength kType kName kBook kKind for_each_field
+""".split())  # noqa: SIM905
+
+_USING_WIRE = ["using wire::Field;", "using wire::Kind;"] + [
+    f"using wire::{r};" for r in ("read_u8", "read_u16", "read_u32", "read_u48", "read_u64", "read_le_u16",
+                                  "read_le_u32", "read_le_u64", "read_char", "read_alpha")]
+
+_ITCH_TABLES = """\
+/// One message type, for iteration over all of them.
+struct Message {
+  char type;
+  std::string_view name;
+  std::size_t length;
+  bool book;
+  std::span<const Field> fields;
+};
+"""
+
+_LENGTH_BY_TYPE = """\
+/// Length of each type byte's message; 0 for a type that is not in ITCH 5.0.
+inline constexpr std::array<std::uint8_t, 256> kLengthByType = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (const Message& m : kMessages) {
+    t[static_cast<unsigned char>(m.type)] = static_cast<std::uint8_t>(m.length);
+  }
+  return t;
+}();
+"""
+
+_EVENT_TYPES = """\
+static_assert(std::endian::native == std::endian::little, "event records are little-endian");
+
+/// One member of an enum of protocol/events.py: its Python name and value.
+struct EnumMember {
+  std::string_view name;
+  std::uint8_t value;
+};
+
+/// An enum of protocol/events.py and its members.
+struct EnumTable {
+  std::string_view name;
+  std::span<const EnumMember> members;
+};
+
+/// Where the compiler put a record field: name, byte offset, size.
+struct FieldLayout {
+  std::string_view name;
+  std::size_t offset;
+  std::size_t size;
+};
+"""
+
+_EVENT_KINDS = """\
+/// One event kind: its enum value, name and field layout.
+struct KindLayout {
+  EventKind kind;
+  std::string_view name;
+  std::span<const FieldLayout> fields;
+};
+"""
+
+_VIEW_AS = """\
+/// The same 64 bytes seen through another kind's layout.
+template <class To, class From>
+constexpr To view_as(const From& e) noexcept {
+  static_assert(sizeof(To) == kEventSize && sizeof(From) == kEventSize);
+  return std::bit_cast<To>(e);
+}
+"""
+
+_REG_TYPES = """\
+enum class Access : std::uint8_t { kRo, kRw };
+
+/// One register: name, byte offset, width in bits (32 or 64, a 64-bit one low word first), access, group.
+struct Register {
+  std::string_view name;
+  std::uint32_t offset;
+  std::uint32_t width;
+  Access access;
+  std::string_view group;
+};
+
+/// One counter: name and byte offset of its 64-bit register.
+struct Counter {
+  std::string_view name;
+  std::uint32_t offset;
+};
+"""
+
+
+def _lines(text: str) -> list[str]:
+    return text.rstrip("\n").split("\n")
+
+
+def _ident(name: str) -> str:
+    """`name` as a C++ identifier, refusing anything that would not compile or would collide."""
+    if not name.isidentifier() or not name.isascii() or name in _RESERVED or name.startswith("_"):
+        raise ValueError(f"{name!r} cannot be used as a C++ identifier in the generated header")
+    return name
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.lower().split("_"))
+
+
+def _comment(text: str) -> str:
+    return " ".join(text.split()).rstrip("\\")
+
+
+def _char(c: str) -> str:
+    if len(c) != 1 or not c.isascii() or not c.isalnum():
+        raise ValueError(f"type byte {c!r} is not a plain ASCII letter or digit")
+    return f"'{c}'"
+
+
+def kind_enum(kinds: Sequence[str]) -> list[str]:
+    """The `Kind` enum of wire fields and its names."""
+    return ["/// Kind of a wire field (KINDS in protocol/itch_spec.py).",
+            "enum class Kind : std::uint8_t { " + ", ".join(f"k{_camel(k)}" for k in kinds) + " };",
+            f"inline constexpr std::array<std::string_view, {len(kinds)}> kKindNames{{{{"
+            + ", ".join(f'"{k}"' for k in kinds) + "}};"]
+
+
+def _accessor(f: Any, endian: str) -> tuple[str, str]:
+    """C++ return type and read expression of a wire field (`msg` points at the layout's first byte)."""
+    at = f"msg + Offset::{f.name}"
+    if f.kind == "alpha":
+        if f.width == 1:
+            return "char", f"read_char({at})"
+        return "std::string_view", f"read_alpha({at}, Width::{f.name})"
+    if f.kind == "ts" and f.width == 6 and endian == "be":
+        return "std::uint64_t", f"read_u48({at})"
+    if f.width not in (1, 2, 4, 8) or f.kind == "ts":
+        raise ValueError(f"field {f.name}: no C++ reader for {f.width} bytes of {f.kind} ({endian})")
+    bits = 8 * f.width
+    reader = f"read_u{bits}" if bits == 8 or endian == "be" else f"read_le_u{bits}"
+    return f"std::uint{bits}_t", f"{reader}({at})"
+
+
+def _layout(name: str, doc: str, fields: Sequence[Any], length: int, endian: str,
+            extra: Iterable[str] = ()) -> list[str]:
+    """A struct of a wire layout: constants, Offset and Width of each field, kFields and accessors."""
+    names = [_ident(f.name) for f in fields]
+    out = [f"/// {_comment(doc)}", f"struct {_ident(name)} {{", *(f"  {e}" for e in extra),
+           f"  static constexpr std::size_t kLength = {length};", "  struct Offset {"]
+    out += [f"    static constexpr std::size_t {f.name} = {f.offset};" for f in fields]
+    out += ["  };", "  struct Width {"]
+    out += [f"    static constexpr std::size_t {f.name} = {f.width};" for f in fields]
+    out += ["  };", f"  static constexpr std::array<Field, {len(fields)}> kFields{{{{"]
+    out += [f'      {{"{n}", Offset::{n}, Width::{n}, Kind::k{_camel(f.kind)}}},'
+            for n, f in zip(names, fields, strict=True)]
+    out.append("  }};")
+    for f in fields:
+        ctype, expr = _accessor(f, endian)
+        out.append(f"  static {ctype} {f.name}(const std::byte* msg) noexcept {{ return {expr}; }}")
+    out += ["  /// Calls fn(field, value) for each field in order, the value read by its typed accessor.",
+            "  template <class Fn>", "  static void for_each_field(const std::byte* msg, Fn&& fn) {"]
+    out += [f"    fn(kFields[{i}], {n}(msg));" for i, n in enumerate(names)]
+    out += ["  }", "};", f"static_assert(wire::contiguous({name}::kFields, {name}::kLength));", ""]
+    return out
+
+
+def itch_section(spec: ModuleType) -> list[str]:
+    """Namespace tickgate::itch, from protocol/itch_spec.py."""
+    msgs = spec.MESSAGES
+    out = ["namespace tickgate::itch {", "", *_USING_WIRE, "",
+           f"inline constexpr std::size_t kMessageCount = {len(msgs)};",
+           f"inline constexpr std::size_t kMaxLength = {spec.MAX_LENGTH};",
+           f"inline constexpr std::size_t kMinLength = {spec.MIN_LENGTH};", ""]
+    for m in msgs:
+        consts = (f"static constexpr char kType = {_char(m.type)};",
+                  f'static constexpr std::string_view kName = "{m.name}";',
+                  f"static constexpr bool kBook = {'true' if m.book else 'false'};")
+        doc = f"ITCH '{m.type}': {m.name}, {m.length} bytes, big-endian."
+        out += _layout(m.name, doc, m.fields, m.length, "be", consts)
+    out += [*_lines(_ITCH_TABLES), "", "inline constexpr std::array<Message, kMessageCount> kMessages{{"]
+    out += [f"    {{{n}::kType, {n}::kName, {n}::kLength, {n}::kBook, {n}::kFields}}," for n in
+            (m.name for m in msgs)]
+    out += ["}};", "", *_lines(_LENGTH_BY_TYPE), ""]
+    out += [f"static_assert(kLengthByType[{_char(m.type)}] == {m.length});" for m in msgs]
+    out += ["", "/// Calls fn(M{}) with the struct M of `type` and returns true; false for an unknown type.",
+            "template <class Fn>", "constexpr bool visit_type(std::uint8_t type, Fn&& fn) {",
+            "  switch (type) {"]
+    out += [f"    case {_char(m.type)}: fn({m.name}{{}}); return true;" for m in msgs]
+    return [*out, "    default: return false;", "  }", "}", "", "}  // namespace tickgate::itch", ""]
+
+
+def mold_section(mold: ModuleType) -> list[str]:
+    """Namespace tickgate::mold, from protocol/moldudp64.py."""
+    out = ["namespace tickgate::mold {", "", *_USING_WIRE, "",
+           f"inline constexpr std::size_t kHeaderLength = {mold.HEADER_LEN};",
+           f"inline constexpr std::size_t kBlockLength = {mold.BLOCK_LEN};  // length before each message",
+           f"inline constexpr std::uint16_t kEndOfSession = {mold.END_OF_SESSION:#06x};  // message count",
+           f"inline constexpr std::size_t kMaxPayload = {mold.MAX_PAYLOAD};",
+           f"inline constexpr std::size_t kDmaAlign = {mold.DMA_ALIGN};  // DMA header + packet padded",
+           ""]
+    out += _layout("Header", "MoldUDP64 downstream header, big-endian.", mold.HEADER, mold.HEADER_LEN, "be")
+    out += _layout("DmaHeader", "Per-packet header of the DMA path, little-endian.", mold.DMA_HEADER,
+                   mold.DMA_HEADER_LEN, "le")
+    return [*out, "}  // namespace tickgate::mold", ""]
+
+
+def _enum(cls: type[IntEnum]) -> list[str]:
+    members = list(cls)
+    letters = all(0x20 < int(m) < 0x7F and chr(int(m)).isalpha() for m in members)
+
+    def literal(v: int) -> str:
+        return f"{v:#04x}" if issubclass(cls, IntFlag) else _char(chr(v)) if letters else str(v)
+
+    name = _ident(cls.__name__)
+    out = [f"enum class {name} : std::uint8_t {{"]
+    out += [f"  k{_camel(m.name)} = {literal(int(m))}," for m in members]
+    out += ["};", f"inline constexpr std::array<EnumMember, {len(members)}> k{name}Members{{{{"]
+    out += [f'    {{"{m.name}", static_cast<std::uint8_t>({name}::k{_camel(m.name)})}},' for m in members]
+    return [*out, "}};", ""]
+
+
+def _ctype(name: str, dt: Any) -> tuple[str, str]:
+    """C++ type and array suffix of one numpy field: uN -> std::uintN_t, SN -> char[N], VN -> uint8_t[N]."""
+    if dt.byteorder == ">" or dt.kind not in "uSV" or (dt.kind == "u" and dt.itemsize not in (1, 2, 4, 8)):
+        raise ValueError(f"event field {name}: no C++ type for dtype {dt.str!r}")
+    if dt.kind == "u":
+        return f"std::uint{8 * dt.itemsize}_t", ""
+    return ("char" if dt.kind == "S" else "std::uint8_t"), f"[{dt.itemsize}]"
+
+
+def _record(name: str, doc: str, dtype: Any, docs: dict[str, str], kind: Any = None) -> list[str]:
+    """A struct laid out as the numpy record `dtype` (reserved bytes too), each field's place asserted."""
+    fields = sorted(((n, dt, off) for n, (dt, off, *_) in dtype.fields.items()), key=lambda f: f[2])
+    out = [f"/// {_comment(doc)}", f"struct alignas({dtype.itemsize}) {name} {{"]
+    if kind is not None:
+        out.append(f"  static constexpr EventKind kKind = EventKind::k{_camel(kind.name)};")
+    for n, dt, off in fields:
+        ctype, suffix = _ctype(n, dt)
+        out.append(f"  {ctype} {_ident(n)}{suffix};  // {off}: {_comment(docs.get(n, 'reserved, zero'))}")
+    out += ["};", f"static_assert(sizeof({name}) == kEventSize && alignof({name}) == kEventSize);",
+            f"static_assert(std::is_standard_layout_v<{name}> && std::is_trivially_copyable_v<{name}>);"]
+    out += [f"static_assert(offsetof({name}, {n}) == {off} && sizeof({name}::{n}) == {dt.itemsize});"
+            for n, dt, off in fields]
+    out += [f"inline constexpr std::array<FieldLayout, {len(fields)}> k{name}Layout{{{{"]
+    out += [f'    {{"{n}", offsetof({name}, {n}), sizeof({name}::{n})}},' for n, _, _ in fields]
+    return [*out, "}};", ""]
+
+
+def events_section(ev: ModuleType) -> list[str]:
+    """Namespace tickgate::events, from protocol/events.py: enums, Event and one view per kind."""
+    docs = {f.name: f.doc for f in (*ev.COMMON_FIELDS, *(f for fs in ev.KIND_FIELDS.values() for f in fs))}
+    out = ["namespace tickgate::events {", "", *_lines(_EVENT_TYPES), "",
+           f"inline constexpr std::size_t kEventSize = {ev.EVENT_SIZE};", ""]
+    enums = [obj for obj in vars(ev).values()  # every enum events.py defines, in order
+             if isinstance(obj, type) and issubclass(obj, IntEnum | IntFlag)
+             and obj.__module__ == ev.__name__]
+    for e in enums:
+        out += _enum(e)
+    out += [f"inline constexpr std::array<EnumTable, {len(enums)}> kEnums{{{{"]
+    out += [f'    {{"{e.__name__}", k{e.__name__}Members}},' for e in enums]
+    out += ["}};", ""]
+    out += _record("Event", "The record as EVENT_DTYPE sees it: common and top-of-book fields. Zero it with "
+                   "`Event e{};`; other kinds: view_as<TradeEvent>(e) and so on.", ev.EVENT_DTYPE, docs)
+    views = [(kind, f"{_camel(kind.name)}Event") for kind in ev.KIND_FIELDS]
+    for kind, view in views:
+        doc = f"The record of a {kind.name} event (KIND_DTYPES[EventKind.{kind.name}])."
+        out += _record(view, doc, ev.KIND_DTYPES[kind], docs, kind)
+    out += [*_lines(_EVENT_KINDS), "",
+            f"inline constexpr std::array<KindLayout, {len(views)}> kKindLayouts{{{{"]
+    out += [f'    {{EventKind::k{_camel(k.name)}, "{k.name}", k{v}Layout}},' for k, v in views]
+    return [*out, "}};", "", *_lines(_VIEW_AS), "", "}  // namespace tickgate::events", ""]
+
+
+def regs_section(rg: ModuleType) -> list[str]:
+    """Namespace tickgate::regs, from protocol/registers.py: offsets, counter indices, tables."""
+    regs = list(rg.REGISTER_MAP)
+    counters = rg.REGISTER_MAP.group("counter")
+    out = ["namespace tickgate::regs {", "",
+           f"inline constexpr std::uint32_t kMapVersion = {rg.MAP_VERSION};",
+           f"inline constexpr std::uint32_t kIdMagic = {rg.ID_MAGIC:#010x};",
+           f"inline constexpr std::uint32_t kMapSize = {rg.REGISTER_MAP.size:#x};",
+           f"inline constexpr std::uint32_t kCounterBase = {rg.COUNTER_BASE:#x};",
+           f"inline constexpr std::size_t kCounterCount = {len(counters)};", "",
+           *_lines(_REG_TYPES), "", "/// Byte offset of each register.", "namespace offset {"]
+    out += [f"inline constexpr std::uint32_t {_ident(r.name)} = {r.offset:#05x};  "
+            f"// {r.access} {r.width}: {_comment(r.doc)}" for r in regs]
+    out += ["}  // namespace offset", "", "/// Index of each counter in kCounters.", "namespace counter {"]
+    out += [f"inline constexpr std::size_t {r.name} = {i};" for i, r in enumerate(counters)]
+    out += ["}  // namespace counter", "",
+            f"inline constexpr std::array<Register, {len(regs)}> kRegisters{{{{"]
+    out += [f'    {{"{r.name}", offset::{r.name}, {r.width}, Access::k{_camel(r.access)}, "{r.group}"}},'
+            for r in regs]
+    out += ["}};", "", "inline constexpr std::array<Counter, kCounterCount> kCounters{{"]
+    out += [f'    {{"{r.name}", offset::{r.name}}},' for r in counters]
+    return [*out, "}};", "", "}  // namespace tickgate::regs", ""]
