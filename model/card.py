@@ -129,8 +129,9 @@ class ReferenceCard:
         if handler is not None:
             handler(itch.decode(buf), seq, rx_ns)
 
-    def _book(self, locate: int, seq: int, rx_ns: int) -> Book | None:
-        """The book of a tracked locate (a slot is taken on first use), or None, counted."""
+    def _book(self, m, seq: int, rx_ns: int) -> Book | None:
+        """The book of the message's symbol if tracked (a slot is taken on first use), or None, counted."""
+        locate = m.stock_locate
         book = self.books.get(locate)
         if book is not None:
             return book
@@ -143,8 +144,8 @@ class ReferenceCard:
             self.counters["symbols_full"] += 1
             self.counters["untracked_symbol"] += 1
             self.counters["degraded_symbols"] += 1
-            self.sink.emit(EventKind.DEGRADED, EventFlag.DEGRADED, locate, 0, seq, 0, rx_ns,
-                           DegradedReason.SYMBOLS_FULL)
+            self.sink.emit(EventKind.DEGRADED, EventFlag.DEGRADED, locate, ord(m.message_type), seq, m.timestamp,
+                           rx_ns, DegradedReason.SYMBOLS_FULL)
             return None
         book = self.books[locate] = Book(locate)
         return book
@@ -226,7 +227,7 @@ class ReferenceCard:
         return True
 
     def _add(self, m, seq: int, rx_ns: int) -> None:
-        book = self._book(m.stock_locate, seq, rx_ns)
+        book = self._book(m, seq, rx_ns)
         if book is None or not self._valid(m.buy_sell_indicator, m.shares, m.price):
             return
         for b in self._insert(m.order_reference_number, book, m.buy_sell_indicator == _B, m.price, m.shares,
@@ -268,7 +269,7 @@ class ReferenceCard:
             self._bbo_if_changed(b, m, seq, rx_ns)
 
     def _trade(self, m, seq: int, rx_ns: int) -> None:
-        book = self._book(m.stock_locate, seq, rx_ns)
+        book = self._book(m, seq, rx_ns)
         if book is None:
             return
         flags = EventFlag.DEGRADED if book.degraded else 0
@@ -280,7 +281,7 @@ class ReferenceCard:
                            m.cross_price, 0, _Y[0], m.cross_type[0], m.shares, m.match_number, 0)
 
     def _trading_action(self, m, seq: int, rx_ns: int) -> None:
-        book = self._book(m.stock_locate, seq, rx_ns)
+        book = self._book(m, seq, rx_ns)
         if book is not None:
             self.sink.emit(EventKind.STATUS, EventFlag.DEGRADED if book.degraded else 0, book.locate, ord("H"),
                            seq, m.timestamp, rx_ns, m.trading_state[0], m.reason)

@@ -14,6 +14,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from tickgate.protocol import itch
@@ -110,11 +111,10 @@ class Generator:
         if self.messages >= header:
             t += 1_000_000
             out.append(_system(t, "S"))
-        for msg in out[: self.messages]:
-            counts[chr(msg[0])] += 1
-            yield msg
+        out = out[: self.messages]
+        counts.update(chr(m[0]) for m in out)
         if self.messages <= header:
-            return
+            return iter(out)
 
         q_idx = body // 20 if t < OPEN_NS - 1 else 0
         gap_pre = 0.9 * (OPEN_NS - t) / (q_idx + 1) if q_idx else 0.0
@@ -125,13 +125,14 @@ class Generator:
         def special(kind: int, arg: Any, ts: int) -> tuple[bytes, int]:
             return self._special(rng, flow, stocks, kind, arg, ts)
 
-        yield from flow.body(body, t, specials, OPEN_NS, CLOSE_NS - 1, special)
-        if footer:
+        def end() -> Iterator[bytes]:
             t = flow.t
-            for code, at in (("M", CLOSE_NS), ("E", END_SYSTEM_NS), ("C", END_MESSAGES_NS)):
+            for code, at in (("M", CLOSE_NS), ("E", END_SYSTEM_NS), ("C", END_MESSAGES_NS))[:footer]:
                 t = max(t + 1, at)
                 counts["S"] += 1
                 yield _system(t, code)
+
+        return chain(out, flow.body(body, t, specials, OPEN_NS, CLOSE_NS - 1, special), end())
 
     @staticmethod
     def _directory(rng: random.Random, locate: int, t: int, stock: bytes) -> bytes:
@@ -210,8 +211,8 @@ class Generator:
             cross = arg[1] if kind == _CROSS else "C"
             if kind == _CLOSE_CROSS:
                 t = max(t, CLOSE_NS)
-            m = itch.make("Q", stock_locate=loc, timestamp=t, shares=100 * rng.randint(0, 20_000), stock=stock,
-                          cross_price=flow.mid(s), match_number=flow.match(), cross_type=cross)
+            m = itch.make("Q", stock_locate=loc, timestamp=t, shares=100 * rng.randint(0, 20_000),
+                          stock=stock, cross_price=flow.mid(s), match_number=flow.match(), cross_type=cross)
         return itch.encode(m), t
 
 

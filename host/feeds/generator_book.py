@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import random
 import struct
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,9 @@ MAX_PRICE = 2_000_000_000  # 200,000.0000, the largest Price(4)
 MPIDS = ("GSCO", "MSCO", "UBSS", "JPMS", "CDRG", "VIRT", "SUSQ", "NITE")  # 8: picked by 3 random bits
 _MPIDS = tuple(m.encode("ascii") for m in MPIDS)
 PRINTABLE = (b"N", b"Y", b"Y", b"Y")  # of executions with price
+# The 32 random bits of a message: 0 side, 1-2 reference step, 3-5 MPID or printable, 6-14 fair-price
+# walk (when all 0), 15-16 delete at the touch (when both 0), 17-31 which live order.
+WALK, TOUCH = 0x1FF << 6, 0x3 << 15
 _HEADER = ("message_type", "stock_locate", "tracking_number", "timestamp")
 _CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
@@ -112,7 +116,7 @@ class Flow:
         self.cum = cum  # activity: symbol i is drawn for a uniform u with cum[i-1] <= u < cum[i]
         self.draws = np.random.PCG64(rng.getrandbits(64))  # batched draws
         self.anchor = anchors
-        self.last = list(anchors)  # last trade (or anchor): where an empty book re-opens
+        self.fair = list(anchors)  # fair bid: new bids gather at it, new asks a tick above; it walks
         self.caps = caps  # most live orders per symbol
         n = len(stocks)
         self.live: list[list[int]] = [[] for _ in range(n)]
@@ -130,11 +134,11 @@ class Flow:
         self.counts = counts  # messages made, by type
 
     def mid(self, s: int) -> int:
-        """The middle of the book of `s` on the tick grid, else its last trade price."""
+        """The middle of the book of `s` on the tick grid, else its fair price."""
         b, a = self.best[s]
         if b and a:
             return (b + a) // (2 * TICK) * TICK
-        return b or a or self.last[s]
+        return b or a or self.fair[s]
 
     def match(self) -> int:
         """A new day-unique, increasing match number."""
@@ -142,17 +146,32 @@ class Flow:
         return self.next_match
 
     def price(self, s: int, side: int, d: int) -> int:
-        """A price `d` ticks behind the touch of `side` (0 bid) that does not cross; 0 if none fits."""
+        """A price `d` ticks behind the fair quote of `side` (0 bid) that does not cross; 0 if none fits."""
         b, a = self.best[s]
         if side == 0:
-            p = b - d * TICK if b else (a or self.last[s]) - (1 + (d if d > 0 else 0)) * TICK
             hi = a - TICK if a else MAX_PRICE
-            p = min(max(p, TICK), hi)
+            p = min(max(self.fair[s] - d * TICK, TICK), hi)
             return p if p >= TICK else 0
-        p = a + d * TICK if a else (b or self.last[s]) + (1 + (d if d > 0 else 0)) * TICK
         lo = b + TICK if b else TICK
-        p = min(max(p, lo), MAX_PRICE)
+        p = min(max(self.fair[s] + (1 + d) * TICK, lo), MAX_PRICE)
         return p if p >= lo else 0
+
+    def walk(self, s: int) -> None:
+        """Move the fair price of `s` a tick, pulled back towards its anchor (prices stay bounded)."""
+        f, a0 = self.fair[s], self.anchor[s]
+        up = 0.5 - max(-0.3, min(0.3, 5.0 * (f - a0) / a0))
+        self.fair[s] = max(TICK, f + TICK if self.rng.random() < up else f - TICK)
+
+    def stale(self, s: int, w: int) -> int:
+        """The side whose touch is past the fair price (0 bid, 1 ask), else a random non-empty side."""
+        b, a = self.best[s]
+        f = self.fair[s]
+        if a and a <= f:
+            return 1
+        if b and b > f:
+            return 0
+        side = w & 1
+        return side if (a if side else b) else side ^ 1
 
     def insert(self, s: int, side: int, p: int, q: int, ref: int) -> None:
         live = self.live[s]
@@ -188,11 +207,19 @@ class Flow:
 
     def body(self, n: int, t: int, specials: list[tuple[int, int, Any]], t_open: int, t_stop: int,
              special: Callable[[int, Any, int], tuple[bytes, int]]) -> Iterator[bytes]:
-        """Yield `n` messages from time `t`; at each `specials` index (kind, arg), `special` makes one.
+        """`n` messages from time `t`; at each `specials` index (kind, arg), `special` makes one.
 
         Kind 0 opens the market (the clock jumps to `t_open`); `special` returns its message and the
-        time it was stamped with. Flow timestamps stay below `t_open` before it, at most `t_stop` after.
+        time it was stamped with. Flow timestamps stay below `t_open` before it, at most `t_stop` after;
+        `self.t` is the time of the last message made.
         """
+        self.t = t
+        return chain.from_iterable(self._segments(n, specials, t_open, t_stop, special))
+
+    def _segments(self, n: int, specials: list[tuple[int, int, Any]], t_open: int, t_stop: int,
+                  special: Callable[[int, Any, int], tuple[bytes, int]]) -> Iterator[Iterable[bytes]]:
+        """The body as iterables: chunks of order flow, each scheduled message alone."""
+        t = self.t
         gaps, tlim = (self.gaps_pre, t_open - 1) if t < t_open else (self.gaps_post, max(t_stop, t))
         i = 0
         for end, kind, arg in [*specials, (n, -1, None)]:
@@ -205,8 +232,8 @@ class Flow:
                 gs = gaps[(w & np.uint64(4095)).astype(np.intp)].tolist()
                 ds = self.depth[(w >> np.uint64(12) & np.uint64(1023)).astype(np.intp)].tolist()
                 qs = self.size[(w >> np.uint64(22) & np.uint64(1023)).astype(np.intp)].tolist()
-                t = yield from self._chunk(syms, u[1].tolist(), gs, ds, qs, (w >> np.uint64(32)).tolist(),
-                                           t, tlim, special)
+                yield self._chunk(syms, u[1].tolist(), gs, ds, qs, (w >> np.uint64(32)).tolist(), tlim, special)
+                t = self.t  # the chunk has run
                 tlim = max(tlim, t)
                 i += m
             if kind < 0:
@@ -215,27 +242,28 @@ class Flow:
                 t, gaps = max(t, t_open), self.gaps_post
                 tlim = max(t_stop, t)
             msg, t = special(kind, arg, t)
+            self.t = t
             tlim = max(tlim, t)
             self.counts[chr(msg[0])] = self.counts.get(chr(msg[0]), 0) + 1
             i += 1
-            yield msg
-        self.t = t
+            yield (msg,)
 
     def _chunk(self, syms: list[int], rs: list[float], gs: list[int], ds: list[int], qs: list[int],
-               ws: list[int], t: int, tlim: int, special: Callable[[int, Any, int], tuple[bytes, int]]
-               ) -> Generator[bytes, None, int]:
-        """One message per (symbol, action, time gap, depth, size, 32 random bits); returns the last time."""
+               ws: list[int], tlim: int, special: Callable[[int, Any, int], tuple[bytes, int]]) -> Iterator[bytes]:
+        """One message per (symbol, action, time gap, depth, size, 32 random bits), from time `self.t`."""
         rnd, stocks, caps, live_of, best_of = self.rng.random, self.stocks, self.caps, self.live, self.best
-        orders, levels_of, last_of, counts = self.orders, self.levels, self.last, self.counts
-        price, insert, remove, halted = self.price, self.insert, self.remove, self.halted
+        orders, levels_of, fair, counts = self.orders, self.levels, self.fair, self.counts
+        price, insert, remove, halted, stale = self.price, self.insert, self.remove, self.halted, self.stale
         sides = (b"B", b"S")
-        ref = self.next_ref
+        ref, t = self.next_ref, self.t
         n_a = n_f = n_d = n_u = n_e = n_c = n_x = n_p = 0
         try:
             for s, r, g, d, q, w in zip(syms, rs, gs, ds, qs, ws, strict=True):
                 t += g
                 if t > tlim:
                     t = tlim
+                if not w & WALK:
+                    self.walk(s)
                 live = live_of[s]
                 nlive = len(live)
                 if r >= P_ADD and nlive == 0 and r < T_C:
@@ -244,16 +272,16 @@ class Flow:
                     r = P_ADD  # book full: delete instead
                 elif halted and s in halted and (T_U <= r < T_E or T_X <= r < T_C):
                     r = P_ADD  # no trades while halted: delete instead
-                if r < P_ADD:  # add near the touch, never crossing (price() takes the edge cases)
+                if r < P_ADD:  # add near the fair quote, never crossing (price() takes the edge cases)
                     best = best_of[s]
                     b, a = best
                     side = w & 1
                     if side:
-                        p = a + d * TICK if a else 0
+                        p = fair[s] + (1 + d) * TICK
                         if p <= b or p > MAX_PRICE:
                             p = price(s, 1, d)
                     else:
-                        p = b - d * TICK if b else 0
+                        p = fair[s] - d * TICK
                         if p < TICK or (a and p >= a):
                             p = price(s, 0, d)
                     if not p:
@@ -276,8 +304,12 @@ class Flow:
                     else:
                         n_a += 1
                         yield PACK_A(b"A", s + 1, t, ref, sides[side], q, stocks[s], p)
-                elif r < T_D:  # delete anywhere in the book
-                    old = live[(w >> 8) % nlive]
+                elif r < T_D:  # delete: a quote at the touch (stale first), else anywhere in the book
+                    if w & TOUCH:
+                        old = live[(w >> 17) % nlive]
+                    else:
+                        side = stale(s, w)
+                        old = levels_of[s][side][best_of[s][side]][-1]
                     _, side, p, _, k = orders.pop(old)
                     moved = live.pop()
                     if moved != old:
@@ -293,8 +325,8 @@ class Flow:
                             best[side] = (min(lv) if side else max(lv)) if lv else 0
                     n_d += 1
                     yield PACK_D(b"D", s + 1, t, old)
-                elif r < T_U:  # replace: same side, new reference, new price near the touch
-                    old = live[(w >> 8) % nlive]
+                elif r < T_U:  # replace: same side, new reference, new price near the fair quote
+                    old = live[(w >> 17) % nlive]
                     _, side, p0, q0, _ = remove(old)
                     p = price(s, side, d) or p0
                     if w & 1:
@@ -303,14 +335,9 @@ class Flow:
                     insert(s, side, p, q, ref)
                     n_u += 1
                     yield PACK_U(b"U", s + 1, t, old, ref, q, p)
-                elif r < T_E or T_P <= r < T_C:  # execution of the oldest order at the touch
-                    b, a = best_of[s]
-                    a0 = self.anchor[s]
-                    bias = 6.0 * (self.mid(s) - a0) / a0  # sell more when above the anchor: no drift
-                    side = 0 if rnd() < 0.5 + max(-0.3, min(0.3, bias)) else 1
-                    if not (a if side else b):
-                        side ^= 1
-                    p = a if side else b
+                elif r < T_E or T_P <= r < T_C:  # execution of the oldest order at the touch (stale first)
+                    side = stale(s, w)
+                    p = best_of[s][side]
                     old = levels_of[s][side][p][0]
                     o = orders[old]
                     q = o[3]
@@ -321,7 +348,6 @@ class Flow:
                         o[3] = q - x
                     self.next_match += 1 + (w & 7 == 0)
                     if r < T_E:
-                        last_of[s] = p
                         n_e += 1
                         yield PACK_E(b"E", s + 1, t, old, x, self.next_match)
                     else:
@@ -329,7 +355,7 @@ class Flow:
                         n_c += 1
                         yield PACK_C(b"C", s + 1, t, old, x, self.next_match, PRINTABLE[w >> 3 & 3], px)
                 elif r < T_X:  # partial cancel, fewer shares than remain
-                    old = live[(w >> 8) % nlive]
+                    old = live[(w >> 17) % nlive]
                     o = orders[old]
                     q = o[3]
                     if q < 2:
@@ -343,7 +369,7 @@ class Flow:
                         yield PACK_X(b"X", s + 1, t, old, x)
                 elif r < T_P:  # hidden (non-displayed) trade inside the spread; side is always B
                     b, a = best_of[s]
-                    p = (b + a) // 2 if b and a else (b or a or last_of[s])
+                    p = (b + a) // 2 if b and a else (b or a or fair[s])
                     self.next_match += 1 + (w & 7 == 0)
                     n_p += 1
                     yield PACK_P(b"P", s + 1, t, 0, b"B", q, stocks[s], p, self.next_match)
@@ -352,7 +378,7 @@ class Flow:
                     counts[chr(msg[0])] = counts.get(chr(msg[0]), 0) + 1
                     yield msg
         finally:  # also when the consumer stops early
-            self.next_ref = ref
+            self.next_ref, self.t = ref, t
             for k, v in zip("AFDUECXP", (n_a, n_f, n_d, n_u, n_e, n_c, n_x, n_p), strict=True):
-                counts[k] = counts.get(k, 0) + v
-        return t
+                if v:
+                    counts[k] = counts.get(k, 0) + v
