@@ -79,6 +79,7 @@ for _m in MESSAGES:
     if STRUCTS[_m.type].size != _m.length or WIRE_DTYPES[_m.type].itemsize != _m.length:
         raise AssertionError(f"ITCH {_m.type}: generated layouts disagree with the table")
 
+_tuple_new = tuple.__new__  # builds the named tuple without its Python-level __new__
 _DECODERS = {m.type_byte: (STRUCTS[m.type].unpack, CLASSES[m.type], m.length, m.type) for m in MESSAGES}
 
 
@@ -97,7 +98,7 @@ def decode(buf: bytes | bytearray | memoryview) -> Any:
     if len(buf) != length:
         raise BadLength(f"ITCH {type_} is {length} bytes, got {len(buf)}")
     v = unpack(buf)
-    return cls(type_, v[1], v[2], (v[3] << 32) | v[4], *v[5:])
+    return _tuple_new(cls, (type_, v[1], v[2], v[3] << 32 | v[4], *v[5:]))
 
 
 def encode(msg: Any) -> bytes:

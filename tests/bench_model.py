@@ -38,6 +38,13 @@ def feed_file(messages: int, symbols: int, seed: int) -> Path:
     return path
 
 
+def run_generator(messages: int, symbols: int, seed: int) -> float:
+    t = time.perf_counter()
+    for _ in generate(messages, symbols, seed):
+        pass
+    return time.perf_counter() - t
+
+
 def run_model(path: Path, events_path: Path) -> float:
     result = replay(BinaryFileFeed(path), open_backend("model"), events_path=events_path)
     return result.seconds
@@ -60,10 +67,11 @@ def main() -> int:
     path = feed_file(args.messages, args.symbols, args.seed)
     events_path = path.with_suffix(".events.npy")
     n = args.messages
-    model_s, book_s = [], []
-    for _ in range(args.repeat):  # interleaved, so both see the same machine load
+    model_s, book_s, gen_s = [], [], []
+    for _ in range(args.repeat):  # interleaved, so all see the same machine load
         model_s.append(run_model(path, events_path))
         book_s.append(run_itchbook(path))
+        gen_s.append(run_generator(n, args.symbols, args.seed))
     ours = model_bbo(np.load(events_path))
     theirs, stats = itchbook_bbo(path)
     equal = len(ours) == len(theirs) and bool(np.array_equal(ours, theirs))
@@ -73,6 +81,8 @@ def main() -> int:
     print(f"{'implementation':<34}{'median s':>10}{'msgs/s':>14}")
     print(f"{'tickgate reference model (replay)':<34}{m:>10.3f}{n / m:>14,.0f}")
     print(f"{'itch-book (C++ core, bbo table)':<34}{b:>10.3f}{n / b:>14,.0f}")
+    g = statistics.median(gen_s)
+    print(f"{'generator (messages only)':<34}{g:>10.3f}{n / g:>14,.0f}")
     print(f"ratio model / itch-book: {b / m:.3f}")
     print(f"top of book after every message: {len(ours):,} rows (model), {len(theirs):,} rows (itch-book), "
           f"equal: {equal}; itch-book missing refs {stats['missing_ref']}, crossed books {stats['crossed_books']}")

@@ -13,9 +13,11 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from typing import Any
+
+import numpy as np
 
 from tickgate.protocol import itch
 
@@ -29,10 +31,11 @@ END_SYSTEM_NS = 72_000_000_000_000  # 20:00:00, end of system hours
 END_MESSAGES_NS = 72_300_000_000_000  # 20:05:00, end of messages
 DEFAULT_START_NS = OPEN_NS - 60_000_000_000
 GAP_NS = 50_000  # mean time between messages in market hours (a real day is about 80 us)
+CHUNK = 4096  # messages per batch of random draws
 MAX_SYMBOLS = 65_535  # stock locate is 16 bits, 0 is not a stock
 _NAMES_SEED = 0x17C4_5000
 
-# Kinds of scheduled messages in the body (0 is the market open, see Flow.body).
+# Kinds of scheduled messages in the body (see _segments and Generator._special).
 _OPEN, _CROSS, _HALT, _RESUME, _NOII, _CLOSE_CROSS, _MISC = 0, 1, 2, 3, 4, 5, 9
 
 
@@ -51,6 +54,88 @@ def symbol_names(n: int) -> list[str]:
             seen.add(name)
             out.append(name)
     return sorted(out)
+
+
+def _table(rng: random.Random, n: int, draw: Callable[[float], int]) -> np.ndarray:
+    """`n` draws of `draw(uniform)`: the table the flow samples uniformly."""
+    return np.array([draw(rng.random()) for _ in range(n)], dtype=np.int64)
+
+
+def _depth(u: float) -> int:
+    """Ticks behind the fair quote for a new order: -1 is a tick more aggressive, 0 at it."""
+    for d, c in ((-1, 0.12), (0, 0.42), (1, 0.60), (2, 0.72), (3, 0.80), (4, 0.86), (6, 0.93), (9, 0.97)):
+        if u < c:
+            return d
+    return 10 + int((u - 0.97) / 0.03 * 20)
+
+
+def _size(u: float) -> int:
+    """Shares of a new order: round lots mostly, some odd and mixed lots."""
+    if u < 0.07:
+        return 1 + int(u / 0.07 * 99)
+    if u < 0.10:
+        return 100 * (1 + int((u - 0.07) / 0.03 * 5)) + 1 + int((u * 7919) % 99)
+    for lots, c in ((1, 0.55), (2, 0.70), (3, 0.77), (4, 0.81), (5, 0.88), (10, 0.94), (20, 0.97)):
+        if u < c:
+            return 100 * lots
+    return 100 * (25 + int((u - 0.97) / 0.03 * 75))
+
+
+def _gaps(rng: random.Random, mean: float) -> np.ndarray:
+    """Exponential time gaps (ns) of the given mean."""
+    return _table(rng, 4096, lambda u: int(-math.log(1.0 - u) * mean))
+
+
+class _Draws:
+    """Batches of random inputs of the order flow: symbol (Zipf activity), action, gap, depth, size, bits."""
+
+    def __init__(self, rng: random.Random, weights: list[float], gap_pre: float, gap_post: float) -> None:
+        cum = np.cumsum(np.array(weights, dtype=np.float64) / math.fsum(weights))
+        cum[-1] = 1.0
+        self.cum = cum  # symbol i is drawn for a uniform u with cum[i-1] <= u < cum[i]
+        self.depth, self.size = _table(rng, 1024, _depth), _table(rng, 1024, _size)
+        self.gaps, self.gaps_post = _gaps(rng, gap_pre), _gaps(rng, gap_post)
+        self.bits = np.random.PCG64(rng.getrandbits(64))  # its raw stream is stable across numpy versions
+
+    def __call__(self, m: int) -> tuple[list[int], list[float], list[int], list[int], list[int], list[int]]:
+        raw = self.bits.random_raw(3 * m).reshape(3, m)
+        u = (raw[:2] >> np.uint64(11)).astype(np.float64) * 2.0**-53  # uniforms in [0, 1)
+        w = raw[2]
+        syms = np.searchsorted(self.cum, u[0], side="right").tolist() if len(self.cum) > 1 else [0] * m
+        gs = self.gaps[(w & np.uint64(4095)).astype(np.intp)].tolist()
+        ds = self.depth[(w >> np.uint64(12) & np.uint64(1023)).astype(np.intp)].tolist()
+        qs = self.size[(w >> np.uint64(22) & np.uint64(1023)).astype(np.intp)].tolist()
+        return syms, u[1].tolist(), gs, ds, qs, (w >> np.uint64(32)).tolist()
+
+
+def _segments(flow: Flow, draws: _Draws, n: int, specials: list[tuple[int, int, Any]],
+              special: Callable[[int, Any, int], tuple[bytes, int]]) -> Iterator[Iterable[bytes]]:
+    """The `n` body messages from time `flow.t`, as chunks of order flow and scheduled messages alone.
+
+    Flow stays below the open until the `_OPEN` special, then at or before the close (later only after
+    a closing cross). Each chunk runs to its end before the next is made (`chain.from_iterable`).
+    """
+    t = flow.t
+    tlim = OPEN_NS - 1 if t < OPEN_NS else max(CLOSE_NS - 1, t)
+    i = 0
+    for end, kind, arg in [*specials, (n, -1, None)]:
+        while i < end:
+            m = min(end - i, CHUNK)
+            yield flow.chunk(*draws(m), tlim, special)
+            t = flow.t
+            tlim = max(tlim, t)
+            i += m
+        if kind < 0:
+            break
+        if kind == _OPEN:  # from here on, the trading-hours clock
+            t, draws.gaps = max(t, OPEN_NS), draws.gaps_post
+            tlim = max(CLOSE_NS - 1, t)
+        msg, t = special(kind, arg, t)
+        flow.t = t
+        tlim = max(tlim, t)
+        flow.counts[chr(msg[0])] = flow.counts.get(chr(msg[0]), 0) + 1
+        i += 1
+        yield (msg,)
 
 
 def _system(t: int, code: str) -> bytes:
@@ -87,6 +172,7 @@ class Generator:
         return len(self.flow.orders) if self.flow else 0
 
     def __iter__(self) -> Iterator[bytes]:
+        """A fresh pass over the stream; the header is made (and counted) at once, the rest lazily."""
         self.counts = counts = Counter()
         rng = random.Random(self.seed)
         n_sym = len(self.symbols)
@@ -119,7 +205,8 @@ class Generator:
         q_idx = body // 20 if t < OPEN_NS - 1 else 0
         gap_pre = 0.9 * (OPEN_NS - t) / (q_idx + 1) if q_idx else 0.0
         gap_post = min(GAP_NS, 0.9 * (CLOSE_NS - max(t, OPEN_NS)) / max(1, body - q_idx))
-        self.flow = flow = Flow(rng, stocks, weights, anchors, caps, gap_pre, gap_post, counts)
+        self.flow = flow = Flow(rng, stocks, anchors, caps, counts)
+        draws = _Draws(rng, weights, gap_pre, gap_post)
         specials = self._schedule(rng, body, q_idx, by_activity, flow)
 
         def special(kind: int, arg: Any, ts: int) -> tuple[bytes, int]:
@@ -132,7 +219,8 @@ class Generator:
                 counts["S"] += 1
                 yield _system(t, code)
 
-        return chain(out, flow.body(body, t, specials, OPEN_NS, CLOSE_NS - 1, special), end())
+        flow.t = t
+        return chain(out, chain.from_iterable(_segments(flow, draws, body, specials, special)), end())
 
     @staticmethod
     def _directory(rng: random.Random, locate: int, t: int, stock: bytes) -> bytes:

@@ -1,25 +1,20 @@
-"""The order-flow engine of the seeded ITCH generator: per-symbol books and the next book message.
+"""The order-flow engine of the seeded ITCH generator: per-symbol books and the messages that change them.
 
-`Flow.body` yields the messages between the stock directory and the end-of-day events. Book messages
-are packed by `packer` structs built from the `itch_spec` table, checked at import against
+`Flow.chunk` turns batches of random draws into order-flow messages that keep every book valid. They are
+packed by `packer` structs built from the `itch_spec` table and checked at import against
 `itch.encode(itch.make(...))`; the header's tracking number (0) and timestamp pack as one 8-byte field.
 """
 
 from __future__ import annotations
 
-import math
 import random
 import struct
-from collections.abc import Callable, Iterable, Iterator
-from itertools import chain
+from collections.abc import Callable, Iterator
 from typing import Any
-
-import numpy as np
 
 from tickgate.protocol import itch
 from tickgate.protocol.itch_spec import BY_TYPE
 
-CHUNK = 4096  # messages per batch of random draws
 TICK = 100  # $0.01 in Price(4)
 MAX_PRICE = 2_000_000_000  # 200,000.0000, the largest Price(4)
 MPIDS = ("GSCO", "MSCO", "UBSS", "JPMS", "CDRG", "VIRT", "SUSQ", "NITE")  # 8: picked by 3 random bits
@@ -47,7 +42,7 @@ def packer(type_: str, *names: str) -> Callable[..., bytes]:
     fmt = ">1sHQ" + "".join(f"{f.width}s" if f.kind == "alpha" else _CODES[f.width] for f in spec.fields[4:])
     pack = struct.Struct(fmt).pack
     t = (1 << 40) + 5
-    sample = [7 if f.kind != "alpha" else b"Z" * f.width for f in spec.fields[4:]]
+    sample = [7 + k if f.kind != "alpha" else b"Z" * f.width for k, f in enumerate(spec.fields[4:])]
     want = itch.encode(itch.make(type_, stock_locate=3, timestamp=t, **dict(zip(names, sample, strict=True))))
     if pack(type_.encode("ascii"), 3, t, *sample) != want:
         raise AssertionError(f"ITCH {type_}: generator packer disagrees with itch.encode")
@@ -73,30 +68,6 @@ _MIX = (("D", 1.0 - P_ADD - P_MISC - sum(p for _, p in _MIX)), *_MIX)
 T_D, T_U, T_E, T_X, T_P, T_C = (P_ADD + sum(p for _, p in _MIX[: i + 1]) for i in range(len(_MIX)))
 
 
-def _table(rng: random.Random, n: int, draw: Callable[[float], int]) -> np.ndarray:
-    return np.array([draw(rng.random()) for _ in range(n)], dtype=np.int64)
-
-
-def _depth(u: float) -> int:
-    """Ticks behind the touch for a new order: -1 improves it, 0 joins it."""
-    for d, c in ((-1, 0.12), (0, 0.42), (1, 0.60), (2, 0.72), (3, 0.80), (4, 0.86), (6, 0.93), (9, 0.97)):
-        if u < c:
-            return d
-    return 10 + int((u - 0.97) / 0.03 * 20)
-
-
-def _size(u: float) -> int:
-    """Shares of a new order: round lots mostly, some odd and mixed lots."""
-    if u < 0.07:
-        return 1 + int(u / 0.07 * 99)
-    if u < 0.10:
-        return 100 * (1 + int((u - 0.07) / 0.03 * 5)) + 1 + int((u * 7919) % 99)
-    for lots, c in ((1, 0.55), (2, 0.70), (3, 0.77), (4, 0.81), (5, 0.88), (10, 0.94), (20, 0.97)):
-        if u < c:
-            return 100 * lots
-    return 100 * (25 + int((u - 0.97) / 0.03 * 75))
-
-
 def _part(u: float, q: int) -> int:
     """A part of `q` shares (1 .. q-1, whole lots when `q` is), for partial executions and cancels."""
     if q >= 200 and q % 100 == 0:
@@ -107,14 +78,10 @@ def _part(u: float, q: int) -> int:
 class Flow:
     """The live books of all symbols and the generator of order-flow messages."""
 
-    def __init__(self, rng: random.Random, stocks: list[bytes], weights: list[float], anchors: list[int],
-                 caps: list[int], gap_pre: float, gap_post: float, counts: dict[str, int]) -> None:
+    def __init__(self, rng: random.Random, stocks: list[bytes], anchors: list[int], caps: list[int],
+                 counts: dict[str, int]) -> None:
         self.rng = rng
         self.stocks = stocks
-        cum = np.cumsum(np.array(weights, dtype=np.float64) / math.fsum(weights))
-        cum[-1] = 1.0
-        self.cum = cum  # activity: symbol i is drawn for a uniform u with cum[i-1] <= u < cum[i]
-        self.draws = np.random.PCG64(rng.getrandbits(64))  # batched draws
         self.anchor = anchors
         self.fair = list(anchors)  # fair bid: new bids gather at it, new asks a tick above; it walks
         self.caps = caps  # most live orders per symbol
@@ -124,13 +91,9 @@ class Flow:
         self.best: list[list[int]] = [[0, 0] for _ in range(n)]  # [bid, ask], 0 = empty side
         self.orders: dict[int, list[int]] = {}  # ref -> [symbol, side, price, shares, index in live]
         self.halted: set[int] = set()
-        self.t = 0  # the time of the last body message
+        self.t = 0  # the time of the last message made
         self.next_ref = 1 + rng.getrandbits(12)
         self.next_match = 1 + rng.getrandbits(12)
-        self.depth = _table(rng, 1024, _depth)
-        self.size = _table(rng, 1024, _size)
-        self.gaps_pre = _table(rng, 4096, lambda u: int(-math.log(1.0 - u) * gap_pre))
-        self.gaps_post = _table(rng, 4096, lambda u: int(-math.log(1.0 - u) * gap_post))
         self.counts = counts  # messages made, by type
 
     def mid(self, s: int) -> int:
@@ -160,7 +123,7 @@ class Flow:
         """Move the fair price of `s` a tick, pulled back towards its anchor (prices stay bounded)."""
         f, a0 = self.fair[s], self.anchor[s]
         up = 0.5 - max(-0.3, min(0.3, 5.0 * (f - a0) / a0))
-        self.fair[s] = max(TICK, f + TICK if self.rng.random() < up else f - TICK)
+        self.fair[s] = min(max(TICK, f + TICK if self.rng.random() < up else f - TICK), MAX_PRICE // 2)
 
     def stale(self, s: int, w: int) -> int:
         """The side whose touch is past the fair price (0 bid, 1 ask), else a random non-empty side."""
@@ -205,52 +168,14 @@ class Flow:
                 best[side] = (min(lv) if side else max(lv)) if lv else 0
         return o
 
-    def body(self, n: int, t: int, specials: list[tuple[int, int, Any]], t_open: int, t_stop: int,
-             special: Callable[[int, Any, int], tuple[bytes, int]]) -> Iterator[bytes]:
-        """`n` messages from time `t`; at each `specials` index (kind, arg), `special` makes one.
+    def chunk(self, syms: list[int], rs: list[float], gs: list[int], ds: list[int], qs: list[int],
+              ws: list[int], tlim: int, special: Callable[[int, Any, int], tuple[bytes, int]]) -> Iterator[bytes]:
+        """Order flow, one message per draw, from time `self.t` (timestamps at most `tlim`).
 
-        Kind 0 opens the market (the clock jumps to `t_open`); `special` returns its message and the
-        time it was stamped with. Flow timestamps stay below `t_open` before it, at most `t_stop` after;
-        `self.t` is the time of the last message made.
+        A draw is: symbol index, action uniform (see P_ADD..T_C), time gap (ns), depth (ticks behind the
+        fair quote), order size, and 32 random bits (see WALK). `special(9, symbol, t)` makes the
+        occasional stock message and returns it with its time. Updates `counts`, `t` and references.
         """
-        self.t = t
-        return chain.from_iterable(self._segments(n, specials, t_open, t_stop, special))
-
-    def _segments(self, n: int, specials: list[tuple[int, int, Any]], t_open: int, t_stop: int,
-                  special: Callable[[int, Any, int], tuple[bytes, int]]) -> Iterator[Iterable[bytes]]:
-        """The body as iterables: chunks of order flow, each scheduled message alone."""
-        t = self.t
-        gaps, tlim = (self.gaps_pre, t_open - 1) if t < t_open else (self.gaps_post, max(t_stop, t))
-        i = 0
-        for end, kind, arg in [*specials, (n, -1, None)]:
-            while i < end:  # order flow up to the next scheduled message, in chunks of batched draws
-                m = min(end - i, CHUNK)
-                raw = self.draws.random_raw(3 * m).reshape(3, m)  # the bit stream is stable by policy
-                u = (raw[:2] >> np.uint64(11)).astype(np.float64) * 2.0**-53
-                w = raw[2]
-                syms = np.searchsorted(self.cum, u[0], side="right").tolist() if len(self.cum) > 1 else [0] * m
-                gs = gaps[(w & np.uint64(4095)).astype(np.intp)].tolist()
-                ds = self.depth[(w >> np.uint64(12) & np.uint64(1023)).astype(np.intp)].tolist()
-                qs = self.size[(w >> np.uint64(22) & np.uint64(1023)).astype(np.intp)].tolist()
-                yield self._chunk(syms, u[1].tolist(), gs, ds, qs, (w >> np.uint64(32)).tolist(), tlim, special)
-                t = self.t  # the chunk has run
-                tlim = max(tlim, t)
-                i += m
-            if kind < 0:
-                break
-            if kind == 0:  # market open: from here on, the trading-hours clock
-                t, gaps = max(t, t_open), self.gaps_post
-                tlim = max(t_stop, t)
-            msg, t = special(kind, arg, t)
-            self.t = t
-            tlim = max(tlim, t)
-            self.counts[chr(msg[0])] = self.counts.get(chr(msg[0]), 0) + 1
-            i += 1
-            yield (msg,)
-
-    def _chunk(self, syms: list[int], rs: list[float], gs: list[int], ds: list[int], qs: list[int],
-               ws: list[int], tlim: int, special: Callable[[int, Any, int], tuple[bytes, int]]) -> Iterator[bytes]:
-        """One message per (symbol, action, time gap, depth, size, 32 random bits), from time `self.t`."""
         rnd, stocks, caps, live_of, best_of = self.rng.random, self.stocks, self.caps, self.live, self.best
         orders, levels_of, fair, counts = self.orders, self.levels, self.fair, self.counts
         price, insert, remove, halted, stale = self.price, self.insert, self.remove, self.halted, self.stale

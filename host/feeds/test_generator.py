@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import hashlib
 from collections import Counter
 from itertools import islice
 
@@ -129,11 +129,52 @@ def replay(msgs) -> Replay:
     return r
 
 
+def test_the_replay_catches_broken_streams():
+    """The checker is only worth its passes if it fails on what it must catch."""
+    msgs = list(generate(3_000, 2, 3))
+    body = msgs[:-3]  # before M, E, C
+    r = replay(body)
+    loc = next(k for k in r.books if all(r.best(k)))
+    bid, ask = r.best(loc)
+    ref, (o_loc, _, _, shares) = next((k, o) for k, o in r.orders.items() if o[0] == loc)
+    other_loc = 3 - loc
+    ts = r.ts
+    stock = r.stocks[loc]
+    bad = {
+        "crossing bid": itch.make("A", stock_locate=loc, timestamp=ts, order_reference_number=r.max_ref + 1,
+                                  buy_sell_indicator="B", shares=100, stock=stock, price=ask),
+        "old reference": itch.make("A", stock_locate=loc, timestamp=ts, order_reference_number=r.max_ref,
+                                   buy_sell_indicator="B", shares=100, stock=stock, price=bid),
+        "unknown order": itch.make("D", stock_locate=loc, timestamp=ts, order_reference_number=r.max_ref + 9),
+        "wrong locate": itch.make("D", stock_locate=other_loc, timestamp=ts, order_reference_number=ref),
+        "cancel all": itch.make("X", stock_locate=loc, timestamp=ts, order_reference_number=ref,
+                                cancelled_shares=shares),
+        "time going back": itch.make("D", stock_locate=loc, timestamp=ts - 1, order_reference_number=ref),
+        "hidden trade not B": itch.make("P", stock_locate=loc, timestamp=ts, buy_sell_indicator="S",
+                                        shares=100, stock=stock, price=bid, match_number=r.match + 1),
+    }
+    for what, m in bad.items():
+        r = replay(body)
+        with pytest.raises(AssertionError):
+            r.apply(itch.encode(m))
+            pytest.fail(f"the replay accepted: {what}")
+    assert o_loc == loc
+
+
 def test_same_seed_same_bytes_other_seed_other_bytes():
     a = list(generate(20_000, 20, 7))
     assert a == list(generate(20_000, 20, 7))
     assert a != list(generate(20_000, 20, 8))
     assert list(generate(3_000, 20, 7)) != a[:3_000]  # a shorter day is planned, not truncated
+
+
+def test_the_stream_is_pinned():
+    """Benchmarks and cross-checks rely on a seed meaning the same bytes everywhere (other Python and
+    numpy versions, other platforms). Change this digest only when the generator is changed on purpose."""
+    h = hashlib.sha256()
+    for m in generate(20_000, 20, 1):
+        h.update(len(m).to_bytes(2, "big") + m)
+    assert h.hexdigest() == "8c0e4e3fe89f199586c233d3b339de0f41740899e4af5fe29c433bd5055f2ff9"
 
 
 def test_iterating_twice_restarts_the_stream():
@@ -187,7 +228,7 @@ def test_prices_sizes_and_times_look_like_a_trading_day():
     adds = [m for m in msgs if m.message_type in "AF"]
     assert sum(m.shares % 100 == 0 for m in adds) / len(adds) > 0.8  # mostly round lots
     assert any(m.shares < 100 for m in adds)  # and some odd lots
-    assert all(100 <= m.price <= 2_000_0000 for m in adds)  # $0.01 .. $2,000
+    assert all(100 <= m.price <= 20_000_000 for m in adds)  # $0.01 .. $2,000
     assert all(m.attribution.strip() for m in msgs if m.message_type == "F")
     by_loc: dict[int, list[int]] = {}
     for m in adds:
@@ -246,13 +287,3 @@ def test_a_later_start_opens_at_once():
     msgs = [itch.decode(b) for b in generate(2_000, 3, 4, start_ns=OPEN_NS + 3_600 * 10**9)]
     assert [m.event_code for m in msgs[:6] if m.message_type == "S"] == [b"O", b"S", b"Q"]
     replay(generate(2_000, 3, 4, start_ns=OPEN_NS + 3_600 * 10**9))
-
-
-@pytest.mark.slow
-def test_speed_and_a_million_messages():
-    t0 = time.perf_counter()
-    g = Generator(1_000_000, 100, 1)
-    n = sum(1 for _ in g)
-    rate = n / (time.perf_counter() - t0)
-    assert n == 1_000_000 and sum(g.counts.values()) == n
-    assert rate > 200_000, f"{rate:,.0f} messages/s"
