@@ -61,13 +61,14 @@ class Side:
 class Book:
     """Both sides of one symbol's book, and whether it is still exact."""
 
-    __slots__ = ("asks", "bids", "degraded", "last_bbo", "locate")
+    __slots__ = ("asks", "bids", "degraded", "flags", "last_bbo", "locate")
 
     def __init__(self, locate: int) -> None:
         self.locate = locate
         self.bids = Side(bid=True)
         self.asks = Side(bid=False)
         self.degraded = False
+        self.flags = 0  # EventFlag bits for this symbol's events
         self.last_bbo = (0, 0, 0, 0)  # as last emitted: bid_px, bid_sz, ask_px, ask_sz
 
     def side(self, is_bid: bool) -> Side:

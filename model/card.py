@@ -29,11 +29,12 @@ from tickgate.protocol.events import DegradedReason, EventFlag, EventKind
 from tickgate.protocol.itch_spec import MESSAGES
 from tickgate.protocol.registers import counter_names
 
-from .book import Book
+from .book import Book, Side
 from .session import MoldSession
 from .sink import EventSink
 
 _B, _S, _Y, _N = b"B", b"S", b"Y", b"N"
+_BBO, _TRADE = int(EventKind.BBO), int(EventKind.TRADE)  # plain ints on the hot path
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class _Order:
     def __init__(self, book: Book, is_bid: bool, price: int, shares: int) -> None:
         self.book, self.is_bid, self.price, self.shares = book, is_bid, price, shares
 
+    def side(self) -> Side:
+        return self.book.bids if self.is_bid else self.book.asks
+
 
 class ReferenceCard:
     """The reference model: feed it packets, take events and counters."""
@@ -79,6 +83,8 @@ class ReferenceCard:
         self.refused: set[int] = set()  # locates that found no book slot
         self.orders: dict[int, _Order] = {}
         self._track_all = self.config.symbols is None
+        self._max_orders = self.config.max_orders or float("inf")
+        self._max_levels = self.config.max_levels or float("inf")
         self._dispatch = {
             "A": self._add, "F": self._add, "E": self._execute, "C": self._execute, "X": self._cancel,
             "D": self._delete, "U": self._replace, "P": self._trade, "Q": self._trade, "H": self._trading_action,
@@ -91,9 +97,20 @@ class ReferenceCard:
     # -- feeding -------------------------------------------------------------------------------------
 
     def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        """Process one MoldUDP64 packet."""
-        for seq, msg in self.session.messages(payload, rx_ns):
-            self._message(seq, msg, rx_ns)
+        """Process one MoldUDP64 packet: each new message is decoded, counted by type and applied."""
+        c, by_type = self.counters, self._by_type
+        for seq, buf in self.session.messages(payload, rx_ns):
+            entry = by_type.get(buf[0]) if buf else None
+            if entry is None:
+                c["msg_unknown_type" if buf else "msg_bad_length"] += 1
+                continue
+            length, counter, handler = entry
+            if len(buf) != length:
+                c["msg_bad_length"] += 1
+                continue
+            c[counter] += 1
+            if handler is not None:
+                handler(itch.decode(buf), seq, rx_ns)
 
     def take_events(self) -> np.ndarray:
         """Events emitted since the last call."""
@@ -114,20 +131,6 @@ class ReferenceCard:
         return np.concatenate(chunks) if chunks else self.sink.take()
 
     # -- one message ---------------------------------------------------------------------------------
-
-    def _message(self, seq: int, buf: bytes, rx_ns: int) -> None:
-        c = self.counters
-        entry = self._by_type.get(buf[0]) if buf else None
-        if entry is None:
-            c["msg_bad_length" if not buf else "msg_unknown_type"] += 1
-            return
-        length, counter, handler = entry
-        if len(buf) != length:
-            c["msg_bad_length"] += 1
-            return
-        c[counter] += 1
-        if handler is not None:
-            handler(itch.decode(buf), seq, rx_ns)
 
     def _book(self, m, seq: int, rx_ns: int) -> Book | None:
         """The book of the message's symbol if tracked (a slot is taken on first use), or None, counted."""
@@ -156,6 +159,7 @@ class ReferenceCard:
     def _degrade(self, book: Book, reason: DegradedReason, m, seq: int, rx_ns: int) -> None:
         if not book.degraded:
             book.degraded = True
+            book.flags = int(EventFlag.DEGRADED)
             self.counters["degraded_symbols"] += 1
             self.sink.emit(EventKind.DEGRADED, EventFlag.DEGRADED, book.locate, ord(m.message_type), seq,
                            m.timestamp, rx_ns, reason)
@@ -164,59 +168,54 @@ class ReferenceCard:
         bbo = book.bbo()
         if bbo != book.last_bbo:
             book.last_bbo = bbo
-            flags = EventFlag.DEGRADED if book.degraded else 0
-            self.sink.emit(EventKind.BBO, flags, book.locate, ord(m.message_type), seq, m.timestamp, rx_ns, *bbo)
+            self.sink.emit(_BBO, book.flags, book.locate, ord(m.message_type), seq, m.timestamp, rx_ns, *bbo)
 
     # -- order table -----------------------------------------------------------------------------------
 
     def _insert(self, ref: int, book: Book, is_bid: bool, price: int, shares: int, m, seq: int,
-                rx_ns: int) -> list[Book]:
-        """Insert an order (evicting a live one of the same reference); the books it touched."""
-        touched = [book]
-        old = self.orders.pop(ref, None)
-        if old is not None:
+                rx_ns: int) -> Book | None:
+        """Insert an order, evicting a live one of the same reference; the evicted order's book if other."""
+        evicted = self.orders.pop(ref, None)
+        if evicted is not None:
             self.counters["duplicate_ref"] += 1
-            old.book.side(old.is_bid).reduce(old.price, old.shares, True)
-            if old.book is not book:
-                touched.append(old.book)
-        cap = self.config.max_orders
-        if cap is not None and len(self.orders) >= cap:
+            evicted.side().reduce(evicted.price, evicted.shares, True)
+        if len(self.orders) >= self._max_orders:
             self.counters["order_table_full"] += 1
             self._degrade(book, DegradedReason.ORDER_TABLE_FULL, m, seq, rx_ns)
-            return touched
-        side = book.side(is_bid)
-        if side.add(price, shares) and self.config.max_levels is not None and len(side) > self.config.max_levels:
-            self.counters["levels_full"] += 1
-            self._degrade(book, DegradedReason.LEVELS_FULL, m, seq, rx_ns)
-        self.orders[ref] = _Order(book, is_bid, price, shares)
-        return touched
+        else:
+            side = book.bids if is_bid else book.asks
+            if side.add(price, shares) and len(side) > self._max_levels:
+                self.counters["levels_full"] += 1
+                self._degrade(book, DegradedReason.LEVELS_FULL, m, seq, rx_ns)
+            self.orders[ref] = _Order(book, is_bid, price, shares)
+        return evicted.book if evicted is not None and evicted.book is not book else None
 
-    def _take(self, ref: int, shares: int | None) -> tuple[Book, bool, int, int]:
-        """Take `shares` (None: all) off a live order, removing it at zero: (book, is_bid, price, taken)."""
-        o = self.orders[ref]
-        if shares is None:
-            shares = o.shares
-        elif shares > o.shares:
-            self.counters["oversized_reduce"] += 1
-            shares = o.shares
-        gone = shares == o.shares
-        o.book.side(o.is_bid).reduce(o.price, shares, gone)
-        if gone:
+    def _order(self, m, ref: int) -> _Order | None:
+        """The live order `ref`; None if there is none, counted as an unknown reference or untracked symbol."""
+        o = self.orders.get(ref)
+        if o is None:
+            locate = m.stock_locate
+            if locate in self.books or (self._tracked(locate) and locate not in self.refused):
+                self.counters["unknown_ref"] += 1
+            else:
+                self.counters["untracked_symbol"] += 1
+        return o
+
+    def _reduce(self, o: _Order, ref: int, shares: int) -> int:
+        """Take `shares` off a live order (clamped, counted), removing it at zero; the shares taken."""
+        if shares >= o.shares:
+            if shares > o.shares:
+                self.counters["oversized_reduce"] += 1
             del self.orders[ref]
-        else:
-            o.shares -= shares
-        return o.book, o.is_bid, o.price, shares
+            o.side().reduce(o.price, o.shares, True)
+            return o.shares
+        o.shares -= shares
+        o.side().reduce(o.price, shares, False)
+        return shares
 
-    def _live(self, m, ref: int, seq: int, rx_ns: int) -> bool:
-        """Whether `ref` names a live order; counts why not."""
-        if ref in self.orders:
-            return True
-        locate = m.stock_locate
-        if locate in self.books or (self._tracked(locate) and locate not in self.refused):
-            self.counters["unknown_ref"] += 1
-        else:
-            self.counters["untracked_symbol"] += 1
-        return False
+    def _remove(self, o: _Order, ref: int) -> None:
+        del self.orders[ref]
+        o.side().reduce(o.price, o.shares, True)
 
     # -- handlers ----------------------------------------------------------------------------------------
 
@@ -230,60 +229,67 @@ class ReferenceCard:
         book = self._book(m, seq, rx_ns)
         if book is None or not self._valid(m.buy_sell_indicator, m.shares, m.price):
             return
-        for b in self._insert(m.order_reference_number, book, m.buy_sell_indicator == _B, m.price, m.shares,
-                              m, seq, rx_ns):
-            self._bbo_if_changed(b, m, seq, rx_ns)
+        other = self._insert(m.order_reference_number, book, m.buy_sell_indicator == _B, m.price, m.shares,
+                             m, seq, rx_ns)
+        self._bbo_if_changed(book, m, seq, rx_ns)
+        if other is not None:
+            self._bbo_if_changed(other, m, seq, rx_ns)
 
     def _execute(self, m, seq: int, rx_ns: int) -> None:
         ref = m.order_reference_number
-        if not self._live(m, ref, seq, rx_ns):
+        o = self._order(m, ref)
+        if o is None:
             return
-        book, is_bid, price, shares = self._take(ref, m.executed_shares)
-        printable = _Y
-        if m.message_type == "C":
-            price, printable = m.execution_price, m.printable
-        self.sink.emit(EventKind.TRADE, EventFlag.DEGRADED if book.degraded else 0, book.locate,
-                       ord(m.message_type), seq, m.timestamp, rx_ns, price, _B[0] if is_bid else _S[0],
-                       printable[0], 0, shares, m.match_number, ref)
+        shares = self._reduce(o, ref, m.executed_shares)
+        price, printable = (o.price, _Y) if m.message_type == "E" else (m.execution_price, m.printable)
+        book = o.book
+        self.sink.emit(_TRADE, book.flags, book.locate, ord(m.message_type), seq, m.timestamp, rx_ns, price,
+                       _B[0] if o.is_bid else _S[0], printable[0], 0, shares, m.match_number, ref)
         self._bbo_if_changed(book, m, seq, rx_ns)
 
     def _cancel(self, m, seq: int, rx_ns: int) -> None:
-        if self._live(m, m.order_reference_number, seq, rx_ns):
-            book = self._take(m.order_reference_number, m.cancelled_shares)[0]
-            self._bbo_if_changed(book, m, seq, rx_ns)
+        ref = m.order_reference_number
+        o = self._order(m, ref)
+        if o is not None:
+            self._reduce(o, ref, m.cancelled_shares)
+            self._bbo_if_changed(o.book, m, seq, rx_ns)
 
     def _delete(self, m, seq: int, rx_ns: int) -> None:
-        if self._live(m, m.order_reference_number, seq, rx_ns):
-            book = self._take(m.order_reference_number, None)[0]
-            self._bbo_if_changed(book, m, seq, rx_ns)
+        ref = m.order_reference_number
+        o = self._order(m, ref)
+        if o is not None:
+            self._remove(o, ref)
+            self._bbo_if_changed(o.book, m, seq, rx_ns)
 
     def _replace(self, m, seq: int, rx_ns: int) -> None:
-        old_ref = m.original_order_reference_number
-        if not self._live(m, old_ref, seq, rx_ns):
+        ref = m.original_order_reference_number
+        o = self._order(m, ref)
+        if o is None:
             return
-        book, is_bid, _price, _shares = self._take(old_ref, None)
-        touched = [book]
+        self._remove(o, ref)
+        other = None
         if self._valid(None, m.shares, m.price):
-            touched += self._insert(m.new_order_reference_number, book, is_bid, m.price, m.shares, m, seq, rx_ns)
-        for b in dict.fromkeys(touched):
-            self._bbo_if_changed(b, m, seq, rx_ns)
+            other = self._insert(m.new_order_reference_number, o.book, o.is_bid, m.price, m.shares, m, seq, rx_ns)
+        self._bbo_if_changed(o.book, m, seq, rx_ns)
+        if other is not None:
+            self._bbo_if_changed(other, m, seq, rx_ns)
 
     def _trade(self, m, seq: int, rx_ns: int) -> None:
         book = self._book(m, seq, rx_ns)
         if book is None:
             return
-        flags = EventFlag.DEGRADED if book.degraded else 0
+        flags = book.flags
         if m.message_type == "P":
-            self.sink.emit(EventKind.TRADE, flags, book.locate, ord("P"), seq, m.timestamp, rx_ns, m.price,
+            self.sink.emit(_TRADE, flags, book.locate, ord("P"), seq, m.timestamp, rx_ns, m.price,
                            m.buy_sell_indicator[0], _Y[0], 0, m.shares, m.match_number, 0)
         else:
-            self.sink.emit(EventKind.TRADE, flags, book.locate, ord("Q"), seq, m.timestamp, rx_ns,
+            self.sink.emit(_TRADE, flags, book.locate, ord("Q"), seq, m.timestamp, rx_ns,
                            m.cross_price, 0, _Y[0], m.cross_type[0], m.shares, m.match_number, 0)
 
     def _trading_action(self, m, seq: int, rx_ns: int) -> None:
         book = self._book(m, seq, rx_ns)
         if book is not None:
-            self.sink.emit(EventKind.STATUS, EventFlag.DEGRADED if book.degraded else 0, book.locate, ord("H"),
+            self.sink.emit(EventKind.STATUS, book.flags, book.locate, ord("H"),
                            seq, m.timestamp, rx_ns, m.trading_state[0], m.reason)
 
     def _system_event(self, m, seq: int, rx_ns: int) -> None:

@@ -24,13 +24,15 @@ class EventSink:
     def __init__(self, counters: dict[str, int]) -> None:
         self._buf = bytearray()
         self._counters = counters
-        self._pack = {k: struct.Struct(pack_format(k)).pack for k in EventKind}
+        self._pack = {int(k): struct.Struct(pack_format(k)).pack for k in EventKind}
+        self._counter = {int(k): name for k, name in _COUNTER_OF_KIND.items()}
 
-    def emit(self, kind: EventKind, *fields: object) -> None:
-        """Append one record; `fields` follow `pack_order(kind)` without the leading `kind`."""
+    def emit(self, kind: int, *fields: object) -> None:
+        """Append one record of an EventKind; `fields` follow `pack_order(kind)` without the leading `kind`."""
         self._buf += self._pack[kind](kind, *fields)
-        self._counters["events"] += 1
-        self._counters[_COUNTER_OF_KIND[kind]] += 1
+        c = self._counters
+        c["events"] += 1
+        c[self._counter[kind]] += 1
 
     def __len__(self) -> int:
         return len(self._buf) // EVENT_SIZE
