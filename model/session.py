@@ -14,15 +14,14 @@ Rules (shared by every implementation):
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 
 from tickgate.protocol.events import EventKind, SessionCode
-from tickgate.protocol.moldudp64 import END_OF_SESSION, HEADER_LEN
+from tickgate.protocol.moldudp64 import END_OF_SESSION, HEADER_LEN, HEADER_STRUCT
 
 from .sink import EventSink
 
-_HEADER = struct.Struct(">10sQH")
+_HEADER = HEADER_STRUCT
 
 
 class MoldSession:

@@ -18,6 +18,7 @@ __all__ = [
     "END_OF_SESSION",
     "HEADER",
     "HEADER_LEN",
+    "HEADER_STRUCT",
     "MAX_PAYLOAD",
     "DmaHeader",
     "Header",
@@ -39,10 +40,25 @@ END_OF_SESSION = 0xFFFF
 MAX_PAYLOAD = 1472  # bytes of UDP payload in one 1500-byte Ethernet frame with IPv4/UDP headers
 BLOCK_LEN = 2  # the big-endian length prefix of each message block
 
-_HEADER = struct.Struct(">10sQH")
-_REQUEST = struct.Struct(">10sQH")
+
+
+def _struct(fields: tuple[Field, ...], order: str) -> struct.Struct:
+    """A struct for fields laid end to end: alpha as bytes, unsigned integers by width."""
+    codes = {1: "B", 2: "H", 4: "I", 8: "Q"}
+    pos, fmt = 0, order
+    for f in fields:
+        if f.offset != pos:
+            raise AssertionError(f"MoldUDP64 field {f.name} is not contiguous")
+        fmt += f"{f.width}s" if f.kind == "alpha" else codes[f.width]
+        pos += f.width
+    return struct.Struct(fmt)
+
+
+HEADER_STRUCT = _struct(HEADER, ">")  # session, sequence_number, message_count
+_HEADER = HEADER_STRUCT
+_REQUEST = HEADER_STRUCT  # a re-request has the header's layout: session, sequence, requested count
 _BLOCK = struct.Struct(">H")
-if _HEADER.size != HEADER_LEN or sum(f.width for f in HEADER) != HEADER_LEN:
+if _HEADER.size != HEADER_LEN:
     raise AssertionError("MoldUDP64 header layout disagrees with its table")
 
 
@@ -139,7 +155,7 @@ DMA_HEADER: tuple[Field, ...] = (
     Field("reserved", 4, 4, "uint"),
     Field("rx_time_ns", 8, 8, "uint"),  # host receive time
 )
-_DMA = struct.Struct("<HHIQ")
+_DMA = _struct(DMA_HEADER, "<")
 DMA_HEADER_LEN = _DMA.size
 DMA_ALIGN = 8  # each header + packet is padded to a multiple of 8 bytes (one 64-bit beat)
 

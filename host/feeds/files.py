@@ -17,6 +17,7 @@ __all__ = ["DEFAULT_SESSION", "BinaryFileFeed", "PcapFeed", "open_feed", "pack_m
 DEFAULT_SESSION = b"TICKGATE01"
 DEFAULT_MAX_PAYLOAD = 1400
 _MAX_UDP_PAYLOAD = 65507
+_header = moldudp64.HEADER_STRUCT.pack  # (session, sequence number, message count)
 _PREFIX = [n.to_bytes(2, "big") for n in range(256)]
 
 
@@ -59,7 +60,7 @@ def pack_messages(
             if not parts or n + 2 > room:
                 raise ValueError(f"a message of {n} bytes does not fit in a {max_payload}-byte packet")
             count = len(parts) >> 1
-            yield b"".join((sess, seq.to_bytes(8, "big"), count.to_bytes(2, "big"), *parts))
+            yield b"".join((_header(sess, seq, count), *parts))
             seq += count
             parts.clear()
             size = n + 2
@@ -70,7 +71,7 @@ def pack_messages(
         append(m)
     if parts:
         count = len(parts) >> 1
-        yield b"".join((sess, seq.to_bytes(8, "big"), count.to_bytes(2, "big"), *parts))
+        yield b"".join((_header(sess, seq, count), *parts))
         seq += count
     if end_of_session:
         yield moldudp64.end_of_session(sess, seq)
@@ -105,7 +106,7 @@ class BinaryFileFeed:
         # BinaryFILE framing equals MoldUDP64 block framing: whole runs go behind a header unsplit.
         for framed, count in self.reader.runs(self.max_payload - moldudp64.HEADER_LEN):
             self.packets += 1
-            yield Packet(b"".join((sess, seq.to_bytes(8, "big"), count.to_bytes(2, "big"), framed)), 0)
+            yield Packet(_header(sess, seq, count) + framed, 0)
             seq += count
         if self.reader.end_of_session:
             self.packets += 1
