@@ -26,10 +26,10 @@ import numpy as np
 from tickgate.host.feeds.packet import Packet
 from tickgate.protocol import itch
 from tickgate.protocol.events import DegradedReason, EventFlag, EventKind
-from tickgate.protocol.itch_spec import MESSAGES
 from tickgate.protocol.registers import counter_names
 
 from .book import Book, Side
+from .decoder import classify
 from .session import MoldSession
 from .sink import EventSink
 
@@ -90,25 +90,14 @@ class ReferenceCard:
             "D": self._delete, "U": self._replace, "P": self._trade, "Q": self._trade, "H": self._trading_action,
             "S": self._system_event, "R": self._directory,
         }
-        # type byte -> (length, counter name, handler or None)
-        self._by_type = {m.type_byte: (m.length, f"type_{m.type}", self._dispatch.get(m.type))
-                         for m in MESSAGES}
 
     # -- feeding -------------------------------------------------------------------------------------
 
     def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        """Process one MoldUDP64 packet: each new message is decoded, counted by type and applied."""
-        c, by_type = self.counters, self._by_type
+        """Process one MoldUDP64 packet: each new message is counted by type (`classify`) and applied."""
+        c, dispatch = self.counters, self._dispatch
         for seq, buf in self.session.messages(payload, rx_ns):
-            entry = by_type.get(buf[0]) if buf else None
-            if entry is None:
-                c["msg_unknown_type" if buf else "msg_bad_length"] += 1
-                continue
-            length, counter, handler = entry
-            if len(buf) != length:
-                c["msg_bad_length"] += 1
-                continue
-            c[counter] += 1
+            handler = dispatch.get(classify(buf, c))
             if handler is not None:
                 handler(itch.decode(buf), seq, rx_ns)
 

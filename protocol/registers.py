@@ -78,6 +78,18 @@ class RegisterMap:
 
 # (name, meaning) of every counter, in register order.
 COUNTERS: tuple[tuple[str, str], ...] = (
+    # Ethernet / IPv4 / UDP front end (network-attached card)
+    ("eth_frames", "Ethernet frames received"),
+    ("eth_passed", "frames passed on as MoldUDP64 packets"),
+    ("eth_not_ipv4", "frames that are not IPv4 (after any 802.1Q tags)"),
+    ("eth_bad_ip_header", "IPv4 headers with a wrong version, header length or total length"),
+    ("eth_bad_ip_checksum", "IPv4 headers whose checksum does not verify"),
+    ("eth_ip_fragment", "IPv4 fragments"),
+    ("eth_not_udp", "IPv4 packets that are not UDP"),
+    ("eth_wrong_address", "UDP datagrams to another destination address"),
+    ("eth_wrong_port", "UDP datagrams to another destination port"),
+    ("eth_bad_udp_length", "UDP lengths that disagree with the IPv4 length"),
+    ("eth_truncated", "frames that end before their UDP payload does"),
     # MoldUDP64 session
     ("packets", "MoldUDP64 packets received"),
     ("packets_heartbeat", "heartbeat packets (message count 0)"),
