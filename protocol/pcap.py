@@ -94,6 +94,22 @@ class PcapReader:
                 stream.close()
                 raw.close()
 
+    def ethernet_frames(self) -> Iterator[tuple[int, bytes]]:
+        """(capture time in ns, raw frame) of every Ethernet record, undecoded: what a NIC-side card sees."""
+        owned = isinstance(self.source, (str, bytes, os.PathLike))
+        stream, raw, _gz = open_maybe_gzip(self.source)
+        try:
+            for ts_ns, linktype, data in self._records(stream):
+                self.frames += 1
+                if linktype == _DLT_ETHERNET:
+                    yield ts_ns, data
+                else:
+                    self.unsupported_link += 1
+        finally:
+            if owned:
+                stream.close()
+                raw.close()
+
     def _records(self, f: IO[bytes]) -> Iterator[tuple[int, int, bytes]]:
         head = f.read(4)
         magic = int.from_bytes(head, "big") if len(head) == 4 else -1

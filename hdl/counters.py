@@ -1,0 +1,26 @@
+"""Counters: a bank of 64-bit registers, each advanced every cycle by the sum of what its sources add."""
+
+from amaranth.hdl import Module
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["CounterBank"]
+
+
+class CounterBank(wiring.Component):
+    """`count[name] += inc[name]` every cycle; names and widths as given (counters wrap at their width)."""
+
+    def __init__(self, names: tuple[str, ...], *, width: int = 64) -> None:
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"counter names must be unique and not empty, got {names!r}")
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"counter width must be a positive integer, got {width!r}")
+        layout = data.StructLayout(dict.fromkeys(names, width))
+        super().__init__({"inc": In(layout), "count": Out(layout)})
+        self.names = names
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        for name in self.names:
+            m.d.sync += self.count[name].eq(self.count[name] + self.inc[name])
+        return m
