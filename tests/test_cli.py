@@ -59,3 +59,14 @@ def test_replay_truncated_file_reports_it():
 def test_replay_missing_file_is_a_clear_error(tmp_path):
     r = tickgate("replay", str(tmp_path / "nope.itch50"))
     assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_sim_decoder_stage_json(tmp_path):
+    wave = tmp_path / "decoder.vcd"
+    r = tickgate("sim", str(DATA / "itch/meatpy_synthetic_20msgs.itch50"), "--stage", "decoder", "--json",
+                 "--wave", str(wave), "--idle", "0.2", "--stall", "0.2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["messages"] == 20 and summary["mismatches"] == 0 and summary["cycles"] > 0
+    assert set(summary["latency_cycles"]) == {"min", "median", "max"} and summary["latency_cycles"]["max"] <= 6
+    assert wave.stat().st_size > 1000 and wave.read_bytes().startswith(b"$version")
