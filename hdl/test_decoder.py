@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-from amaranth.back import verilog
 from amaranth.hdl import UnusedElaboratable
 
 from tickgate.host.feeds import PcapFeed, pack_messages
@@ -123,27 +122,3 @@ def test_bad_parameters(depth):
             ItchDecoder(output_depth=depth)
         gc.collect()
 
-
-def test_converts_to_verilog_and_lints(tmp_path: Path, capsys):
-    """Verilog conversion, then `verilator --lint-only -Wall` with the project's waivers of what Amaranth's
-    generator emits for every design (sim/amaranth.vlt, alias wires): nothing of the design's own is left."""
-    from tickgate.sim import verilator
-    from tickgate.sim.waivers import alias_waivers
-
-    text = verilog.convert(ItchDecoder(), name="itch_decoder")
-    for port in ("i__payload", "i__valid", "i__ready", "o__payload", "o__valid", "o__ready", "counters", "cfg",
-                 "status"):
-        assert f" {port};" in text, port
-    path = tmp_path / "itch_decoder.v"
-    path.write_text(text)
-    path.with_suffix(".vlt").write_text(alias_waivers(text, path.name))
-    unwaived = verilator.lint(path, "itch_decoder", waivers=[])
-    assert not [m for m in unwaived if m.startswith("%Error")]
-    assert verilator.lint(path, "itch_decoder") == []
-    kinds: dict[str, int] = {}
-    for line in unwaived:
-        kind = line.split(":")[0].removeprefix("%Warning-")
-        kinds[kind] = kinds.get(kind, 0) + 1
-    with capsys.disabled():
-        print(f"\n  itch_decoder: verilator --lint-only -Wall: {len(unwaived)} warnings without waivers "
-              f"{dict(sorted(kinds.items()))}; none with the project's waivers")

@@ -104,6 +104,15 @@ def lint(
     return messages
 
 
+def warning_kinds(messages: Sequence[str]) -> dict[str, int]:
+    """How many of each kind (`WIDTHEXPAND`, ...) a `lint` result holds."""
+    kinds: dict[str, int] = {}
+    for line in messages:
+        kind = line.split(":")[0].removeprefix("%Warning-").removeprefix("%")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return dict(sorted(kinds.items()))
+
+
 def default_waivers(verilog_path: Path) -> list[Path]:
     """AMARANTH_WAIVERS, then the design's own `<stem>.vlt` beside `verilog_path` if there is one."""
     own = verilog_path.with_suffix(".vlt")

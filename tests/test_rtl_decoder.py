@@ -86,9 +86,13 @@ def test_malformed_input_is_counted_and_decoding_resumes():
     c = stim.counters
     assert c["packets_malformed"] == 5 and c["msg_truncated"] == 2 and c["packets_wrong_session"] == 1
     assert c["msg_bad_length"] == 2 and c["msg_unknown_type"] == 1
-    frames = [make_frame(good), make_frame(good)[:30], make_frame(good, checksum=0x1234)]
+    frames = [make_frame(good), make_frame(good)[:30], make_frame(good, checksum=0x1234), make_frame(good, ihl=4),
+              make_frame(good, version=6), make_frame(good, flags_fragment=0x2000), make_frame(good, proto=6),
+              make_frame(mold.build("SESS", 3, [d]))]
     net = stimulus_from_frames(frames)
-    assert net.counters["eth_bad_ip_checksum"] == 1 and net.counters["eth_truncated"] == 1
+    nc = net.counters
+    assert (nc["eth_bad_ip_checksum"], nc["eth_truncated"], nc["eth_bad_ip_header"]) == (1, 1, 2)
+    assert (nc["eth_ip_fragment"], nc["eth_not_udp"], nc["eth_passed"]) == (1, 1, 2)
     r = run(stim, idle=0.3, stall=0.3, seed=5)
     assert_equal([r])
     assert r.records[-1][1:4] == [0, ord("D"), 17]  # the last packet decoded in full
