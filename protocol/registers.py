@@ -15,7 +15,7 @@ from .itch_spec import MESSAGES
 
 __all__ = ["COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Register", "RegisterMap", "counter_names"]
 
-MAP_VERSION = 1
+MAP_VERSION = 2  # 2: the session, first-sequence and UDP destination configuration registers
 ID_MAGIC = 0x544B4754  # "TKGT"
 
 
@@ -137,6 +137,20 @@ _CONFIG: tuple[Register, ...] = (
     Register("cap_orders", 0x010, 32, "ro", "order table capacity"),
     Register("cap_levels", 0x014, 32, "ro", "price levels kept per side"),
     Register("cap_symbols", 0x018, 32, "ro", "book slots for tracked symbols"),
+    # MoldUDP64 session (model.session.MoldSession's arguments); read as each packet header arrives
+    Register("session_0", 0x020, 32, "rw", "session bytes 0-3 as sent on the wire, byte 0 in bits 0-7"),
+    Register("session_1", 0x024, 32, "rw", "session bytes 4-7 as sent on the wire, byte 4 in bits 0-7"),
+    Register("session_2", 0x028, 32, "rw", "session bytes 8-9 as sent on the wire, byte 8 in bits 0-7"),
+    Register("session_en", 0x02C, 32, "rw", "bit 0: only the session in session_0..2 is accepted"),
+    Register("first_sequence_lo", 0x030, 32, "rw", "first sequence number expected, bits 0-31"),
+    Register("first_sequence_hi", 0x034, 32, "rw", "first sequence number expected, bits 32-63"),
+    Register("first_sequence_en", 0x038, 32, "rw", "bit 0: expect first_sequence first, not the first packet's"),
+    # UDP destination filter of the network front end
+    Register("dst_ip", 0x040, 32, "rw", "destination IPv4 address as a number (10.0.0.1 = 0x0A000001)"),
+    Register("dst_ip_check", 0x044, 32, "rw", "bit 0: drop datagrams not sent to dst_ip"),
+    Register("dst_port", 0x048, 32, "rw", "bits 0-15: destination UDP port"),
+    Register("dst_port_check", 0x04C, 32, "rw", "bit 0: drop datagrams not sent to dst_port"),
+    Register("ignore_ip_checksum", 0x050, 32, "rw", "bit 0: accept IPv4 headers whose checksum does not verify"),
 )
 
 

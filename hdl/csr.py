@@ -1,0 +1,238 @@
+"""The card's registers on AXI4-Lite, generated from `protocol.registers.REGISTER_MAP`.
+
+Every register of the map is served: read-write registers are stored here and drive `cfg`; read-only
+ones read `id`, `map_version`, the capacities (constructor constants), `status` and `counters`. Rules:
+
+- A 64-bit counter is two words, low word first. Reading its low word latches its high word; the next read
+  of that counter's high word returns the latched half, so low-then-high is one consistent 64-bit value
+  while the counter runs. A high word read without a preceding low read of the same counter is live.
+- Counters of the map that this card does not have (not given to the constructor) read 0.
+- Writing `control` with bit 1 set pulses `clear` for one cycle (the cycle after the write); bit 1 reads 0.
+- Write strobes select bytes; bits a register does not implement read 0 and ignore writes.
+- Responses: OKAY for reads of any register and writes of read-write ones. SLVERR (data 0, nothing changed)
+  for an address outside the map or not word-aligned, and for writes to read-only registers.
+- One transaction at a time per direction: AW and W are taken in either order (each held until the write
+  is done and its response accepted); a read answers on the cycle after its address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, counter_names
+
+from .moldudp64 import SessionConfig, SessionStatus
+from .network_decoder import NetworkConfig
+
+__all__ = ["ADDR_WIDTH", "CAPACITIES", "CONFIG_BITS", "OKAY", "SLVERR", "AxiLiteSignature", "Bits", "CsrBlock",
+           "CsrConfig", "implemented"]
+
+#: Byte address bits that span the register map.
+ADDR_WIDTH = (REGISTER_MAP.size - 1).bit_length()
+OKAY, SLVERR = 0b00, 0b10
+#: Read-only registers whose values are constructor constants.
+CAPACITIES = ("cap_orders", "cap_levels", "cap_symbols")
+CLEAR_BIT = 1  # of `control`
+
+
+class AxiLiteSignature(wiring.Signature):
+    """AXI4-Lite with 32-bit data and no AxPROT, seen from the manager: a subordinate has `In(...)` of it.
+
+    Member names are the AXI spec's (`awaddr`, `awvalid`, `awready`, ...), so a Verilog wrapper maps the
+    ports (`bus__awaddr`, ...) one to one onto a shell's (the F1 shell's `sh_ocl_awaddr`, ...).
+    """
+
+    def __init__(self, addr_width: int) -> None:
+        if not isinstance(addr_width, int):
+            raise TypeError(f"address width must be an integer, not {addr_width!r}")
+        if not 2 < addr_width <= 64:
+            raise ValueError(f"address width must be 3 to 64, not {addr_width}")
+        self.addr_width = addr_width
+        super().__init__({
+            "awaddr": Out(addr_width), "awvalid": Out(1), "awready": In(1),
+            "wdata": Out(32), "wstrb": Out(4), "wvalid": Out(1), "wready": In(1),
+            "bresp": In(2), "bvalid": In(1), "bready": Out(1),
+            "araddr": Out(addr_width), "arvalid": Out(1), "arready": In(1),
+            "rdata": In(32), "rresp": In(2), "rvalid": In(1), "rready": Out(1),
+        })
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.addr_width == self.addr_width
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.addr_width))
+
+    def __repr__(self) -> str:
+        return f"AxiLiteSignature({self.addr_width})"
+
+
+#: What the read-write registers drive: control bits, the session tracker's and the front end's configuration.
+CsrConfig = data.StructLayout({
+    "enable": 1,
+    "track_all_symbols": 1,
+    "session": SessionConfig,
+    "net": NetworkConfig,
+})
+
+
+@dataclass(frozen=True)
+class Bits:
+    """Register bits `reg_lo`..`reg_lo + width - 1` drive bits `field_lo`.. of the `cfg` field `path`."""
+
+    path: str  # dotted, e.g. "session.first_sequence"
+    width: int
+    reg_lo: int = 0
+    field_lo: int = 0
+
+
+#: Every read-write register of the map: which `cfg` bits it holds.
+CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
+    "control": (Bits("enable", 1, reg_lo=0), Bits("track_all_symbols", 1, reg_lo=2)),
+    "session_0": (Bits("session.session", 32, field_lo=0),),
+    "session_1": (Bits("session.session", 32, field_lo=32),),
+    "session_2": (Bits("session.session", 16, field_lo=64),),
+    "session_en": (Bits("session.session_en", 1),),
+    "first_sequence_lo": (Bits("session.first_sequence", 32, field_lo=0),),
+    "first_sequence_hi": (Bits("session.first_sequence", 32, field_lo=32),),
+    "first_sequence_en": (Bits("session.first_sequence_en", 1),),
+    "dst_ip": (Bits("net.dst_ip", 32),),
+    "dst_ip_check": (Bits("net.dst_ip_check", 1),),
+    "dst_port": (Bits("net.dst_port", 16),),
+    "dst_port_check": (Bits("net.dst_port_check", 1),),
+    "ignore_ip_checksum": (Bits("net.ignore_ip_checksum", 1),),
+}
+
+
+def implemented(name: str) -> int:
+    """The mask of the bits read-write register `name` stores."""
+    return sum(((1 << b.width) - 1) << b.reg_lo for b in CONFIG_BITS[name])
+
+
+def _key(offset: int) -> int:
+    """The value of `Cat(aligned, word index)` that selects the word at byte `offset`."""
+    return (offset // 4) << 1 | 1
+
+
+def _check_map() -> None:
+    for r in REGISTER_MAP:
+        served = (r.group == "counter" or r.name in ("id", "map_version", "status", *CAPACITIES)
+                  if r.access == "ro" else r.name in CONFIG_BITS)
+        if not served or r.width != (64 if r.group == "counter" else 32):
+            raise ValueError(f"CsrBlock does not know how to serve register {r.name} ({r.access} {r.width})")
+    if extra := set(CONFIG_BITS) - {r.name for r in REGISTER_MAP if r.access == "rw"}:
+        raise ValueError(f"CONFIG_BITS names registers not in the map: {sorted(extra)}")
+
+
+class CsrBlock(wiring.Component):
+    """AXI4-Lite subordinate (`bus`) serving `REGISTER_MAP`; see the module docstring for the rules.
+
+    Constructor: `counters` names the 64-bit counters this card has (from `protocol.registers.COUNTERS`);
+    `cap_*` are the capacities the card reports; `addr_width` is the byte address width of `bus`.
+
+    Ports: `bus` (In(AxiLiteSignature)), `counters` (In, a 64-bit field per counter name), `status`
+    (In(SessionStatus)), `cfg` (Out(CsrConfig)), `clear` (Out(1), one cycle per clear command).
+    """
+
+    def __init__(self, counters: Sequence[str], *, addr_width: int = ADDR_WIDTH, cap_orders: int = 0,
+                 cap_levels: int = 0, cap_symbols: int = 0) -> None:
+        _check_map()
+        names = tuple(counters)
+        if unknown := [n for n in names if n not in counter_names()]:
+            raise ValueError(f"not counters of protocol.registers.COUNTERS: {unknown}")
+        if len(set(names)) != len(names):
+            raise ValueError("a counter is named twice")
+        if not names:
+            raise ValueError("a CSR block needs at least one counter")
+        if not isinstance(addr_width, int) or not ADDR_WIDTH <= addr_width <= 64:
+            raise ValueError(f"address width must be {ADDR_WIDTH} (the map's) to 64, not {addr_width!r}")
+        self._caps = dict(zip(CAPACITIES, (cap_orders, cap_levels, cap_symbols), strict=True))
+        for name, value in self._caps.items():
+            if not isinstance(value, int) or not 0 <= value < 1 << 32:
+                raise ValueError(f"{name} must fit 32 bits, not {value!r}")
+        self.counter_names = names
+        super().__init__({
+            "bus": In(AxiLiteSignature(addr_width)),
+            "counters": In(data.StructLayout(dict.fromkeys(names, 64))),
+            "status": In(SessionStatus),
+            "cfg": Out(CsrConfig),
+            "clear": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        bus = self.bus
+        store = {name: Signal(32, name=f"reg_{name}") for name in CONFIG_BITS}
+        for name, bits in CONFIG_BITS.items():
+            for b in bits:
+                target = self.cfg
+                for part in b.path.split("."):
+                    target = target[part]
+                m.d.comb += Value.cast(target)[b.field_lo:b.field_lo + b.width].eq(
+                    store[name][b.reg_lo:b.reg_lo + b.width])
+
+        # Write: hold AW and W until both are here, write, answer on B.
+        aw_full, w_full = Signal(), Signal()
+        aw_word, aw_aligned = Signal(len(bus.awaddr) - 2), Signal()
+        w_data, w_strb = Signal(32), Signal(4)
+        m.d.comb += [bus.awready.eq(~aw_full), bus.wready.eq(~w_full)]
+        with m.If(bus.awvalid & bus.awready):
+            m.d.sync += [aw_full.eq(1), aw_word.eq(bus.awaddr[2:]), aw_aligned.eq(bus.awaddr[:2] == 0)]
+        with m.If(bus.wvalid & bus.wready):
+            m.d.sync += [w_full.eq(1), w_data.eq(bus.wdata), w_strb.eq(bus.wstrb)]
+        with m.If(bus.bvalid & bus.bready):
+            m.d.sync += bus.bvalid.eq(0)
+        m.d.sync += self.clear.eq(0)
+        byte_mask = Cat(*(w_strb[i].replicate(8) for i in range(4)))
+        with m.If(aw_full & w_full & ~bus.bvalid):
+            m.d.sync += [aw_full.eq(0), w_full.eq(0), bus.bvalid.eq(1), bus.bresp.eq(SLVERR)]
+            with m.Switch(Cat(aw_aligned, aw_word)):
+                for name, reg in store.items():
+                    with m.Case(_key(REGISTER_MAP[name].offset)):
+                        mask = byte_mask & implemented(name)
+                        m.d.sync += [reg.eq(reg & ~mask | w_data & mask), bus.bresp.eq(OKAY)]
+                        if name == "control":
+                            m.d.sync += self.clear.eq(w_strb[CLEAR_BIT // 8] & w_data[CLEAR_BIT])
+
+        # Read: answer one cycle after the address, from the value at that cycle.
+        latch_hi = Signal(32)  # high word of the counter whose low word was read last
+        latch_index = Signal(range(len(self.counter_names)))
+        latch_valid = Signal()
+        m.d.comb += bus.arready.eq(~bus.rvalid)
+        with m.If(bus.rvalid & bus.rready):
+            m.d.sync += bus.rvalid.eq(0)
+        with m.If(bus.arvalid & bus.arready):
+            m.d.sync += [bus.rvalid.eq(1), bus.rdata.eq(0), bus.rresp.eq(OKAY)]
+            with m.Switch(Cat(bus.araddr[:2] == 0, bus.araddr[2:])):
+                constants = {"id": ID_MAGIC, "map_version": MAP_VERSION, **self._caps}
+                for r in REGISTER_MAP:
+                    low, high = _key(r.offset), _key(r.offset + 4)
+                    if r.group == "counter":
+                        if r.name not in self.counter_names:
+                            with m.Case(low, high):
+                                pass
+                            continue
+                        index = self.counter_names.index(r.name)
+                        counter = self.counters[r.name]
+                        with m.Case(low):
+                            m.d.sync += [bus.rdata.eq(counter[:32]), latch_hi.eq(counter[32:]),
+                                         latch_index.eq(index), latch_valid.eq(1)]
+                        with m.Case(high):
+                            latched = latch_valid & (latch_index == index)
+                            m.d.sync += bus.rdata.eq(Mux(latched, latch_hi, counter[32:]))
+                    else:
+                        with m.Case(low):
+                            if r.access == "rw":
+                                value = store[r.name]
+                            elif r.name == "status":
+                                value = Value.cast(self.status)
+                            else:
+                                value = Const(constants[r.name], 32)
+                            m.d.sync += bus.rdata.eq(value)
+                with m.Default():
+                    m.d.sync += bus.rresp.eq(SLVERR)
+        return m

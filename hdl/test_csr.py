@@ -1,0 +1,403 @@
+"""CsrBlock in Amaranth's simulator, through its AXI4-Lite port: every register of the map, strobes,
+atomic counter reads, the clear pulse, error responses, channel orderings, back-to-back traffic; then
+Verilog conversion and Verilator lint."""
+
+import gc
+import random
+import sys
+import warnings
+
+import pytest
+from amaranth.back import verilog
+from amaranth.hdl import UnusedElaboratable, Value
+from amaranth.sim import Simulator
+
+from tickgate.hdl.csr import (
+    ADDR_WIDTH,
+    CONFIG_BITS,
+    OKAY,
+    SLVERR,
+    AxiLiteSignature,
+    CsrBlock,
+    implemented,
+)
+from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, counter_names
+from tickgate.sim import verilator
+from tickgate.sim.waivers import alias_waivers
+
+COUNTERS = (*counter_names()[:6], "messages", "type_A", "events")
+RW = [r for r in REGISTER_MAP if r.access == "rw"]
+HANDSHAKE_LIMIT = 20  # cycles any one channel may wait
+
+
+class Manager:
+    """An AXI4-Lite manager for testbenches; counts cycles (failing past `limit`) and `clear` pulses."""
+
+    def __init__(self, ctx, dut: CsrBlock, limit: int) -> None:
+        self.ctx, self.dut, self.bus, self.limit = ctx, dut, dut.bus, limit
+        self.cycle = 0
+        self.clear_cycles: list[int] = []
+
+    async def tick(self) -> None:
+        if self.ctx.get(self.dut.clear):
+            self.clear_cycles.append(self.cycle)
+        await self.ctx.tick()
+        self.cycle += 1
+        assert self.cycle <= self.limit, f"testbench ran past its {self.limit}-cycle limit"
+
+    async def _handshake(self, channels: list[tuple[str, dict[str, int]]]) -> None:
+        """Offer every channel (prefix, payload) at once; return once each has been taken."""
+        ctx, bus = self.ctx, self.bus
+        pending = dict(channels)
+        for prefix, payload in pending.items():
+            for name, value in payload.items():
+                ctx.set(getattr(bus, name), value)
+            ctx.set(getattr(bus, f"{prefix}valid"), 1)
+        for _ in range(HANDSHAKE_LIMIT):
+            taken = [p for p in pending if ctx.get(getattr(bus, f"{p}ready"))]
+            await self.tick()
+            for prefix in taken:
+                ctx.set(getattr(bus, f"{prefix}valid"), 0)
+                del pending[prefix]
+            if not pending:
+                return
+        raise AssertionError(f"channels {sorted(pending)} never ready")
+
+    async def _response(self, prefix: str, fields: tuple[str, ...], delay: int = 0) -> tuple[int, ...]:
+        for _ in range(delay):
+            await self.tick()
+        ctx, bus = self.ctx, self.bus
+        ctx.set(getattr(bus, f"{prefix}ready"), 1)
+        for _ in range(HANDSHAKE_LIMIT):
+            valid = ctx.get(getattr(bus, f"{prefix}valid"))
+            values = tuple(ctx.get(getattr(bus, f)) for f in fields)
+            await self.tick()
+            if valid:
+                ctx.set(getattr(bus, f"{prefix}ready"), 0)
+                return values
+        raise AssertionError(f"no {prefix} response")
+
+    async def write(self, addr: int, value: int, strb: int = 0xF, order: str = "together", gap: int = 0) -> int:
+        """One write; `order` is "together", "aw" (AW first, W `gap` cycles later) or "w". Returns BRESP."""
+        aw = ("aw", {"awaddr": addr})
+        w = ("w", {"wdata": value, "wstrb": strb})
+        if order == "together":
+            await self._handshake([aw, w])
+        else:
+            first, second = (aw, w) if order == "aw" else (w, aw)
+            await self._handshake([first])
+            for _ in range(gap):
+                assert not self.ctx.get(self.bus.bvalid), "a write answered before its data or address"
+                await self.tick()
+            await self._handshake([second])
+        (resp,) = await self._response("b", ("bresp",))
+        return resp
+
+    async def read(self, addr: int, delay: int = 0) -> tuple[int, int]:
+        """One read: (RDATA, RRESP); RREADY rises `delay` cycles after the address is taken."""
+        await self._handshake([("ar", {"araddr": addr})])
+        return await self._response("r", ("rdata", "rresp"), delay)
+
+    async def read_ok(self, addr: int) -> int:
+        value, resp = await self.read(addr)
+        assert resp == OKAY, f"read {addr:#x}: response {resp}"
+        return value
+
+
+def run(testbench, *, counters=COUNTERS, limit: int = 5000, **kwargs) -> CsrBlock:
+    """Simulate `testbench(manager)` on a fresh CsrBlock, at most `limit` cycles."""
+    dut = CsrBlock(counters, **kwargs)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+
+    async def bench(ctx):
+        await testbench(Manager(ctx, dut, limit))
+
+    sim.add_testbench(bench)
+    sim.run()
+    return dut
+
+
+async def _idle(m: Manager) -> None:
+    await m.tick()
+
+
+def config_field(m: Manager, path: str) -> Value:
+    target = m.dut.cfg
+    for part in path.split("."):
+        target = target[part]
+    return m.ctx.get(Value.cast(target))
+
+
+def expected_config(values: dict[str, int]) -> dict[str, int]:
+    """Each config field as the register values in `values` make it."""
+    fields: dict[str, int] = {}
+    for name, bits in CONFIG_BITS.items():
+        for b in bits:
+            part = (values.get(name, 0) >> b.reg_lo) & ((1 << b.width) - 1)
+            fields[b.path] = fields.get(b.path, 0) | part << b.field_lo
+    return fields
+
+
+def test_map_rw_registers_fill_config_exactly():
+    """Every config bit is driven by exactly one register bit."""
+    covered: dict[str, set[int]] = {}
+    for bits in CONFIG_BITS.values():
+        for b in bits:
+            taken = covered.setdefault(b.path, set())
+            new = set(range(b.field_lo, b.field_lo + b.width))
+            assert not taken & new, b
+            taken |= new
+    dut = run(_idle)
+    widths = {}
+    for path in covered:
+        target = dut.cfg
+        for part in path.split("."):
+            target = target[part]
+        widths[path] = len(Value.cast(target))
+    assert sum(widths.values()) == len(dut.cfg.as_value())
+    assert {p: len(c) for p, c in covered.items()} == widths
+    assert {r.name for r in RW} == set(CONFIG_BITS)
+
+
+def test_identity_and_constants():
+    async def bench(m):
+        assert await m.read_ok(REGISTER_MAP["id"].offset) == ID_MAGIC
+        assert await m.read_ok(REGISTER_MAP["map_version"].offset) == MAP_VERSION == 2
+        for name, value in (("cap_orders", 1 << 20), ("cap_levels", 8), ("cap_symbols", 64)):
+            assert await m.read_ok(REGISTER_MAP[name].offset) == value
+        for locked, ended in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            m.ctx.set(m.dut.status.locked, locked)
+            m.ctx.set(m.dut.status.ended, ended)
+            assert await m.read_ok(REGISTER_MAP["status"].offset) == locked | ended << 1
+
+    run(bench, cap_orders=1 << 20, cap_levels=8, cap_symbols=64)
+
+
+def test_every_rw_register_with_strobes():
+    rng = random.Random(4)
+
+    async def bench(m):
+        values: dict[str, int] = {}
+        for r in RW:  # reset value
+            assert await m.read_ok(r.offset) == 0
+        for r in RW:
+            assert await m.write(r.offset, 0xFFFF_FFFF) == OKAY
+            values[r.name] = implemented(r.name)
+            assert await m.read_ok(r.offset) == implemented(r.name), r.name
+        for _ in range(3):
+            for r in RW:
+                value, strb = rng.getrandbits(32), rng.getrandbits(4)
+                assert await m.write(r.offset, value, strb) == OKAY
+                mask = sum(0xFF << 8 * i for i in range(4) if strb >> i & 1) & implemented(r.name)
+                values[r.name] = values[r.name] & ~mask | value & mask
+                assert await m.read_ok(r.offset) == values[r.name], r.name
+            for path, value in expected_config(values).items():
+                assert config_field(m, path) == value, path
+
+    run(bench)
+
+
+def test_config_fields_follow_the_documented_encoding():
+    session, first = b"ABCDEFGHIJ", 0x0123_4567_89AB_CDEF
+
+    async def bench(m):
+        for i in range(3):
+            await m.write(REGISTER_MAP[f"session_{i}"].offset, int.from_bytes(session[4 * i:4 * i + 4], "little"))
+        await m.write(REGISTER_MAP["first_sequence_lo"].offset, first & 0xFFFF_FFFF)
+        await m.write(REGISTER_MAP["first_sequence_hi"].offset, first >> 32)
+        await m.write(REGISTER_MAP["dst_ip"].offset, 0x0A00_0001)
+        await m.write(REGISTER_MAP["dst_port"].offset, 0x1_2345)  # bits above 15 are not kept
+        for name in ("session_en", "first_sequence_en", "dst_ip_check", "dst_port_check", "ignore_ip_checksum"):
+            await m.write(REGISTER_MAP[name].offset, 0xFFFF_FFFF)
+        await m.write(REGISTER_MAP["control"].offset, 0b101)
+        assert config_field(m, "session.session").to_bytes(10, "little") == session  # lane order, as on the wire
+        assert config_field(m, "session.first_sequence") == first
+        assert config_field(m, "net.dst_ip") == 0x0A00_0001
+        assert config_field(m, "net.dst_port") == 0x2345
+        assert await m.read_ok(REGISTER_MAP["dst_port"].offset) == 0x2345
+        for path in ("session.session_en", "session.first_sequence_en", "net.dst_ip_check", "net.dst_port_check",
+                     "net.ignore_ip_checksum", "enable", "track_all_symbols"):
+            assert config_field(m, path) == 1, path
+        assert m.clear_cycles == []
+
+    run(bench)
+
+
+def test_every_counter_reads_both_words():
+    rng = random.Random(5)
+    values = {name: rng.getrandbits(64) for name in COUNTERS}
+
+    async def bench(m):
+        for name, value in values.items():
+            m.ctx.set(m.dut.counters[name], value)
+        for r in REGISTER_MAP.group("counter"):
+            low, low_resp = await m.read(r.offset)
+            high, high_resp = await m.read(r.offset + 4)
+            assert (low_resp, high_resp) == (OKAY, OKAY)
+            assert high << 32 | low == values.get(r.name, 0), r.name  # counters this card lacks read 0
+
+    run(bench, limit=20000)
+
+
+def test_counter_read_is_atomic_while_it_counts():
+    offset = REGISTER_MAP["messages"].offset
+    other = REGISTER_MAP["type_A"].offset
+
+    async def bench(m):
+        counter = m.dut.counters["messages"]
+        m.ctx.set(counter, 0x1_FFFF_FFFF)
+        assert await m.read_ok(offset) == 0xFFFF_FFFF
+        m.ctx.set(counter, 0x2_0000_0000)  # the low word wraps between the two reads
+        assert await m.read_ok(offset + 4) == 1  # the latched half: 0x1_FFFF_FFFF as a whole
+        assert await m.read_ok(offset + 4) == 1  # until another low word is read
+        assert await m.read_ok(other) == 0  # another counter's low word takes the latch
+        assert await m.read_ok(offset + 4) == 2  # a high word read on its own is live
+        assert await m.read_ok(offset) == 0
+        m.ctx.set(counter, 0x3_0000_0005)
+        assert await m.read_ok(other + 4) == 0  # type_A's high word is live: not the one latched
+        assert await m.read_ok(offset + 4) == 2
+
+    run(bench)
+
+
+def test_clear_pulses_one_cycle():
+    control = REGISTER_MAP["control"].offset
+
+    async def bench(m):
+        await m.write(control, 0b011)
+        assert m.clear_cycles and len(m.clear_cycles) == 1
+        assert await m.read_ok(control) == 0b001  # bit 1 is a command, not stored
+        assert config_field(m, "enable") == 1
+        await m.write(control, 0b010, strb=0b0010)  # bit 1 lies in byte 0: not written
+        await m.write(control, 0b000)
+        assert len(m.clear_cycles) == 1
+        await m.write(control, 0b110)
+        await m.write(control, 0b110)
+        assert len(m.clear_cycles) == 3
+        assert m.clear_cycles[2] - m.clear_cycles[1] > 1  # two pulses, not one long one
+        assert await m.read_ok(control) == 0b100
+
+    run(bench)
+
+
+def test_unmapped_unaligned_and_read_only_accesses():
+    async def bench(m):
+        mapped = {r.offset + 4 * i for r in REGISTER_MAP for i in range(r.size // 4)}
+        holes = [a for a in range(0, REGISTER_MAP.size, 4) if a not in mapped]
+        for addr in [holes[0], holes[len(holes) // 2], holes[-1], 1 << ADDR_WIDTH, 0x3FFF_FFFC]:
+            assert await m.read(addr) == (0, SLVERR), hex(addr)
+            assert await m.write(addr, 0xFFFF_FFFF) == SLVERR, hex(addr)
+        dst_ip = REGISTER_MAP["dst_ip"].offset
+        for addr in (dst_ip + 1, dst_ip + 2, dst_ip + 3):
+            assert await m.read(addr) == (0, SLVERR)
+            assert await m.write(addr, 0xFFFF_FFFF) == SLVERR
+        assert await m.read_ok(dst_ip) == 0
+        for name in ("id", "map_version", "status", "cap_orders", "messages"):
+            assert await m.write(REGISTER_MAP[name].offset, 0x1234_5678) == SLVERR
+        assert await m.read_ok(REGISTER_MAP["id"].offset) == ID_MAGIC
+        assert await m.read_ok(REGISTER_MAP["map_version"].offset) == MAP_VERSION
+        for r in RW:
+            assert await m.read_ok(r.offset) == 0, r.name
+
+    run(bench, addr_width=30)
+
+
+@pytest.mark.parametrize("order", ["together", "aw", "w"])
+@pytest.mark.parametrize("gap", [0, 3])
+def test_address_and_data_in_either_order(order, gap):
+    dst_ip = REGISTER_MAP["dst_ip"].offset
+
+    async def bench(m):
+        for i in range(3):
+            value = 0x0A00_0001 + i
+            assert await m.write(dst_ip, value, order=order, gap=gap) == OKAY
+            assert await m.read_ok(dst_ip) == value
+        value, resp = await m.read(dst_ip, delay=4)  # a slow RREADY: data held
+        assert (value, resp) == (0x0A00_0003, OKAY)
+
+    run(bench)
+
+
+def test_back_to_back_with_valid_held():
+    """Writes and reads offered every cycle, with random BREADY/RREADY: every response in order and right."""
+    rng = random.Random(6)
+    regs = [r for r in RW if implemented(r.name) == 0xFFFF_FFFF]
+    writes = [(rng.choice(regs), rng.getrandbits(32)) for _ in range(40)]
+    final = {r.name: v for r, v in writes}
+    reads = [REGISTER_MAP["id"].offset, 0x0FFC, *(r.offset for r in regs)]
+    limit = 600
+
+    async def bench(m):
+        ctx, bus = m.ctx, m.bus
+        aws, ws, bresps = list(writes), list(writes), []
+        while len(bresps) < len(writes):  # AW leads W by a few beats, both valid whenever they have one
+            if aws:
+                ctx.set(bus.awaddr, aws[0][0].offset)
+            ctx.set(bus.awvalid, bool(aws))
+            w_on = bool(ws) and len(ws) - len(aws) < 3
+            if w_on:
+                ctx.set(bus.wdata, ws[0][1])
+                ctx.set(bus.wstrb, 0xF)
+            ctx.set(bus.wvalid, w_on)
+            ctx.set(bus.bready, rng.random() < 0.7)
+            aw_taken, w_taken = ctx.get(bus.awvalid & bus.awready), ctx.get(bus.wvalid & bus.wready)
+            b_taken, bresp = ctx.get(bus.bvalid & bus.bready), ctx.get(bus.bresp)
+            await m.tick()
+            aws, ws = aws[aw_taken:], ws[w_taken:]
+            if b_taken:
+                bresps.append(bresp)
+        ctx.set(bus.awvalid, 0)
+        ctx.set(bus.wvalid, 0)
+        ctx.set(bus.bready, 0)
+        assert bresps == [OKAY] * len(writes)
+        ars, rs = list(reads), []
+        while len(rs) < len(reads):
+            if ars:
+                ctx.set(bus.araddr, ars[0])
+            ctx.set(bus.arvalid, bool(ars))
+            ctx.set(bus.rready, rng.random() < 0.7)
+            ar_taken, r_taken = ctx.get(bus.arvalid & bus.arready), ctx.get(bus.rvalid & bus.rready)
+            r = (ctx.get(bus.rdata), ctx.get(bus.rresp))
+            await m.tick()
+            ars = ars[ar_taken:]
+            if r_taken:
+                rs.append(r)
+        expected = [(ID_MAGIC, OKAY), (0, SLVERR), *((final.get(r.name, 0), OKAY) for r in regs)]
+        assert rs == expected
+
+    run(bench, limit=limit)
+
+
+def test_signature_and_validation():
+    assert AxiLiteSignature(12) == AxiLiteSignature(12) != AxiLiteSignature(13)
+    dut = run(_idle)
+    assert dut.signature.members["bus"].signature == AxiLiteSignature(ADDR_WIDTH).flip()
+    assert ADDR_WIDTH == 12
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)  # the refused component is never elaborated
+        for bad in (("nonsense",), ("messages", "messages"), ()):
+            with pytest.raises(ValueError, match="counter"):
+                CsrBlock(bad)
+        with pytest.raises(ValueError, match="address width"):
+            CsrBlock(COUNTERS, addr_width=ADDR_WIDTH - 1)
+        with pytest.raises(ValueError, match="cap_orders"):
+            CsrBlock(COUNTERS, cap_orders=1 << 32)
+        gc.collect()
+
+
+def test_converts_and_lints_clean(tmp_path, capsys):
+    name = "csr_block"
+    text = verilog.convert(CsrBlock(counter_names()), name=name)
+    for port in ("bus__awaddr", "bus__wstrb", "bus__bresp", "bus__araddr", "bus__rdata", "counters", "status",
+                 "cfg", "clear"):
+        assert f" {port};" in text, port
+    path = tmp_path / f"{name}.v"
+    path.write_text(text)
+    path.with_suffix(".vlt").write_text(alias_waivers(text, path.name))
+    unwaived = verilator.lint(path, name, waivers=[])
+    assert not [m for m in unwaived if m.startswith("%Error")], unwaived[:5]
+    assert verilator.lint(path, name) == []
+    with capsys.disabled():
+        print(f"\n  {name}: verilator --lint-only -Wall: {len(unwaived)} warnings without waivers "
+              f"{verilator.warning_kinds(unwaived)}; none with them", file=sys.stderr)
