@@ -17,7 +17,7 @@ STAT_NEW = """
 === itch_decoder ===
 
         +----------Local Count, excluding submodules.
-        | 
+        |
      9750 wires
     23426 wire bits
        52 public wires

@@ -4,14 +4,13 @@ Verilog conversion and Verilator lint."""
 
 import gc
 import random
-import sys
 import warnings
 
 import pytest
-from amaranth.back import verilog
 from amaranth.hdl import UnusedElaboratable, Value
 from amaranth.sim import Simulator
 
+from tickgate.hdl.axi_lite_sim import Manager as AxiLiteManager
 from tickgate.hdl.csr import (
     ADDR_WIDTH,
     CONFIG_BITS,
@@ -22,86 +21,22 @@ from tickgate.hdl.csr import (
     implemented,
 )
 from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, counter_names
-from tickgate.sim import verilator
-from tickgate.sim.waivers import alias_waivers
 
 COUNTERS = (*counter_names()[:6], "messages", "type_A", "events")
 RW = [r for r in REGISTER_MAP if r.access == "rw"]
-HANDSHAKE_LIMIT = 20  # cycles any one channel may wait
 
 
-class Manager:
-    """An AXI4-Lite manager for testbenches; counts cycles (failing past `limit`) and `clear` pulses."""
+class Manager(AxiLiteManager):
+    """The AXI4-Lite manager, also noting the cycles `clear` is high."""
 
     def __init__(self, ctx, dut: CsrBlock, limit: int) -> None:
-        self.ctx, self.dut, self.bus, self.limit = ctx, dut, dut.bus, limit
-        self.cycle = 0
+        self.dut = dut
         self.clear_cycles: list[int] = []
+        super().__init__(ctx, dut.bus, limit, self._watch)
 
-    async def tick(self) -> None:
+    def _watch(self, cycle: int) -> None:
         if self.ctx.get(self.dut.clear):
-            self.clear_cycles.append(self.cycle)
-        await self.ctx.tick()
-        self.cycle += 1
-        assert self.cycle <= self.limit, f"testbench ran past its {self.limit}-cycle limit"
-
-    async def _handshake(self, channels: list[tuple[str, dict[str, int]]]) -> None:
-        """Offer every channel (prefix, payload) at once; return once each has been taken."""
-        ctx, bus = self.ctx, self.bus
-        pending = dict(channels)
-        for prefix, payload in pending.items():
-            for name, value in payload.items():
-                ctx.set(getattr(bus, name), value)
-            ctx.set(getattr(bus, f"{prefix}valid"), 1)
-        for _ in range(HANDSHAKE_LIMIT):
-            taken = [p for p in pending if ctx.get(getattr(bus, f"{p}ready"))]
-            await self.tick()
-            for prefix in taken:
-                ctx.set(getattr(bus, f"{prefix}valid"), 0)
-                del pending[prefix]
-            if not pending:
-                return
-        raise AssertionError(f"channels {sorted(pending)} never ready")
-
-    async def _response(self, prefix: str, fields: tuple[str, ...], delay: int = 0) -> tuple[int, ...]:
-        for _ in range(delay):
-            await self.tick()
-        ctx, bus = self.ctx, self.bus
-        ctx.set(getattr(bus, f"{prefix}ready"), 1)
-        for _ in range(HANDSHAKE_LIMIT):
-            valid = ctx.get(getattr(bus, f"{prefix}valid"))
-            values = tuple(ctx.get(getattr(bus, f)) for f in fields)
-            await self.tick()
-            if valid:
-                ctx.set(getattr(bus, f"{prefix}ready"), 0)
-                return values
-        raise AssertionError(f"no {prefix} response")
-
-    async def write(self, addr: int, value: int, strb: int = 0xF, order: str = "together", gap: int = 0) -> int:
-        """One write; `order` is "together", "aw" (AW first, W `gap` cycles later) or "w". Returns BRESP."""
-        aw = ("aw", {"awaddr": addr})
-        w = ("w", {"wdata": value, "wstrb": strb})
-        if order == "together":
-            await self._handshake([aw, w])
-        else:
-            first, second = (aw, w) if order == "aw" else (w, aw)
-            await self._handshake([first])
-            for _ in range(gap):
-                assert not self.ctx.get(self.bus.bvalid), "a write answered before its data or address"
-                await self.tick()
-            await self._handshake([second])
-        (resp,) = await self._response("b", ("bresp",))
-        return resp
-
-    async def read(self, addr: int, delay: int = 0) -> tuple[int, int]:
-        """One read: (RDATA, RRESP); RREADY rises `delay` cycles after the address is taken."""
-        await self._handshake([("ar", {"araddr": addr})])
-        return await self._response("r", ("rdata", "rresp"), delay)
-
-    async def read_ok(self, addr: int) -> int:
-        value, resp = await self.read(addr)
-        assert resp == OKAY, f"read {addr:#x}: response {resp}"
-        return value
+            self.clear_cycles.append(cycle)
 
 
 def run(testbench, *, counters=COUNTERS, limit: int = 5000, **kwargs) -> CsrBlock:
@@ -384,20 +319,3 @@ def test_signature_and_validation():
         with pytest.raises(ValueError, match="cap_orders"):
             CsrBlock(COUNTERS, cap_orders=1 << 32)
         gc.collect()
-
-
-def test_converts_and_lints_clean(tmp_path, capsys):
-    name = "csr_block"
-    text = verilog.convert(CsrBlock(counter_names()), name=name)
-    for port in ("bus__awaddr", "bus__wstrb", "bus__bresp", "bus__araddr", "bus__rdata", "counters", "status",
-                 "cfg", "clear"):
-        assert f" {port};" in text, port
-    path = tmp_path / f"{name}.v"
-    path.write_text(text)
-    path.with_suffix(".vlt").write_text(alias_waivers(text, path.name))
-    unwaived = verilator.lint(path, name, waivers=[])
-    assert not [m for m in unwaived if m.startswith("%Error")], unwaived[:5]
-    assert verilator.lint(path, name) == []
-    with capsys.disabled():
-        print(f"\n  {name}: verilator --lint-only -Wall: {len(unwaived)} warnings without waivers "
-              f"{verilator.warning_kinds(unwaived)}; none with them", file=sys.stderr)

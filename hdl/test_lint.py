@@ -9,27 +9,31 @@ import sys
 import pytest
 from amaranth.back import verilog
 
+from tickgate.hdl.csr import CsrBlock
 from tickgate.hdl.decoder import ItchDecoder
 from tickgate.hdl.ethernet import EthernetFrontEnd
 from tickgate.hdl.network_decoder import NetworkDecoder
+from tickgate.protocol.registers import counter_names
 from tickgate.sim import verilator
 from tickgate.sim.waivers import alias_waivers
 
 STREAM_PORTS = ("i__payload", "i__valid", "i__ready", "o__payload", "o__valid", "o__ready", "counters")
+AXI_LITE_PORTS = ("bus__awaddr", "bus__wstrb", "bus__bresp", "bus__araddr", "bus__rdata", "counters")
 
 TOPS = {
+    "csr_block": (lambda: CsrBlock(counter_names()), ("status", "cfg", "clear"), AXI_LITE_PORTS),
     "ethernet_front_end": (EthernetFrontEnd, ("dst_ip", "dst_ip_check", "dst_port", "dst_port_check",
-                                              "ignore_ip_checksum")),
-    "itch_decoder": (ItchDecoder, ("cfg", "status")),
-    "network_decoder": (NetworkDecoder, ("net", "cfg", "status")),
+                                              "ignore_ip_checksum"), STREAM_PORTS),
+    "itch_decoder": (ItchDecoder, ("cfg", "status"), STREAM_PORTS),
+    "network_decoder": (NetworkDecoder, ("net", "cfg", "status"), STREAM_PORTS),
 }
 
 
 @pytest.mark.parametrize("name", sorted(TOPS))
 def test_converts_and_lints_clean(name, tmp_path, capsys):
-    factory, ports = TOPS[name]
+    factory, ports, common = TOPS[name]
     text = verilog.convert(factory(), name=name)
-    for port in (*STREAM_PORTS, *ports):
+    for port in (*common, *ports):
         assert f" {port};" in text, port
     path = tmp_path / f"{name}.v"
     path.write_text(text)
