@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tickgate.host.backend import BACKENDS, open_backend
 from tickgate.model.card import CardConfig
+from tickgate.model.order_table import OrderTableConfig
 
 
 def _cmd_gen(args: argparse.Namespace) -> int:
@@ -35,8 +36,11 @@ def _cmd_gen(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace) -> CardConfig:
     symbols = frozenset(s.strip().upper() for s in args.symbols.split(",") if s.strip()) if args.symbols else None
-    return CardConfig(symbols=symbols, max_orders=args.max_orders, max_levels=args.max_levels,
-                      max_symbols=args.max_symbols)
+    table = None
+    if args.order_table:
+        bits, ways, stash = (int(x) for x in args.order_table.split(":"))
+        table = OrderTableConfig(bucket_bits=bits, ways=ways, stash=stash)
+    return CardConfig(symbols=symbols, order_table=table, max_levels=args.max_levels, max_symbols=args.max_symbols)
 
 
 def _print_summary(result, out=sys.stdout) -> None:
@@ -122,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--events", type=Path, help="write the events here (.npy of the event dtype)")
     r.add_argument("--json", action="store_true", help="end with one JSON line of the summary")
     r.add_argument("--symbols", help="comma-separated symbols to track (default: all)")
-    r.add_argument("--max-orders", type=int, help="order table capacity (default: unbounded)")
+    r.add_argument("--order-table", metavar="BITS:WAYS:STASH",
+                   help="the gateware's hashed order table: two banks of 2**BITS buckets of WAYS entries and a "
+                        "STASH (default: unbounded)")
     r.add_argument("--max-levels", type=int, help="price levels per side (default: unbounded)")
     r.add_argument("--max-symbols", type=int, help="book slots (default: unbounded)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")

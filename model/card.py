@@ -10,10 +10,11 @@ Semantics, per message of a tracked symbol (see also `session.py`):
   none otherwise. A TRADE event for E, C, P and Q (before the BBO event of the same message). A STATUS
   event for S (always) and H.
 - Anything not applied is counted under a named counter of `protocol.registers.COUNTERS`.
-- Capacities (orders, price levels per side, symbols) default to unbounded. Past one, the symbol is
-  marked degraded once, by a DEGRADED event and a counter, and its later events carry the DEGRADED flag.
-  Until the gateware fixes its bounded structures, the model keeps levels past `max_levels` exactly
-  (flagged); orders past `max_orders` and symbols past `max_symbols` are not kept.
+- Capacities default to unbounded. Past one, the symbol is marked degraded once, by a DEGRADED event and
+  a counter, and its later events carry the DEGRADED flag. The order table is the gateware's: a hashed
+  table (`order_table.py`, `protocol/order_hash.py`); an order that finds no place in it is not kept
+  (later references to it count as unknown). Symbols past `max_symbols` are not kept. Until the gateware
+  fixes its bounded price levels, levels past `max_levels` are kept exactly, flagged.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tickgate.protocol.registers import counter_names
 
 from .book import Book, Side
 from .decoder import classify
+from .order_table import OrderTable, OrderTableConfig
 from .session import MoldSession
 from .sink import EventSink
 
@@ -42,14 +44,14 @@ class CardConfig:
     """What the card is told: which symbols to track (None: all), capacities (None: unbounded), session."""
 
     symbols: frozenset[str] | None = None
-    max_orders: int | None = None
+    order_table: OrderTableConfig | None = None
     max_levels: int | None = None
     max_symbols: int | None = None
     session: bytes | None = None
     first_sequence: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_orders", "max_levels", "max_symbols"):
+        for name in ("max_levels", "max_symbols"):
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ValueError(f"{name} must be at least 1 or None (unbounded), not {v}")
@@ -83,7 +85,7 @@ class ReferenceCard:
         self.refused: set[int] = set()  # locates that found no book slot
         self.orders: dict[int, _Order] = {}
         self._track_all = self.config.symbols is None
-        self._max_orders = self.config.max_orders or float("inf")
+        self.order_table = OrderTable(self.config.order_table) if self.config.order_table else None
         self._max_levels = self.config.max_levels or float("inf")
         self._dispatch = {
             "A": self._add, "F": self._add, "E": self._execute, "C": self._execute, "X": self._cancel,
@@ -168,7 +170,9 @@ class ReferenceCard:
         if evicted is not None:
             self.counters["duplicate_ref"] += 1
             evicted.side().reduce(evicted.price, evicted.shares, True)
-        if len(self.orders) >= self._max_orders:
+            if self.order_table is not None:
+                self.order_table.remove(ref)
+        if self.order_table is not None and not self.order_table.insert(ref):
             self.counters["order_table_full"] += 1
             self._degrade(book, DegradedReason.ORDER_TABLE_FULL, m, seq, rx_ns)
         else:
@@ -195,8 +199,7 @@ class ReferenceCard:
         if shares >= o.shares:
             if shares > o.shares:
                 self.counters["oversized_reduce"] += 1
-            del self.orders[ref]
-            o.side().reduce(o.price, o.shares, True)
+            self._remove(o, ref)
             return o.shares
         o.shares -= shares
         o.side().reduce(o.price, shares, False)
@@ -205,6 +208,8 @@ class ReferenceCard:
     def _remove(self, o: _Order, ref: int) -> None:
         del self.orders[ref]
         o.side().reduce(o.price, o.shares, True)
+        if self.order_table is not None:
+            self.order_table.remove(ref)
 
     # -- handlers ----------------------------------------------------------------------------------------
 

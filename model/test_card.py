@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from tickgate.model.card import CardConfig, ReferenceCard
+from tickgate.model.order_table import OrderTableConfig
 from tickgate.protocol import itch
 from tickgate.protocol import moldudp64 as mold
 from tickgate.protocol.events import KIND_DTYPES, DegradedReason, EventFlag, EventKind
+from tickgate.protocol.order_hash import buckets
 
 
 class Feed:
@@ -143,20 +145,30 @@ def test_tracked_symbols_by_name():
     assert f.card.counters["unknown_ref"] == 0
 
 
+def colliding_refs(bucket_bits: int, n: int) -> list[int]:
+    """References whose two candidate buckets are both bucket 0."""
+    return [r for r in range(1, 1 << 20) if buckets(r, bucket_bits) == (0, 0)][:n]
+
+
+# A table of one way in each bank and no stash holds two colliding references; the third finds no place.
+TINY_TABLE = OrderTableConfig(bucket_bits=4, ways=1, stash=0)
+
+
 @pytest.mark.parametrize("cap, reason, counter", [
-    (CardConfig(max_orders=2), DegradedReason.ORDER_TABLE_FULL, "order_table_full"),
+    (CardConfig(order_table=TINY_TABLE), DegradedReason.ORDER_TABLE_FULL, "order_table_full"),
     (CardConfig(max_levels=2), DegradedReason.LEVELS_FULL, "levels_full"),
 ])
 def test_capacity_marks_the_symbol_degraded_once(cap, reason, counter):
     f = Feed(cap)
-    add(f, 1, "B", 100, 100_000)
-    add(f, 2, "B", 100, 99_900)
-    ev = add(f, 3, "B", 100, 99_800)
+    r1, r2, r3, r4 = colliding_refs(4, 4)
+    add(f, r1, "B", 100, 100_000)
+    add(f, r2, "B", 100, 99_900)
+    ev = add(f, r3, "B", 100, 99_800)
     deg = ev[ev["kind"] == EventKind.DEGRADED].view(KIND_DTYPES[EventKind.DEGRADED])
     assert len(deg) == 1 and deg[0]["degraded_reason"] == reason and deg[0]["flags"] & EventFlag.DEGRADED
-    add(f, 4, "B", 100, 99_700)
+    add(f, r4, "B", 100, 99_700)
     assert f.card.counters[counter] == 2 and f.card.counters["degraded_symbols"] == 1
-    ev = f("D", stock_locate=1, order_reference_number=1)
+    ev = f("D", stock_locate=1, order_reference_number=r1)
     assert ev["flags"][ev["kind"] == EventKind.BBO].tolist() == [EventFlag.DEGRADED]
 
 
@@ -171,7 +183,21 @@ def test_symbol_capacity():
 
 
 def test_config_is_validated():
-    with pytest.raises(ValueError, match="max_orders"):
-        CardConfig(max_orders=0)
+    with pytest.raises(ValueError, match="max_levels"):
+        CardConfig(max_levels=0)
     with pytest.raises(ValueError, match="1 to 8"):
         CardConfig(symbols=frozenset({"TOOLONGNAME"}))
+
+
+def test_order_table_frees_entries_and_the_freed_place_is_used_again():
+    f = Feed(CardConfig(order_table=TINY_TABLE))
+    r1, r2, r3 = colliding_refs(4, 3)
+    add(f, r1, "B", 100, 100_000)
+    add(f, r2, "S", 100, 100_100)
+    f("E", stock_locate=1, order_reference_number=r1, executed_shares=100, match_number=1)  # r1 gone
+    add(f, r3, "B", 50, 99_000)
+    c = f.card.counters
+    assert c["order_table_full"] == 0 and len(f.card.order_table) == 2
+    f("U", stock_locate=1, original_order_reference_number=r2, new_order_reference_number=r1, shares=10,
+      price=100_200)
+    assert c["order_table_full"] == 0 and f.card.order_table.where(r1) is not None and r2 not in f.card.order_table
