@@ -62,3 +62,25 @@ def test_bad_geometry_and_double_insert():
     with pytest.raises(KeyError):
         t.insert(5)
     assert OrderTableConfig(bucket_bits=14, ways=4, stash=16).capacity == 131_088
+
+
+def test_default_geometry_holds_a_churning_book_at_70_percent_load():
+    """Sequential new references and random deletions, as a day goes: no insert may fail at 70% load."""
+    import random
+
+    config = OrderTableConfig(bucket_bits=8, ways=8, stash=16)  # the default's shape, smaller
+    assert (config.ways, config.stash) == (OrderTableConfig().ways, OrderTableConfig().stash)
+    t, rng, live, ref = OrderTable(config), random.Random(1), [], 5_000_000
+    for _ in range(int(0.7 * (config.capacity - config.stash))):
+        ref += 1
+        live.append(ref)
+        assert t.insert(ref)
+    for _ in range(20_000):
+        k = rng.randrange(len(live))
+        live[k], gone = live[-1], live[k]
+        live.pop()
+        t.remove(gone)
+        ref += 1
+        live.append(ref)
+        assert t.insert(ref)
+    assert t.failed == 0
