@@ -62,8 +62,10 @@ class OrderMap {
     while (c < n * 2) c *= 2;
     return c;
   }
+  /// ITCH references mostly rise through the day, so their low bits keep the live ones close together
+  /// (as in a Python dict); the high bits are folded in so no bit of the reference is ignored.
   std::size_t home(std::uint64_t ref) const noexcept {
-    return static_cast<std::size_t>((ref * 0x9E3779B97F4A7C15ull) >> shift_);
+    return static_cast<std::size_t>(ref ^ (ref >> 32)) & mask_;
   }
   void place(const Order& o) noexcept {
     std::size_t i = home(o.ref);
@@ -74,7 +76,6 @@ class OrderMap {
     std::vector<Order> old(capacity, Order{});
     old.swap(slots_);
     mask_ = capacity - 1;
-    shift_ = 64 - static_cast<unsigned>(__builtin_ctzll(capacity));
     for (const Order& o : old) {
       if (o.shares != 0) place(o);
     }
@@ -82,7 +83,6 @@ class OrderMap {
 
   std::vector<Order> slots_;
   std::size_t mask_ = 0;
-  unsigned shift_ = 64;
   std::size_t size_ = 0;
 };
 

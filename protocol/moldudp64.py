@@ -27,6 +27,7 @@ __all__ = [
     "build",
     "end_of_session",
     "heartbeat",
+    "pack_dma",
     "parse_header",
 ]
 
@@ -173,3 +174,16 @@ class DmaHeader(NamedTuple):
     def decode(cls, buf: bytes | memoryview) -> DmaHeader:
         length, _flags, _res, rx = _DMA.unpack_from(buf)
         return cls(length, rx)
+
+
+def pack_dma(packets: Iterable[tuple[bytes, int]]) -> bytes:
+    """(packet, rx_time_ns) pairs as one DMA batch: per packet its header, the packet, zeros to DMA_ALIGN."""
+    parts: list[bytes] = []
+    for payload, rx_ns in packets:
+        n = len(payload)
+        parts.append(_DMA.pack(n, 0, 0, rx_ns))
+        parts.append(payload)
+        pad = -(DMA_HEADER_LEN + n) % DMA_ALIGN
+        if pad:
+            parts.append(bytes(pad))
+    return b"".join(parts)

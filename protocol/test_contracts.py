@@ -126,3 +126,10 @@ def test_moldudp64_packets():
     assert len(req.encode()) == 20 and mold.RequestPacket.decode(req.encode()) == (b"SESS      ", 100, 5)
     dma = mold.DmaHeader(len(p), 123456789)
     assert mold.DMA_HEADER_LEN == 16 and mold.DmaHeader.decode(dma.encode()) == dma
+
+
+def test_dma_batch_framing():
+    batch = mold.pack_dma([(b"abc", 5), (b"x" * 16, 7)])
+    first = mold.DmaHeader.decode(batch)
+    assert first == (3, 5) and batch[16:19] == b"abc" and len(batch) == 24 + 32
+    assert mold.DmaHeader.decode(batch[24:]) == (16, 7) and batch[40:56] == b"x" * 16

@@ -1,0 +1,189 @@
+// SoftwareCard: the MoldUDP64 session (model/session.py), the DMA batch input and the event buffer.
+// The per-message rules (model/card.py) are in software_messages.cpp.
+#include "software_card.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+
+#include "software_events.hpp"
+
+namespace tickgate::driver {
+
+namespace c = regs::counter;
+using mold::Header;
+
+namespace {
+
+/// Index of the counter named `name` in regs::kCounters.
+std::uint8_t counter_index(std::string_view name) {
+  for (std::size_t i = 0; i < regs::kCounters.size(); ++i) {
+    if (regs::kCounters[i].name == name) return static_cast<std::uint8_t>(i);
+  }
+  throw std::logic_error("no counter named " + std::string(name));
+}
+
+}  // namespace
+
+SoftwareCard::SoftwareCard(SoftwareCardConfig config)
+    : track_all_(!config.symbols.has_value()),
+      tracked_(1 << 16, false),
+      book_index_(1 << 16, kNoBook),
+      orders_(1 << 16) {
+  if (config.symbols) {
+    for (const std::string& s : *config.symbols) {
+      if (s.empty() || s.size() > 8) throw std::invalid_argument("ITCH symbols are 1 to 8 characters: " + s);
+      symbols_.push_back(s);
+    }
+  }
+  if (config.session) {
+    session_ = *config.session;
+    has_session_ = true;
+  }
+  if (config.first_sequence) {
+    expected_ = *config.first_sequence;
+    has_expected_ = true;
+  }
+  for (const itch::Message& m : itch::kMessages) {
+    type_counter_[static_cast<unsigned char>(m.type)] = counter_index("type_" + std::string(1, m.type));
+  }
+  events_.reserve(1 << 16);
+  books_.reserve(1024);
+}
+
+std::size_t SoftwareCard::feed_dma(std::span<const std::byte> batch) {
+  using mold::DmaHeader;
+  constexpr std::size_t kAlign = mold::kDmaAlign;
+  std::size_t packets = 0;
+  for (std::size_t pos = 0; pos < batch.size(); ++packets) {  // check the framing before using any of it
+    if (batch.size() - pos < DmaHeader::kLength) throw std::invalid_argument("DMA batch ends inside a header");
+    const std::size_t length = DmaHeader::length(batch.data() + pos);
+    const std::size_t start = pos + DmaHeader::kLength;
+    if (length > batch.size() - start) throw std::invalid_argument("DMA record runs past the batch end");
+    pos = (start + length + kAlign - 1) / kAlign * kAlign;
+  }
+  for (std::size_t pos = 0; pos < batch.size();) {
+    const std::byte* h = batch.data() + pos;
+    const std::size_t length = DmaHeader::length(h);
+    const std::size_t start = pos + DmaHeader::kLength;
+    feed(batch.subspan(start, length), DmaHeader::rx_time_ns(h));
+    pos = (start + length + kAlign - 1) / kAlign * kAlign;
+  }
+  return packets;
+}
+
+std::size_t SoftwareCard::take_events(std::span<events::Event> out) noexcept {
+  const std::size_t n = std::min(out.size(), pending_events());
+  if (n) std::memcpy(static_cast<void*>(out.data()), events_.data() + head_, n * sizeof(events::Event));
+  head_ += n;
+  if (head_ == events_.size()) {
+    events_.clear();
+    head_ = 0;
+  }
+  return n;
+}
+
+void SoftwareCard::feed(std::span<const std::byte> packet, std::uint64_t rx_ns) {
+  Counters& k = counters_;
+  ++k[c::packets];
+  const std::size_t n = packet.size();
+  if (n < Header::kLength) {
+    ++k[c::packets_malformed];
+    return;
+  }
+  const std::byte* p = packet.data();
+  const std::string_view session = Header::session(p);
+  const std::uint64_t seq = Header::sequence_number(p);
+  const std::uint16_t count = Header::message_count(p);
+  const std::string_view current(session_.data(), session_.size());
+  if (!has_session_) {
+    std::copy(session.begin(), session.end(), session_.begin());
+    has_session_ = true;
+  } else if (session != current) {
+    if (!ended_) {
+      ++k[c::packets_wrong_session];
+      return;
+    }
+    ++k[c::session_changes];
+    std::copy(session.begin(), session.end(), session_.begin());
+    has_expected_ = false;
+    ended_ = false;
+    session_event(events::SessionCode::kChanged, seq, rx_ns, p + Header::Offset::session);
+  }
+  if (!has_expected_) {
+    expected_ = seq;
+    has_expected_ = true;
+  }
+
+  if (count == 0 || count == mold::kEndOfSession) {
+    check_gap(seq, rx_ns);
+    if (n != Header::kLength) ++k[c::packets_malformed];
+    if (count == 0) {
+      ++k[c::packets_heartbeat];
+    } else {
+      ++k[c::packets_end_of_session];
+      if (!ended_) {
+        ended_ = true;
+        session_event(events::SessionCode::kEnd, seq, rx_ns, p + Header::Offset::session);
+      }
+    }
+    return;
+  }
+
+  const std::uint64_t end = seq + count;
+  if (end <= expected_) {
+    ++k[c::packets_duplicate];
+    return;
+  }
+  check_gap(seq, rx_ns);
+  const std::uint64_t skip = expected_ - seq;  // messages at the head already seen
+  expected_ = end;
+
+  std::size_t pos = Header::kLength;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    if (pos + mold::kBlockLength > n) {
+      ++k[c::packets_malformed];  // fewer blocks than the count says
+      return;
+    }
+    const std::size_t length = wire::read_u16(p + pos);
+    pos += mold::kBlockLength;
+    if (pos + length > n) {
+      ++k[c::msg_truncated];
+      ++k[c::messages];
+      ++k[c::packets_malformed];
+      return;
+    }
+    if (i < skip) {
+      ++k[c::messages_duplicate];
+    } else {
+      ++k[c::messages];
+      message(p + pos, length, seq + i, rx_ns);
+    }
+    pos += length;
+  }
+  if (pos != n) ++k[c::packets_malformed];  // bytes after the last counted block
+}
+
+void SoftwareCard::check_gap(std::uint64_t seq, std::uint64_t rx_ns) {
+  if (seq <= expected_) return;
+  const std::uint64_t missed = seq - expected_;
+  ++counters_[c::seq_gaps];
+  counters_[c::messages_missed] += missed;
+  auto e = record<events::GapEvent>(0, 0, Msg{0, seq, 0, rx_ns});
+  e.gap_expected = expected_;
+  e.gap_received = seq;
+  e.gap_missed = missed;
+  push(e);
+  expected_ = seq;
+}
+
+void SoftwareCard::session_event(events::SessionCode code, std::uint64_t seq, std::uint64_t rx_ns,
+                                 const std::byte* session) {
+  auto e = record<events::SessionEvent>(0, 0, Msg{0, seq, 0, rx_ns});
+  e.session_code = static_cast<std::uint8_t>(code);
+  std::memcpy(e.session, session, sizeof e.session);
+  push(e);
+}
+
+}  // namespace tickgate::driver

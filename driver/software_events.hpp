@@ -1,0 +1,36 @@
+// How SoftwareCard writes an event: a zeroed record of one kind, its common fields, counted by kind.
+#pragma once
+
+#include <bit>
+
+#include "software_card.hpp"
+
+namespace tickgate::driver {
+
+template <class E>
+E SoftwareCard::record(std::uint8_t flags, std::uint16_t locate, const Msg& m) const noexcept {
+  E e{};
+  e.kind = static_cast<std::uint8_t>(E::kKind);
+  e.flags = flags;
+  e.locate = locate;
+  e.msg_type = m.type;
+  e.seq = m.seq;
+  e.ts_exch = m.ts;
+  e.ts_local = m.rx;
+  return e;
+}
+
+template <class E>
+void SoftwareCard::push(const E& e) {
+  namespace c = regs::counter;
+  events_.push_back(std::bit_cast<events::Event>(e));
+  ++counters_[c::events];
+  if constexpr (E::kKind == events::EventKind::kBbo) ++counters_[c::events_bbo];
+  else if constexpr (E::kKind == events::EventKind::kTrade) ++counters_[c::events_trade];
+  else if constexpr (E::kKind == events::EventKind::kStatus) ++counters_[c::events_status];
+  else if constexpr (E::kKind == events::EventKind::kGap) ++counters_[c::events_gap];
+  else if constexpr (E::kKind == events::EventKind::kSession) ++counters_[c::events_session];
+  else ++counters_[c::events_degraded];
+}
+
+}  // namespace tickgate::driver

@@ -1,0 +1,253 @@
+// SoftwareCard, one message at a time: classification (model/decoder.py classify) and the book rules
+// of model/card.py (add, execute, cancel, delete, replace, trades, status, directory).
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "software_card.hpp"
+#include "software_events.hpp"
+
+namespace tickgate::driver {
+
+namespace c = regs::counter;
+using events::BboEvent;
+using events::StatusEvent;
+using events::TradeEvent;
+
+void SoftwareCard::message(const std::byte* p, std::size_t length, std::uint64_t seq, std::uint64_t rx_ns) {
+  if (length == 0) {
+    ++counters_[c::msg_bad_length];
+    return;
+  }
+  const std::uint8_t type = wire::read_u8(p);
+  const std::size_t expected = itch::kLengthByType[type];
+  if (expected == 0) {
+    ++counters_[c::msg_unknown_type];
+    return;
+  }
+  if (length != expected) {
+    ++counters_[c::msg_bad_length];
+    return;
+  }
+  ++counters_[type_counter_[type]];
+  itch::visit_type(type, [&](auto tag) {
+    using M = decltype(tag);
+    apply<M>(p, Msg{type, seq, M::timestamp(p), rx_ns});
+  });
+}
+
+template <class M>
+void SoftwareCard::apply(const std::byte* p, const Msg& m) {
+  if constexpr (std::is_same_v<M, itch::AddOrder> || std::is_same_v<M, itch::AddOrderMpid>) add<M>(p, m);
+  else if constexpr (std::is_same_v<M, itch::OrderExecuted> || std::is_same_v<M, itch::OrderExecutedWithPrice>)
+    execute<M>(p, m);
+  else if constexpr (std::is_same_v<M, itch::OrderCancel>) cancel(p, m);
+  else if constexpr (std::is_same_v<M, itch::OrderDelete>) erase(p, m);
+  else if constexpr (std::is_same_v<M, itch::OrderReplace>) replace(p, m);
+  else if constexpr (std::is_same_v<M, itch::Trade>) trade(p, m);
+  else if constexpr (std::is_same_v<M, itch::CrossTrade>) cross(p, m);
+  else if constexpr (std::is_same_v<M, itch::StockTradingAction>) trading_action(p, m);
+  else if constexpr (std::is_same_v<M, itch::SystemEvent>) system_event(p, m);
+  else if constexpr (std::is_same_v<M, itch::StockDirectory>) directory(p);
+}
+
+// -- books and orders -------------------------------------------------------------------------------
+
+std::uint32_t SoftwareCard::book_of(std::uint16_t locate) {
+  const std::uint32_t b = book_index_[locate];
+  if (b != kNoBook) return b;
+  if (!tracked(locate)) {
+    ++counters_[c::untracked_symbol];
+    return kNoBook;
+  }
+  books_.emplace_back(locate);
+  return book_index_[locate] = static_cast<std::uint32_t>(books_.size() - 1);
+}
+
+void SoftwareCard::count_missing(std::uint16_t locate) {
+  const bool known = book_index_[locate] != kNoBook || tracked(locate);
+  ++counters_[known ? c::unknown_ref : c::untracked_symbol];
+}
+
+bool SoftwareCard::valid(std::uint32_t shares, std::uint32_t price) {
+  if (shares == 0 || price == 0) {
+    ++counters_[c::invalid_order];
+    return false;
+  }
+  return true;
+}
+
+std::uint32_t SoftwareCard::insert(std::uint64_t ref, std::uint32_t book, bool is_bid, std::uint32_t price,
+                                   std::uint32_t shares) {
+  std::uint32_t other = kNoBook;
+  if (Order* e = orders_.find(ref)) {
+    ++counters_[c::duplicate_ref];
+    books_[e->book].side(e->is_bid).reduce(e->price, e->shares, true);
+    if (e->book != book) other = e->book;
+    orders_.erase(e);
+  }
+  books_[book].side(is_bid).add(price, shares);
+  orders_.insert(Order{ref, price, shares, book, is_bid});
+  return other;
+}
+
+std::uint64_t SoftwareCard::reduce(Order* o, std::uint64_t shares) {
+  BookSide& side = books_[o->book].side(o->is_bid);
+  if (shares >= o->shares) {
+    if (shares > o->shares) ++counters_[c::oversized_reduce];
+    const std::uint64_t taken = o->shares;
+    side.reduce(o->price, taken, true);
+    orders_.erase(o);
+    return taken;
+  }
+  o->shares -= static_cast<std::uint32_t>(shares);
+  side.reduce(o->price, shares, false);
+  return shares;
+}
+
+void SoftwareCard::remove(Order* o) {
+  books_[o->book].side(o->is_bid).reduce(o->price, o->shares, true);
+  orders_.erase(o);
+}
+
+void SoftwareCard::bbo_if_changed(std::uint32_t index, const Msg& m) {
+  Book& b = books_[index];
+  const std::uint64_t now[4] = {b.bids.best_price(), b.bids.best_shares(), b.asks.best_price(),
+                                b.asks.best_shares()};
+  if (std::equal(now, now + 4, b.last_bbo)) return;
+  std::copy(now, now + 4, b.last_bbo);
+  auto e = record<BboEvent>(b.flags, b.locate, m);
+  e.bid_px = static_cast<std::uint32_t>(now[0]);
+  e.bid_sz = static_cast<std::uint32_t>(now[1]);
+  e.ask_px = static_cast<std::uint32_t>(now[2]);
+  e.ask_sz = static_cast<std::uint32_t>(now[3]);
+  push(e);
+}
+
+// -- handlers ---------------------------------------------------------------------------------------
+
+template <class M>
+void SoftwareCard::add(const std::byte* p, const Msg& m) {
+  const std::uint32_t book = book_of(M::stock_locate(p));
+  if (book == kNoBook) return;
+  const char side = M::buy_sell_indicator(p);
+  const std::uint32_t shares = M::shares(p), price = M::price(p);
+  if (side != 'B' && side != 'S') {
+    ++counters_[c::invalid_order];
+    return;
+  }
+  if (!valid(shares, price)) return;
+  const std::uint32_t other = insert(M::order_reference_number(p), book, side == 'B', price, shares);
+  bbo_if_changed(book, m);
+  if (other != kNoBook) bbo_if_changed(other, m);
+}
+
+template <class M>
+void SoftwareCard::execute(const std::byte* p, const Msg& m) {
+  const std::uint64_t ref = M::order_reference_number(p);
+  Order* o = orders_.find(ref);
+  if (o == nullptr) return count_missing(M::stock_locate(p));
+  const Order held = *o;
+  const std::uint64_t shares = reduce(o, M::executed_shares(p));
+  const Book& b = books_[held.book];
+  auto e = record<TradeEvent>(b.flags, b.locate, m);
+  if constexpr (std::is_same_v<M, itch::OrderExecuted>) {
+    e.trade_px = held.price;
+    e.printable = 'Y';
+  } else {
+    e.trade_px = M::execution_price(p);
+    e.printable = static_cast<std::uint8_t>(M::printable(p));
+  }
+  e.trade_side = held.is_bid ? 'B' : 'S';
+  e.trade_shares = shares;
+  e.match_number = M::match_number(p);
+  e.order_ref = ref;
+  push(e);
+  bbo_if_changed(held.book, m);
+}
+
+void SoftwareCard::cancel(const std::byte* p, const Msg& m) {
+  using M = itch::OrderCancel;
+  Order* o = orders_.find(M::order_reference_number(p));
+  if (o == nullptr) return count_missing(M::stock_locate(p));
+  const std::uint32_t book = o->book;
+  reduce(o, M::cancelled_shares(p));
+  bbo_if_changed(book, m);
+}
+
+void SoftwareCard::erase(const std::byte* p, const Msg& m) {
+  using M = itch::OrderDelete;
+  Order* o = orders_.find(M::order_reference_number(p));
+  if (o == nullptr) return count_missing(M::stock_locate(p));
+  const std::uint32_t book = o->book;
+  remove(o);
+  bbo_if_changed(book, m);
+}
+
+void SoftwareCard::replace(const std::byte* p, const Msg& m) {
+  using M = itch::OrderReplace;
+  Order* o = orders_.find(M::original_order_reference_number(p));
+  if (o == nullptr) return count_missing(M::stock_locate(p));
+  const std::uint32_t book = o->book;
+  const bool is_bid = o->is_bid;
+  remove(o);
+  std::uint32_t other = kNoBook;
+  const std::uint32_t shares = M::shares(p), price = M::price(p);
+  if (valid(shares, price)) other = insert(M::new_order_reference_number(p), book, is_bid, price, shares);
+  bbo_if_changed(book, m);
+  if (other != kNoBook) bbo_if_changed(other, m);
+}
+
+void SoftwareCard::trade(const std::byte* p, const Msg& m) {
+  using M = itch::Trade;
+  const std::uint32_t book = book_of(M::stock_locate(p));
+  if (book == kNoBook) return;
+  auto e = record<TradeEvent>(books_[book].flags, books_[book].locate, m);
+  e.trade_px = M::price(p);
+  e.trade_side = static_cast<std::uint8_t>(M::buy_sell_indicator(p));
+  e.printable = 'Y';
+  e.trade_shares = M::shares(p);
+  e.match_number = M::match_number(p);
+  push(e);
+}
+
+void SoftwareCard::cross(const std::byte* p, const Msg& m) {
+  using M = itch::CrossTrade;
+  const std::uint32_t book = book_of(M::stock_locate(p));
+  if (book == kNoBook) return;
+  auto e = record<TradeEvent>(books_[book].flags, books_[book].locate, m);
+  e.trade_px = M::cross_price(p);
+  e.printable = 'Y';
+  e.cross_type = static_cast<std::uint8_t>(M::cross_type(p));
+  e.trade_shares = M::shares(p);
+  e.match_number = M::match_number(p);
+  push(e);
+}
+
+void SoftwareCard::trading_action(const std::byte* p, const Msg& m) {
+  using M = itch::StockTradingAction;
+  const std::uint32_t book = book_of(M::stock_locate(p));
+  if (book == kNoBook) return;
+  auto e = record<StatusEvent>(books_[book].flags, books_[book].locate, m);
+  e.status_code = static_cast<std::uint8_t>(M::trading_state(p));
+  const std::string_view reason = M::reason(p);
+  std::memcpy(e.status_reason, reason.data(), std::min(reason.size(), sizeof e.status_reason));
+  push(e);
+}
+
+void SoftwareCard::system_event(const std::byte* p, const Msg& m) {
+  using M = itch::SystemEvent;
+  auto e = record<StatusEvent>(0, M::stock_locate(p), m);
+  e.status_code = static_cast<std::uint8_t>(M::event_code(p));
+  push(e);
+}
+
+void SoftwareCard::directory(const std::byte* p) {
+  using M = itch::StockDirectory;
+  if (track_all_) return;
+  std::string_view name = M::stock(p);
+  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+  tracked_[M::stock_locate(p)] = std::find(symbols_.begin(), symbols_.end(), name) != symbols_.end();
+}
+
+}  // namespace tickgate::driver
