@@ -70,3 +70,18 @@ def test_sim_decoder_stage_json(tmp_path):
     assert summary["messages"] == 20 and summary["mismatches"] == 0 and summary["cycles"] > 0
     assert set(summary["latency_cycles"]) == {"min", "median", "max"} and summary["latency_cycles"]["max"] <= 6
     assert wave.stat().st_size > 1000 and wave.read_bytes().startswith(b"$version")
+
+
+def test_replay_software_backend_equals_the_model(tmp_path):
+    feed = tmp_path / "feed.itch50"
+    assert tickgate("gen", str(feed), "--messages", "30000", "--symbols", "80", "--seed", "4").returncode == 0
+    summaries = {}
+    for backend in ("model", "software"):
+        r = tickgate("replay", str(feed), "--backend", backend, "--events", str(tmp_path / f"{backend}.npy"), "--json")
+        assert r.returncode == 0, r.stderr
+        summaries[backend] = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summaries["software"]["backend"] == "software"
+    assert summaries["software"]["counters"] == summaries["model"]["counters"]
+    assert np.load(tmp_path / "software.npy").tobytes() == np.load(tmp_path / "model.npy").tobytes()
+    r = tickgate("replay", str(feed), "--backend", "software", "--order-table", "8:8:16")
+    assert r.returncode == 2 and "capacities" in r.stderr
