@@ -37,6 +37,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python tests/bench_model.py
+	$(BIN)/python tests/bench_software.py
 
 clean:
 	rm -rf build $(OUT) .pytest_cache
