@@ -29,6 +29,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .counters import CounterBank
 from .ethernet_headers import HeaderCapture
 from .layouts import BEAT_BYTES, PacketBeat
 
@@ -221,13 +222,11 @@ class EthernetFrontEnd(wiring.Component):
                 m.d.sync += phase.eq(Phase.HEADER)
 
         # Counters: every frame once in eth_frames and once under its outcome.
-        with m.If(decided):
-            m.d.sync += self.counters.eth_frames.eq(self.counters.eth_frames + 1)
-            with m.Switch(outcome):
-                for v in Verdict:
-                    with m.Case(v):
-                        counter = self.counters[v.counter]
-                        m.d.sync += counter.eq(counter + 1)
+        m.submodules.counters = bank = CounterBank(ETH_COUNTERS, width=self.counter_width)
+        m.d.comb += bank.inc.eth_frames.eq(decided)
+        for v in Verdict:
+            m.d.comb += bank.inc[v.counter].eq(decided & (outcome == v))
+        m.d.comb += self.counters.eq(bank.count)
         return m
 
     def _verdict(self, m: Module, f: Value, seen: Value) -> Signal:
