@@ -99,7 +99,7 @@ def test_event_kind_layouts() -> None:
 
 
 def test_event_enums() -> None:
-    enums = (events.EventKind, events.EventFlag, events.SessionCode, events.DegradedReason)
+    enums = (events.EventKind, events.EventFlag, events.SessionCode, events.LevelAction, events.DegradedReason)
     assert _driver.event_enums() == {e.__name__: {m.name: int(m) for m in e} for e in enums}
 
 

@@ -29,8 +29,8 @@ from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, cou
 from .moldudp64 import SessionConfig, SessionStatus
 from .network_decoder import NetworkConfig
 
-__all__ = ["ADDR_WIDTH", "CAPACITIES", "CONFIG_BITS", "OKAY", "SLVERR", "AxiLiteSignature", "Bits", "CsrBlock",
-           "CsrConfig", "implemented"]
+__all__ = ["ADDR_WIDTH", "CAPACITIES", "CONFIG_BITS", "GAUGES", "OKAY", "SLVERR", "WIDE_GAUGES", "AxiLiteSignature",
+           "Bits", "CsrBlock", "CsrConfig", "SymbolWrite", "implemented"]
 
 #: Byte address bits that span the register map.
 ADDR_WIDTH = (REGISTER_MAP.size - 1).bit_length()
@@ -75,9 +75,20 @@ class AxiLiteSignature(wiring.Signature):
 CsrConfig = data.StructLayout({
     "enable": 1,
     "track_all_symbols": 1,
+    "level_events": 1,
     "session": SessionConfig,
     "net": NetworkConfig,
+    "symbol_index": 16,
+    "symbol_name": 64,
 })
+
+#: Read-only registers whose values are live inputs (`gauges` port), 32 bits each.
+GAUGES = ("orders_live", "symbols_live", "events_ready", "ingress_free", "latency_min", "latency_max")
+#: Read-only 64-bit registers that are not counters (`latency` port).
+WIDE_GAUGES = ("latency_count", "latency_sum")
+
+#: A symbol-name table write: `set` stores `cfg.symbol_name` at `cfg.symbol_index`, clear empties the entry.
+SymbolWrite = data.StructLayout({"valid": 1, "set": 1})
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,8 @@ class Bits:
 
 #: Every read-write register of the map: which `cfg` bits it holds.
 CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
-    "control": (Bits("enable", 1, reg_lo=0), Bits("track_all_symbols", 1, reg_lo=2)),
+    "control": (Bits("enable", 1, reg_lo=0), Bits("track_all_symbols", 1, reg_lo=2),
+                Bits("level_events", 1, reg_lo=3)),
     "session_0": (Bits("session.session", 32, field_lo=0),),
     "session_1": (Bits("session.session", 32, field_lo=32),),
     "session_2": (Bits("session.session", 16, field_lo=64),),
@@ -105,6 +117,10 @@ CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
     "dst_port": (Bits("net.dst_port", 16),),
     "dst_port_check": (Bits("net.dst_port_check", 1),),
     "ignore_ip_checksum": (Bits("net.ignore_ip_checksum", 1),),
+    "symbol_index": (Bits("symbol_index", 16),),
+    "symbol_name_lo": (Bits("symbol_name", 32, field_lo=0),),
+    "symbol_name_hi": (Bits("symbol_name", 32, field_lo=32),),
+    "symbol_write": (),  # a command: pulses `symbol_write`, stores nothing
 }
 
 
@@ -120,9 +136,10 @@ def _key(offset: int) -> int:
 
 def _check_map() -> None:
     for r in REGISTER_MAP:
-        served = (r.group == "counter" or r.name in ("id", "map_version", "status", *CAPACITIES)
+        wide = r.group == "counter" or r.name in WIDE_GAUGES
+        served = (wide or r.name in ("id", "map_version", "status", *CAPACITIES, *GAUGES)
                   if r.access == "ro" else r.name in CONFIG_BITS)
-        if not served or r.width != (64 if r.group == "counter" else 32):
+        if not served or r.width != (64 if wide else 32):
             raise ValueError(f"CsrBlock does not know how to serve register {r.name} ({r.access} {r.width})")
     if extra := set(CONFIG_BITS) - {r.name for r in REGISTER_MAP if r.access == "rw"}:
         raise ValueError(f"CONFIG_BITS names registers not in the map: {sorted(extra)}")
@@ -135,7 +152,9 @@ class CsrBlock(wiring.Component):
     `cap_*` are the capacities the card reports; `addr_width` is the byte address width of `bus`.
 
     Ports: `bus` (In(AxiLiteSignature)), `counters` (In, a 64-bit field per counter name), `status`
-    (In(SessionStatus)), `cfg` (Out(CsrConfig)), `clear` (Out(1), one cycle per clear command).
+    (In(SessionStatus)), `gauges` (In, 32 bits per `GAUGES` name), `latency` (In, 64 bits per `WIDE_GAUGES`
+    name), `cfg` (Out(CsrConfig)), `clear` (Out(1), one cycle per clear command), `symbol_write`
+    (Out(SymbolWrite), one cycle per write of the `symbol_write` register).
     """
 
     def __init__(self, counters: Sequence[str], *, addr_width: int = ADDR_WIDTH, cap_orders: int = 0,
@@ -159,8 +178,11 @@ class CsrBlock(wiring.Component):
             "bus": In(AxiLiteSignature(addr_width)),
             "counters": In(data.StructLayout(dict.fromkeys(names, 64))),
             "status": In(SessionStatus),
+            "gauges": In(data.StructLayout(dict.fromkeys(GAUGES, 32))),
+            "latency": In(data.StructLayout(dict.fromkeys(WIDE_GAUGES, 64))),
             "cfg": Out(CsrConfig),
             "clear": Out(1),
+            "symbol_write": Out(SymbolWrite),
         })
 
     def elaborate(self, platform) -> Module:
@@ -186,7 +208,7 @@ class CsrBlock(wiring.Component):
             m.d.sync += [w_full.eq(1), w_data.eq(bus.wdata), w_strb.eq(bus.wstrb)]
         with m.If(bus.bvalid & bus.bready):
             m.d.sync += bus.bvalid.eq(0)
-        m.d.sync += self.clear.eq(0)
+        m.d.sync += [self.clear.eq(0), self.symbol_write.valid.eq(0)]
         byte_mask = Cat(*(w_strb[i].replicate(8) for i in range(4)))
         with m.If(aw_full & w_full & ~bus.bvalid):
             m.d.sync += [aw_full.eq(0), w_full.eq(0), bus.bvalid.eq(1), bus.bresp.eq(SLVERR)]
@@ -197,10 +219,15 @@ class CsrBlock(wiring.Component):
                         m.d.sync += [reg.eq(reg & ~mask | w_data & mask), bus.bresp.eq(OKAY)]
                         if name == "control":
                             m.d.sync += self.clear.eq(w_strb[CLEAR_BIT // 8] & w_data[CLEAR_BIT])
+                        if name == "symbol_write":
+                            m.d.sync += [self.symbol_write.valid.eq(1), self.symbol_write.set.eq(w_data[0])]
 
         # Read: answer one cycle after the address, from the value at that cycle.
-        latch_hi = Signal(32)  # high word of the counter whose low word was read last
-        latch_index = Signal(range(len(self.counter_names)))
+        wide = {**{n: self.counters[n] for n in self.counter_names},
+                **{n: self.latency[n] for n in WIDE_GAUGES}}
+        wide_names = list(wide)
+        latch_hi = Signal(32)  # high word of the 64-bit register whose low word was read last
+        latch_index = Signal(range(len(wide_names)))
         latch_valid = Signal()
         m.d.comb += bus.arready.eq(~bus.rvalid)
         with m.If(bus.rvalid & bus.rready):
@@ -211,13 +238,13 @@ class CsrBlock(wiring.Component):
                 constants = {"id": ID_MAGIC, "map_version": MAP_VERSION, **self._caps}
                 for r in REGISTER_MAP:
                     low, high = _key(r.offset), _key(r.offset + 4)
-                    if r.group == "counter":
-                        if r.name not in self.counter_names:
+                    if r.width == 64:
+                        if r.name not in wide:
                             with m.Case(low, high):
                                 pass
                             continue
-                        index = self.counter_names.index(r.name)
-                        counter = self.counters[r.name]
+                        index = wide_names.index(r.name)
+                        counter = wide[r.name]
                         with m.Case(low):
                             m.d.sync += [bus.rdata.eq(counter[:32]), latch_hi.eq(counter[32:]),
                                          latch_index.eq(index), latch_valid.eq(1)]
@@ -230,6 +257,8 @@ class CsrBlock(wiring.Component):
                                 value = store[r.name]
                             elif r.name == "status":
                                 value = Value.cast(self.status)
+                            elif r.name in GAUGES:
+                                value = self.gauges[r.name]
                             else:
                                 value = Const(constants[r.name], 32)
                             m.d.sync += bus.rdata.eq(value)

@@ -15,6 +15,7 @@ _COUNTER_OF_KIND = {
     EventKind.GAP: "events_gap",
     EventKind.SESSION: "events_session",
     EventKind.DEGRADED: "events_degraded",
+    EventKind.LEVEL: "events_level",
 }
 
 

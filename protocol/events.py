@@ -26,6 +26,7 @@ __all__ = [
     "DegradedReason",
     "EventFlag",
     "EventKind",
+    "LevelAction",
     "SessionCode",
     "as_kind",
     "comparable",
@@ -61,6 +62,7 @@ class EventKind(IntEnum):
     GAP = ord("G")  # MoldUDP64 sequence gap
     SESSION = ord("Z")  # MoldUDP64 end of session or session change
     DEGRADED = ord("D")  # a symbol's book passed a capacity and is no longer exact
+    LEVEL = ord("L")  # a price level within the reported depth was added, changed or deleted
 
 
 class EventFlag(IntFlag):
@@ -74,6 +76,19 @@ class SessionCode(IntEnum):
 
     END = ord("E")  # MoldUDP64 end of session (message count 0xFFFF)
     CHANGED = ord("C")  # a new session started after the previous one ended
+
+
+class LevelAction(IntEnum):
+    """`level_action` of a LEVEL event, as in market-by-price feeds.
+
+    NEW inserts a level at `level_index`, pushing the levels behind it one place back (a receiver keeping
+    `max_levels` drops the one pushed past the end); DELETE removes the level at `level_index`, pulling the
+    ones behind it forward; CHANGE updates the level at `level_index` in place.
+    """
+
+    NEW = ord("N")
+    CHANGE = ord("C")
+    DELETE = ord("D")
 
 
 class DegradedReason(IntEnum):
@@ -125,6 +140,14 @@ KIND_FIELDS: dict[EventKind, tuple[EventField, ...]] = {
     ),
     EventKind.DEGRADED: (
         EventField("degraded_reason", 32, "u1", "DegradedReason"),
+    ),
+    EventKind.LEVEL: (
+        EventField("level_side", 32, "u1", "B or S"),
+        EventField("level_action", 33, "u1", "LevelAction: N, C or D"),
+        EventField("level_index", 34, "u1", "position from the best level, 0-based, when the change happened"),
+        EventField("level_px", 36, "<u4", "the level's price, Price(4)"),
+        EventField("level_sz", 40, "<u4", "shares at the level after the change; 0 for D"),
+        EventField("level_orders", 44, "<u4", "orders at the level after the change; 0 for D"),
     ),
 }
 

@@ -15,7 +15,7 @@ from .itch_spec import MESSAGES
 
 __all__ = ["COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Register", "RegisterMap", "counter_names"]
 
-MAP_VERSION = 2  # 2: the session, first-sequence and UDP destination configuration registers
+MAP_VERSION = 3  # 3: level events, symbol names, order-table and latency statistics, DMA buffer levels
 ID_MAGIC = 0x544B4754  # "TKGT"
 
 
@@ -114,6 +114,9 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("oversized_reduce", "executions and cancels larger than the order, clamped to it"),
     ("invalid_order", "adds and replaces with zero shares, zero price or a bad side, not applied"),
     ("order_table_full", "orders that found no room in the order table"),
+    ("order_table_second_choice", "orders placed in their right-bank bucket (the left one had fewer free ways)"),
+    ("order_table_stashed", "orders placed in the stash (both buckets full)"),
+    ("level_missing", "reductions whose price level is not held (only in a degraded book)"),
     ("levels_full", "price levels that found no room on their side"),
     ("symbols_full", "symbols that found no book slot"),
     ("degraded_symbols", "symbols marked degraded"),
@@ -125,6 +128,7 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("events_gap", "sequence gap events"),
     ("events_session", "session events"),
     ("events_degraded", "degraded-symbol events"),
+    ("events_level", "price-level events"),
 )
 
 COUNTER_BASE = 0x400
@@ -132,7 +136,8 @@ COUNTER_BASE = 0x400
 _CONFIG: tuple[Register, ...] = (
     Register("id", 0x000, 32, "ro", "0x544B4754, 'TKGT'"),
     Register("map_version", 0x004, 32, "ro", "version of this register map"),
-    Register("control", 0x008, 32, "rw", "bit 0 enable, bit 1 clear counters, bit 2 track all symbols"),
+    Register("control", 0x008, 32, "rw",
+             "bit 0 enable, bit 1 clear counters, bit 2 track all symbols, bit 3 price-level (L) events"),
     Register("status", 0x00C, 32, "ro", "bit 0 session locked, bit 1 end of session seen"),
     Register("cap_orders", 0x010, 32, "ro", "order table capacity"),
     Register("cap_levels", 0x014, 32, "ro", "price levels kept per side"),
@@ -151,6 +156,23 @@ _CONFIG: tuple[Register, ...] = (
     Register("dst_port", 0x048, 32, "rw", "bits 0-15: destination UDP port"),
     Register("dst_port_check", 0x04C, 32, "rw", "bit 0: drop datagrams not sent to dst_port"),
     Register("ignore_ip_checksum", 0x050, 32, "rw", "bit 0: accept IPv4 headers whose checksum does not verify"),
+    # book state
+    Register("orders_live", 0x058, 32, "ro", "orders held in the order table now"),
+    Register("symbols_live", 0x05C, 32, "ro", "book slots taken"),
+    # DMA path (F1): buffer levels the driver polls instead of reading counters
+    Register("events_ready", 0x060, 32, "ro", "events waiting in the egress buffer (C2H reads take them)"),
+    Register("ingress_free", 0x064, 32, "ro", "bytes free in the ingress buffer (H2C writes fill it)"),
+    # symbol names: a tracked symbol's stock directory (R) message gives its locate a book slot on first use
+    Register("symbol_index", 0x070, 32, "rw", "entry of the symbol-name table the next symbol_write sets"),
+    Register("symbol_name_lo", 0x074, 32, "rw", "symbol bytes 0-3 as on the wire (space padded), byte 0 low"),
+    Register("symbol_name_hi", 0x078, 32, "rw", "symbol bytes 4-7 as on the wire (space padded), byte 4 low"),
+    Register("symbol_write", 0x07C, 32, "rw",
+             "write: bit 0 set stores symbol_name at symbol_index, clear empties it; reads 0"),
+    # latency, in clock cycles from the beat holding a message's last byte to its first event
+    Register("latency_min", 0x080, 32, "ro", "smallest latency seen, cycles (0xFFFFFFFF before any)"),
+    Register("latency_max", 0x084, 32, "ro", "largest latency seen, cycles"),
+    Register("latency_count", 0x088, 64, "ro", "messages measured", group="latency"),
+    Register("latency_sum", 0x090, 64, "ro", "sum of their latencies, cycles", group="latency"),
 )
 
 
