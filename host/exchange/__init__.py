@@ -1,0 +1,1 @@
+"""The local exchange simulator: OUCH 5.0 over SoupBinTCP, filling orders against the replayed book."""

@@ -1,0 +1,140 @@
+"""`SimExchange`: a local exchange simulator speaking OUCH 5.0 over SoupBinTCP on localhost.
+
+The server (`tickgate.host.exchange.server`) runs in a process of its own, as a real exchange would, so it
+never competes with the trading loop for the GIL: an order's send time and round trip are the socket's,
+not the simulator's. This object is its handle: `start()`, point an `OuchGateway` at `address`, give it
+the replayed book with `update_book`, read `fills` and `summary()`.
+
+Orders are acknowledged (`A`), rejected with the OUCH reason (`J`), canceled (`C`) and filled (`E`) against
+the top of book: see `tickgate.host.exchange.matching` for the rules. Deterministic: every call here is
+synchronous, and a book update first processes every order the clients have already written, so the
+fills depend only on the order of the calls. OUCH timestamps are exchange time (ts_exch of the last book
+event), not wall time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+from tickgate.protocol.events import EVENT_DTYPE, EventKind
+
+from .matching import Fill
+
+__all__ = ["Fill", "SimExchange"]
+
+_BBO = int(EventKind.BBO)
+
+
+class SimExchange:
+    """Handle of the simulator process; use as a context manager or `start()` / `close()`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, username: str = "tick", password: str = "gate",
+                 session: str = "SIMEXCH001", heartbeat_interval: float = 1.0, client_timeout: float = 15.0,
+                 max_shares: int = 1_000_000) -> None:
+        self._where = (host, port)
+        self.username, self.password, self.session = username, password, session  # what a client logs in with
+        self._options = dict(username=username, password=password, session=session,
+                             heartbeat_interval=heartbeat_interval, client_timeout=client_timeout,
+                             max_shares=max_shares)
+        self._conn: Connection | None = None
+        self._proc: subprocess.Popen | None = None
+        self._fills: list[Fill] = []
+        self.address: tuple[str, int] = (host, port)
+
+    # --- lifecycle ------------------------------------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> SimExchange:
+        """Start the simulator process; returns once it listens (`address` is then its host and port)."""
+        parent, child = socket.socketpair()
+        config = json.dumps({"fd": child.fileno(), "host": self._where[0], "port": self._where[1],
+                             "options": self._options})
+        self._proc = subprocess.Popen([sys.executable, "-m", "tickgate.host.exchange.server", config],
+                                      pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL)
+        child.close()
+        self._conn = Connection(parent.detach())
+        try:
+            if not self._conn.poll(timeout):
+                raise TimeoutError(f"exchange simulator did not start within {timeout} s")
+            status, value = self._conn.recv()
+        except (EOFError, TimeoutError) as exc:
+            self._proc.kill()
+            self._stop_process()
+            raise OSError(f"exchange simulator failed to start: {exc or 'it exited'}") from exc
+        if status != "ready":
+            self._stop_process()
+            raise OSError(f"exchange simulator could not listen on {self._where}: {value}")
+        self.address = tuple(value)  # type: ignore[assignment]
+        return self
+
+    def _stop_process(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:  # pragma: no cover - only if the child hangs
+                self._proc.kill()
+                self._proc.wait()
+
+    def close(self) -> None:
+        """End of Session to every client, then stop the process (idempotent)."""
+        if self._conn is None:
+            return
+        with contextlib.suppress(EOFError, OSError):
+            self._call("close")
+        self._stop_process()
+
+    def __enter__(self) -> SimExchange:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the market -----------------------------------------------------------------------------------------------
+
+    def set_symbols(self, symbols: dict[int, str]) -> None:
+        """The locate -> symbol map of the replayed feed (orders in other symbols: 'Invalid Symbol')."""
+        self._call("symbols", {int(k): str(v) for k, v in symbols.items()})
+
+    def update_book(self, events: np.ndarray) -> None:
+        """Apply a batch of event records (EVENT_DTYPE): first every order already sent, then the BBO events."""
+        if events.dtype != EVENT_DTYPE:
+            raise TypeError(f"update_book takes EVENT_DTYPE records, not {events.dtype}")
+        bbo = events[events["kind"] == _BBO]
+        self._call("book", bbo.tobytes()) if len(bbo) else self._call("sync")
+
+    def sync(self) -> None:
+        """Process every message the clients have already written (what `update_book` does first)."""
+        self._call("sync")
+
+    def drop_connections(self) -> None:
+        """Reset every client connection without End of Session (a dropped link, for tests of reconnects)."""
+        self._call("drop")
+
+    @property
+    def fills(self) -> list[Fill]:
+        """Every execution so far, in order."""
+        self._fills += self._call("fills", len(self._fills))
+        return list(self._fills)
+
+    def summary(self) -> dict[str, object]:
+        """Orders, accepted, rejected, fills, shares bought and sold, net position per symbol, every counter."""
+        return self._call("summary")
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return self.summary()["counters"]  # type: ignore[return-value]
+
+    def _call(self, *cmd: object) -> object:
+        if self._conn is None:
+            raise RuntimeError("the exchange simulator is not running: start() it first")
+        self._conn.send(cmd)
+        return self._conn.recv()

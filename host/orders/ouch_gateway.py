@@ -1,0 +1,166 @@
+"""`OuchGateway`: the `OrderGateway` over OUCH 5.0 and a SoupBinTCP session.
+
+enter -> Enter Order `O`, cancel -> Cancel Order `X`, replace -> Replace Order `U`; poll -> `OrderUpdate`s from
+Order Accepted `A` (and Replaced `U`, as the new token's acceptance), Rejected `J` (with the OUCH reason),
+Executed `E` and Canceled `C` (with the cancel reason). Orders entered while the session is down are not
+sent: they come back from the next `poll()` as REJECTED with reason "not sent: ...". Every outbound
+message the gateway cannot use is counted in `counters` (system events, broken trades, unknown tokens,
+malformed messages).
+"""
+
+from __future__ import annotations
+
+import time
+
+from tickgate.protocol import ouch
+
+from .soupbin import SessionDownError, SoupBinClient
+from .types import OrderRequest, OrderUpdate, Side, UpdateKind
+
+__all__ = ["OuchGateway"]
+
+COUNTERS = ("entered", "cancels_sent", "replaces_sent", "not_sent", "accepted", "rejected", "executed",
+            "canceled", "replaced", "system_events", "broken_trades", "cancel_pending", "cancel_rejects",
+            "unknown_token", "malformed")
+_ACCEPTED, _REJECTED = UpdateKind.ACCEPTED, UpdateKind.REJECTED
+_EXECUTED, _CANCELED = UpdateKind.EXECUTED, UpdateKind.CANCELED
+
+
+class OuchGateway:
+    """Orders to an OUCH 5.0 exchange over `session` (a `SoupBinClient`, connected or not yet)."""
+
+    def __init__(self, session: SoupBinClient, *, display: str = "Y", capacity: str = "A", firm: str = "") -> None:
+        self.session = session
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.last_system_event = ""
+        self._orders: dict[int, tuple[str, Side]] = {}  # token -> (symbol, side)
+        self._last_token = -1
+        self._local: list[OrderUpdate] = []
+        self._appendage = ouch.encode_options({"firm": firm}) if firm else b""
+        self._enter = ouch.encoder("O", "in", ("user_ref_num", "side", "quantity", "symbol", "price", "time_in_force",
+                                               "cl_ord_id"), display=display, capacity=capacity,
+                                   intermarket_sweep="N", cross_type="N")
+        self._cancel = ouch.encoder("X", "in", ("user_ref_num", "quantity"))
+
+    @classmethod
+    def connect(cls, host: str, port: int, username: str, password: str, session: str = "", sequence: int = 1,
+                *, timeout: float = 5.0, **options: float) -> OuchGateway:
+        """A gateway on a new SoupBinTCP session, logged in (options go to `SoupBinClient`)."""
+        return cls(SoupBinClient(host, port, username, password, session, sequence, **options).connect(timeout))
+
+    # --- OrderGateway ---------------------------------------------------------------------------------------------
+
+    def enter(self, order: OrderRequest) -> int:
+        """Send Enter Order; returns time.perf_counter_ns() after the write. Tokens must increase."""
+        token = order.token
+        if token <= self._last_token:
+            raise ValueError(f"OUCH UserRefNum must increase: token {token} after {self._last_token}")
+        self._last_token = token
+        self._orders[token] = (order.symbol, order.side)
+        msg = self._enter(token, order.side.value, order.shares, order.symbol, order.price, order.time_in_force,
+                          str(token))
+        if self._appendage:
+            msg = msg[:-2] + len(self._appendage).to_bytes(2, "big") + self._appendage
+        try:
+            t = self.session.send(msg)
+        except SessionDownError as exc:
+            return self._not_sent(token, str(exc))
+        self.counters["entered"] += 1
+        return t
+
+    def cancel(self, token: int, shares: int = 0) -> int:
+        """Send Cancel Order: reduce the order to `shares` (0 cancels it); returns the send time."""
+        if token not in self._orders:
+            raise KeyError(f"OUCH cancel of token {token}, which this gateway never entered")
+        try:
+            t = self.session.send(self._cancel(token, shares))
+        except SessionDownError as exc:
+            return self._not_sent(token, str(exc))
+        self.counters["cancels_sent"] += 1
+        return t
+
+    def replace(self, token: int, new_token: int, shares: int, price: int, time_in_force: str = "0") -> int:
+        """Send Replace Order: `token` becomes `new_token` with `shares` at `price`; returns the send time."""
+        if token not in self._orders:
+            raise KeyError(f"OUCH replace of token {token}, which this gateway never entered")
+        if new_token <= self._last_token:
+            raise ValueError(f"OUCH UserRefNum must increase: token {new_token} after {self._last_token}")
+        self._last_token = new_token
+        self._orders[new_token] = self._orders[token]
+        msg = ouch.encode("U", "in", orig_user_ref_num=token, user_ref_num=new_token, quantity=shares, price=price,
+                          time_in_force=time_in_force, display="Y", intermarket_sweep="N", cl_ord_id=str(new_token))
+        try:
+            t = self.session.send(msg)
+        except SessionDownError as exc:
+            return self._not_sent(new_token, str(exc))
+        self.counters["replaces_sent"] += 1
+        return t
+
+    def poll(self) -> list[OrderUpdate]:
+        """Updates received since the last call (never blocks)."""
+        messages = self.session.poll()
+        out, self._local = self._local, []
+        if not messages:
+            return out
+        now = time.perf_counter_ns()
+        for msg in messages:
+            try:
+                t, m = ouch.decode(msg, "out")
+            except ouch.OuchError:
+                self.counters["malformed"] += 1
+                continue
+            update = self._update(t, m, now)
+            if update is not None:
+                out.append(update)
+        return out
+
+    def close(self) -> None:
+        """Log out and close the session."""
+        self.session.logout()
+
+    # --- internals ------------------------------------------------------------------------------------------------
+
+    def _not_sent(self, token: int, why: str) -> int:
+        symbol, side = self._orders[token]
+        self.counters["not_sent"] += 1
+        now = time.perf_counter_ns()
+        self._local.append(OrderUpdate(_REJECTED, token, symbol, side, reason=f"not sent: {why}", ts_ns=now))
+        return now
+
+    def _update(self, t: str, m: dict, now: int) -> OrderUpdate | None:
+        c = self.counters
+        if t == "S":
+            c["system_events"] += 1
+            self.last_system_event = m["event_code"]
+            return None
+        if t == "B":
+            c["broken_trades"] += 1
+            return None
+        if t == "P" or t == "I":
+            c["cancel_pending" if t == "P" else "cancel_rejects"] += 1
+            return None
+        token = m["user_ref_num"]
+        known = self._orders.get(token)
+        if known is None:
+            c["unknown_token"] += 1
+            return None
+        symbol, side = known
+        if t == "E":
+            c["executed"] += 1
+            return OrderUpdate(_EXECUTED, token, symbol, side, m["quantity"], m["price"], "", now)
+        if t == "A":
+            c["accepted"] += 1
+            return OrderUpdate(_ACCEPTED, token, symbol, side, m["quantity"], m["price"], "", now)
+        if t == "C":
+            c["canceled"] += 1
+            reason = ouch.CANCEL_REASONS.get(m["reason"], f"reason {m['reason']!r}")
+            return OrderUpdate(_CANCELED, token, symbol, side, m["quantity"], 0, reason, now)
+        if t == "J":
+            c["rejected"] += 1
+            return OrderUpdate(_REJECTED, token, symbol, side, 0, 0, ouch.reject_reason_text(m["reason"]), now)
+        if t == "U":
+            c["replaced"] += 1
+            return OrderUpdate(_ACCEPTED, token, symbol, side, m["quantity"], m["price"],
+                               f"replaces {m['orig_user_ref_num']}", now)
+        c["malformed"] += 1  # pragma: no cover - every outbound type is handled above
+        return None
