@@ -1,0 +1,317 @@
+"""The run loop: feed -> backend -> strategy -> risk -> gateway, with fan-out, control and metrics.
+
+Per packet (the tick): stamp its receive time, learn Stock Directory names, feed the backend and take
+its events into a preallocated ring (software backend: straight from the C++ card, nothing allocated),
+hand the strategy a view of them, deliver order updates, publish the events, and every `CONTROL_EVERY`
+packets answer the control socket. The host's book sees new events at once (a read looks at the ring's
+unapplied tail) and applies them in bulk every `SYNC_EVENTS` events, off the tick path; an exchange
+simulator with a book of its own gets them before each order and while orders rest on it. GC is frozen
+and disabled for the run; `cpu` pins the process. `run()` returns the summary (what `--json` prints).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from tickgate.host.backend import Backend, SoftwareBackend
+from tickgate.host.control import ControlServer
+from tickgate.host.fanout import EventPublisher
+from tickgate.host.feeds.packet import Packet
+from tickgate.host.market import R_MARK, Directory, TopOfBook
+from tickgate.host.metrics import Metrics
+from tickgate.host.orders.types import OrderGateway, UpdateKind
+from tickgate.host.risk import Risk, RiskLimits
+from tickgate.host.run_control import RunControl
+from tickgate.host.strategy import Strategy
+from tickgate.host.strategy.orders import OrderRouter
+from tickgate.protocol.events import EVENT_DTYPE
+from tickgate.protocol.moldudp64 import HEADER_LEN
+
+__all__ = ["RunOptions", "Runner"]
+
+CONTROL_EVERY = 64  # packets between control-socket polls
+RING_EVENTS = 1 << 16  # the event buffer the card writes into, reused as a ring
+RING_RESERVE = 1 << 13  # room kept for one packet's events before wrapping
+SYNC_EVENTS = 1 << 10  # events handed out before the book applies them (reads see them at once regardless)
+LOSS_CHECK_S = 0.05  # seconds between P&L checks against max_loss (marking every position)
+_now = time.perf_counter_ns
+
+
+class _ExchangeBook:
+    """Feeds an exchange simulator with a book of its own (out of process) the events of the ring, lazily.
+
+    Its book must be current when an order reaches it and while orders rest on it, not otherwise: `flush`
+    runs before every order (the router's `before_send`), after every packet while orders are open, and
+    every `SYNC_EVENTS` events. Returns the ns it took, which the router keeps out of the host's latencies.
+    """
+
+    __slots__ = ("buf", "end", "start", "update")
+
+    def __init__(self, update, buf: np.ndarray) -> None:
+        self.update, self.buf = update, buf
+        self.start = self.end = 0
+
+    def flush(self) -> int:
+        if self.end <= self.start:
+            return 0
+        t0 = _now()
+        self.update(self.buf[self.start:self.end])
+        self.start = self.end
+        return _now() - t0
+
+
+@dataclass
+class RunOptions:
+    """How to run: stamping, batching, endpoints (None: off), pinning, progress, draining."""
+
+    restamp: bool = True  # stamp each packet's receive time on arrival (files); False keeps the feed's
+    batch_packets: int = 1  # 1: every packet is a tick; N: events taken every N packets (throughput)
+    fanout: str | None = None  # e.g. tcp://127.0.0.1:5555
+    fanout_wait: int = 0  # wait for this many subscribers before starting
+    control: str | None = None  # e.g. tcp://127.0.0.1:5556
+    prometheus_port: int | None = None  # 0 picks a free port
+    limits_path: str | None = None
+    cpu: int | None = None
+    progress: bool = False
+    drain_s: float = 1.0  # after the feed ends, wait up to this long for order updates
+    cancel_at_end: bool = True
+    ring_events: int = RING_EVENTS  # the event ring of the software backend's path
+
+
+class Runner(RunControl):
+    """One run of a strategy on a feed; build it, then `run()`."""
+
+    def __init__(self, feed: Iterable[Packet], backend: Backend, strategy: Strategy, gateway: OrderGateway, *,
+                 exchange: object | None = None, limits: RiskLimits | None = None,
+                 options: RunOptions | None = None) -> None:
+        self.feed, self.backend, self.strategy, self.gateway = feed, backend, strategy, gateway
+        self.exchange = exchange
+        self.opt = options or RunOptions()
+        self.metrics = Metrics()
+        self.directory = Directory()
+        self.book = TopOfBook()
+        self.risk = Risk(limits)
+        self.router = OrderRouter(gateway, self.risk, self.directory, self.book, self.metrics)
+        strategy.bind(self.router, self.book, self.directory)
+        self._shared = exchange is not None and hasattr(exchange, "share_book")
+        if self._shared:
+            exchange.share_book(self.book)  # an in-process exchange reads the host's book
+        self.publisher = EventPublisher(self.directory, self.opt.fanout) if self.opt.fanout else None
+        self.control = ControlServer(self.handle, self.opt.control) if self.opt.control else None
+        self.prometheus = None
+        if self.opt.prometheus_port is not None:
+            from tickgate.host.metrics import PrometheusServer
+
+            self.prometheus = PrometheusServer(self.metrics, self.opt.prometheus_port)
+        self.packets = self.events = 0
+        self.exchange_rejects = 0
+        self.updates_seen = 0
+        self.kills = 0
+        self.seconds = 0.0
+        self._stop = False
+        self._symbols_sent = 0
+        self._xbook: _ExchangeBook | None = None
+        self.interrupted = False
+        self.metrics.sources.append(self._counters)
+
+    def _updates(self) -> None:
+        """Deliver risk rejections and gateway updates to risk and the strategy."""
+        ups = self.router.pending
+        if ups:
+            self.router.pending = []
+            for u in ups:
+                self.strategy.on_order_update(u)
+        for u in self.gateway.poll():
+            self.updates_seen += 1
+            if u.kind is UpdateKind.REJECTED:
+                self.exchange_rejects += 1
+            if self.risk.on_update(u):
+                self.kills += 1
+                self.router.cancel_all()
+            self.strategy.on_order_update(u)
+
+    def _new_symbols(self) -> None:
+        """Tell the exchange the names the directory learnt since last time."""
+        log = self.directory.log
+        if self.exchange is not None and hasattr(self.exchange, "set_symbols") and len(log) > self._symbols_sent:
+            self.exchange.set_symbols(dict(log[self._symbols_sent:]))
+        self._symbols_sent = len(log)
+
+    def run(self) -> dict:
+        """Run to the end of the feed (or a stop); the summary."""
+        opt = self.opt
+        if opt.cpu is not None:
+            os.sched_setaffinity(0, {opt.cpu})
+        if self.publisher and opt.fanout_wait:
+            self.publisher.wait_for_subscribers(opt.fanout_wait)
+        card = self.backend.card if isinstance(self.backend, SoftwareBackend) and opt.batch_packets <= 1 else None
+        ring = opt.ring_events
+        reserve = min(RING_RESERVE, ring // 4)
+        buf = np.zeros(ring, dtype=EVENT_DTYPE)
+        raw = buf.view("V64")
+        r_mark = R_MARK
+        strategy, router, book, directory = self.strategy, self.router, self.book, self.directory
+        publisher, control = self.publisher, self.control
+        ex_update = None if self._shared or self.exchange is None else getattr(self.exchange, "update_book", None)
+        xbook = _ExchangeBook(ex_update, buf) if ex_update is not None and card is not None else None
+        router.before_send = xbook.flush if xbook is not None else None
+        self._xbook = xbook
+        lat = self.metrics.latency
+        f2e, t2s = lat["feed_to_event"], lat["tick_to_strategy"]
+        restamp, every = opt.restamp, max(1, opt.batch_packets)
+        stats = getattr(self.feed, "stats", None) if opt.progress else None
+        total = stats().get("file_total_bytes") if stats is not None else None
+        bar = tqdm(total=total or None, unit="B" if total else "pkt", unit_scale=True, disable=not opt.progress,
+                   leave=False, mininterval=0.5)
+        if control is not None and hasattr(self.feed, "on_idle"):
+            self.feed.on_idle = control.poll  # a quiet live feed still answers the control socket
+        strategy.on_start()
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        t_start = time.perf_counter()
+        packets = events = 0
+        pos = pend = 0  # buf[pend:pos]: events handed out, not yet applied to the book
+        if card is not None:
+            book.buf, book.lo, book.hi = buf, 0, 0
+        next_loss_check = 0.0
+        try:
+            try:
+                for payload, rx in self.feed:
+                    if restamp:
+                        rx = _now()
+                    packets += 1
+                    if payload.find(r_mark, HEADER_LEN) >= 0 and directory.scan(payload):  # a Stock Directory block
+                        self._new_symbols()
+                    if card is not None:
+                        if pos > ring - reserve:
+                            self._settle(buf[pend:pos])
+                            pos = pend = book.lo = book.hi = 0
+                            if xbook is not None:
+                                xbook.start = xbook.end = 0
+                        card.feed(payload, rx)
+                        while True:
+                            space = ring - pos
+                            n = card.take_events(raw[pos:])  # a V64 view: cheaper to slice
+                            if n:
+                                t = _now()
+                                batch = buf[pos:pos + n]
+                                pos += n
+                                book.hi = pos  # the book sees buf[pend:pos] when read, applies it at settle
+                                if xbook is not None:
+                                    xbook.end = pos
+                                router.tick_rx_ns = rx
+                                t_call = _now()
+                                strategy.on_events(batch)
+                                t2s.add_n(t_call - rx, n)  # one packet: its events share its receive time
+                                f2e.add_n(t - rx, n)
+                                if publisher is not None:
+                                    publisher.publish(batch)
+                                events += n
+                                if xbook is not None and (self.risk.open or pos - xbook.start >= SYNC_EVENTS):
+                                    xbook.flush()  # resting orders cross against every packet's book
+                                if pos - pend >= SYNC_EVENTS:
+                                    self._settle(buf[pend:pos])
+                                    pend = pos
+                            if n < space:
+                                break
+                            self._settle(buf[pend:pos])  # the ring is full and the card has more
+                            pos = pend = book.lo = book.hi = 0
+                            if xbook is not None:
+                                xbook.start = xbook.end = 0
+                    else:
+                        self.backend.feed(payload, rx)
+                        if packets % every == 0:
+                            events += self._batch(self.backend.take_events(), rx, ex_update)
+                    self._updates()
+                    if packets % CONTROL_EVERY == 0:
+                        self.packets, self.events = packets, events
+                        if control is not None:
+                            control.poll()
+                        now = time.monotonic()
+                        if now >= next_loss_check:
+                            next_loss_check = now + LOSS_CHECK_S
+                            if self.risk.position and self.risk.check_loss(self._mark):
+                                self.kills += 1
+                                router.cancel_all()
+                        if self._stop:
+                            break
+                        if stats is not None and packets % 256 == 0:
+                            bar.update((stats()["file_bytes_read"] if total else packets) - bar.n)
+            except KeyboardInterrupt:
+                self.interrupted = True  # Ctrl-C: stop feeding, settle, drain and summarise as at the end
+            if card is None:
+                events += self._batch(self.backend.take_events(), 0, ex_update)
+            else:
+                self._settle(buf[pend:pos])
+        finally:
+            self.seconds = time.perf_counter() - t_start
+            gc.enable()
+            gc.unfreeze()
+            bar.close()
+        self.packets, self.events = packets, events
+        self._drain()
+        strategy.on_stop()
+        return self.summary()
+
+    def _settle(self, region: np.ndarray) -> None:
+        """Apply handed-out events to the book (and to an exchange that reads it) before reuse of their buffer."""
+        if self._xbook is not None:
+            self._xbook.flush()
+        self.book.sync()
+        if self._shared and len(region):
+            self.exchange.update_book(region)
+
+    def _batch(self, batch: np.ndarray, rx: int, ex_update) -> int:
+        """Hand one batch from the backend (batch mode) to the strategy; its size."""
+        n = len(batch)
+        if not n:
+            return 0
+        shift = 0
+        if ex_update is not None:  # a simulator's book moves first; its time is not ours
+            t0 = _now()
+            ex_update(batch)
+            shift = _now() - t0
+        t = _now() - shift
+        self.book.defer(batch)
+        self.router.tick_rx_ns = rx + shift if rx else 0
+        self.strategy.on_events(batch)
+        ts_local = batch["ts_local"]
+        self.metrics.latency["tick_to_strategy"].add_many(t, ts_local)
+        self.metrics.latency["feed_to_event"].add_many(t, ts_local)
+        self._settle(batch)
+        if self.publisher is not None:
+            self.publisher.publish(batch)
+        return n
+
+    def _drain(self) -> None:
+        """Cancel what is still open (unless told not to) and collect updates until quiet or `drain_s`."""
+        if self.risk.position and self.risk.check_loss(self._mark):
+            self.kills += 1
+        if self.opt.cancel_at_end or self.risk.killed:
+            self.router.cancel_all()
+        deadline = time.monotonic() + self.opt.drain_s
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            before = self.updates_seen
+            self._updates()
+            if self.control is not None:
+                self.control.poll()
+            if self.updates_seen != before:
+                quiet_since = time.monotonic()
+            elif not self.risk.open and time.monotonic() - quiet_since > 0.05:
+                break
+            time.sleep(0.002)
+
+    def close(self) -> None:
+        for part in (self.publisher, self.control, self.prometheus):
+            if part is not None:
+                part.close()
+        self.gateway.close()

@@ -1,0 +1,190 @@
+"""The live MoldUDP64 feed: packets dropped on the way are re-requested and arrive in order."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tickgate.host.backend import open_backend
+from tickgate.host.feeds import pack_messages
+from tickgate.host.feeds.generator import Generator
+from tickgate.host.udpfeed import MoldUdpFeed, parse_udp_source
+from tickgate.protocol import moldudp64
+from tickgate.protocol.events import EVENT_DTYPE
+
+SESSION = b"TICKGATE01"
+
+
+@pytest.fixture(scope="module")
+def stream():
+    msgs = list(Generator(3_000, 20, 9))
+    packets = list(pack_messages(iter(msgs), session=SESSION, max_payload=400, end_of_session=True))
+    return msgs, packets
+
+
+def reference(packets) -> np.ndarray:
+    be = open_backend("software")
+    for p in packets:
+        be.feed(p, 0)
+    return be.take_events()
+
+
+def same_events(a: np.ndarray, b: np.ndarray) -> bool:
+    cols = [n for n in EVENT_DTYPE.names if n != "ts_local" and not n.startswith("reserved")]
+    return len(a) == len(b) and all(np.array_equal(a[c], b[c]) for c in cols)
+
+
+class RerequestServer:
+    """Answers MoldUDP64 re-requests from the message list, 10 messages a packet."""
+
+    def __init__(self, msgs: list[bytes]) -> None:
+        self.msgs = msgs
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.address = self.sock.getsockname()
+        self.requests: list[moldudp64.RequestPacket] = []
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(100)
+            except TimeoutError:
+                continue
+            req = moldudp64.RequestPacket.decode(data)
+            self.requests.append(req)
+            for first in range(req.sequence_number, req.sequence_number + req.requested_count, 10):
+                last = min(first + 10, req.sequence_number + req.requested_count, len(self.msgs) + 1)
+                self.sock.sendto(moldudp64.build(req.session, first, self.msgs[first - 1:last - 1]), peer)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+def publish(feed: MoldUdpFeed, packets: list[bytes], drop: set[int], target=None) -> threading.Thread:
+    def send():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i, p in enumerate(packets):
+            if i not in drop:
+                s.sendto(p, target or feed.address)
+            if i % 16 == 0:
+                time.sleep(0.001)
+        s.close()
+
+    t = threading.Thread(target=send)
+    t.start()
+    return t
+
+
+def collect(feed: MoldUdpFeed, packets, drop, target=None) -> np.ndarray:
+    be = open_backend("software")
+    t = publish(feed, packets, drop, target)
+    for payload, rx in feed:
+        assert rx > 0
+        be.feed(payload, rx)
+    t.join()
+    feed.close()
+    return be.take_events(), be.counters()
+
+
+def test_gaps_are_re_requested_and_filled(stream):
+    msgs, packets = stream
+    server = RerequestServer(msgs)
+    feed = MoldUdpFeed("127.0.0.1", 0, rerequest=server.address, idle_timeout_s=2.0)
+    drop = {3, 4, 17, len(packets) - 3}
+    try:
+        events, counters = collect(feed, packets, drop)
+    finally:
+        server.close()
+    assert same_events(events, reference(packets))  # as if nothing was lost
+    assert counters["seq_gaps"] == 0 and counters["messages_missed"] == 0
+    st = feed.stats()
+    assert st["udp_gaps"] == 3 and st["udp_gaps_given_up"] == 0
+    assert st["udp_rerequests"] == len(server.requests) >= 3
+    wanted = [moldudp64.parse_header(packets[i]) for i in (3, 17, len(packets) - 3)]
+    assert [r.sequence_number for r in server.requests[:3]] == [h.sequence_number for h in wanted]
+    assert st["udp_packets"] == len(packets) - len(drop) and st["udp_retransmitted"] > 0
+
+
+def test_without_a_rerequest_server_the_card_sees_and_counts_the_gap(stream):
+    _msgs, packets = stream
+    feed = MoldUdpFeed("127.0.0.1", 0, idle_timeout_s=1.0)
+    drop = {5}
+    _events, counters = collect(feed, packets, drop)
+    lost = moldudp64.parse_header(packets[5]).message_count
+    assert counters["seq_gaps"] == 1 and counters["messages_missed"] == lost
+    assert feed.stats()["udp_gaps"] == 1 and feed.stats()["udp_gaps_given_up"] == 1
+    assert feed.stats()["udp_messages_given_up"] == lost
+
+
+def test_unanswered_re_requests_are_retried_then_given_up(stream):
+    _msgs, packets = stream
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    feed = MoldUdpFeed("127.0.0.1", 0, rerequest=silent.getsockname(), gap_timeout_s=0.02, retries=2,
+                       idle_timeout_s=1.0)
+    try:
+        _events, counters = collect(feed, packets, {8})
+    finally:
+        silent.close()
+    st = feed.stats()
+    assert st["udp_rerequests"] == 3 and st["udp_rerequest_retries"] == 2 and st["udp_gaps_given_up"] == 1
+    assert counters["messages_missed"] == moldudp64.parse_header(packets[8]).message_count
+
+
+def test_multicast_join(stream):
+    _, packets = stream
+    group = "239.255.42.99"
+    try:
+        feed = MoldUdpFeed(group, 0, iface="127.0.0.1", idle_timeout_s=1.0)
+    except OSError as e:
+        pytest.skip(f"no multicast on this host: {e}")
+    port = feed.address[1]
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+    out.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+    out.sendto(packets[0], (group, port))
+    out.close()
+    got = next(iter(feed), None)
+    feed.close()
+    if got is None:
+        pytest.skip("multicast loopback is not delivered on this host")
+    assert got.payload == packets[0]
+    assert parse_udp_source("udp://239.1.2.3:5000@10.0.0.1") == ("239.1.2.3", 5000, "10.0.0.1")
+
+
+def test_a_quiet_live_feed_still_answers_the_control_socket():
+    from tickgate.host.control import request
+    from tickgate.host.paper import PaperExchange
+    from tickgate.host.run import Runner, RunOptions
+    from tickgate.host.strategy import load_strategy
+
+    feed = MoldUdpFeed("127.0.0.1", 0, idle_timeout_s=3.0)
+    r = Runner(feed, open_backend("software"), load_strategy("imbalance"), PaperExchange(),
+               options=RunOptions(restamp=False, control="tcp://127.0.0.1:0", drain_s=0.0))
+    answers: list[dict] = []
+
+    def client():
+        answers.append(request(r.control.endpoint, {"cmd": "status"}))
+        answers.append(request(r.control.endpoint, {"cmd": "stop"}))
+
+    t = threading.Thread(target=client)
+    t0 = time.monotonic()
+    t.start()
+    try:
+        s = r.run()
+    finally:
+        t.join(5)
+        r.close()
+        feed.close()
+    assert answers[0]["ok"] and answers[0]["packets"] == 0 and answers[1] == {"ok": True, "stopping": True}
+    assert s["packets"] == 0 and time.monotonic() - t0 < 2.5  # ended by the stop, not the idle timeout
