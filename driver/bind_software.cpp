@@ -26,13 +26,18 @@ std::span<const std::byte> bytes_of(const py::buffer_info& info) {
   return {static_cast<const std::byte*>(info.ptr), static_cast<std::size_t>(info.size)};
 }
 
+/// A capacity argument: None (unbounded) or an int of at least 1.
+std::optional<std::size_t> capacity(const py::object& v, const char* name) {
+  if (v.is_none()) return std::nullopt;
+  const auto n = v.cast<long long>();
+  if (n < 1) throw py::value_error(std::string(name) + " must be at least 1 or None (unbounded), not " +
+                                   std::to_string(n));
+  return static_cast<std::size_t>(n);
+}
+
 SoftwareCard make(std::optional<std::vector<std::string>> symbols, std::optional<py::bytes> session,
                   std::optional<std::uint64_t> first_sequence, const py::object& order_table,
-                  const py::object& max_levels, const py::object& max_symbols) {
-  if (!order_table.is_none() || !max_levels.is_none() || !max_symbols.is_none()) {
-    throw py::value_error("SoftwareCard has no capacities yet (order_table, max_levels, max_symbols): "
-                          "they are being redesigned in the model; leave them None (unbounded)");
-  }
+                  const py::object& max_levels, const py::object& max_symbols, bool level_events) {
   SoftwareCardConfig config;
   if (symbols) {
     for (const std::string& s : *symbols) {
@@ -50,6 +55,19 @@ SoftwareCard make(std::optional<std::vector<std::string>> symbols, std::optional
     config.session = raw;
   }
   config.first_sequence = first_sequence;
+  if (!order_table.is_none()) {  // an OrderTableConfig, or anything with its three attributes
+    const auto bits = order_table.attr("bucket_bits").cast<long long>();
+    const auto ways = order_table.attr("ways").cast<long long>();
+    const auto stash = order_table.attr("stash").cast<long long>();
+    if (bits < 0 || ways < 0 || stash < 0 || ways > 0xFFFFFFFFLL || stash > 0xFFFFFFFFLL || bits > 64) {
+      throw py::value_error("order_table: bucket_bits, ways and stash out of range");
+    }
+    config.order_table = OrderTableConfig{static_cast<unsigned>(bits), static_cast<std::uint32_t>(ways),
+                                          static_cast<std::uint32_t>(stash)};
+  }
+  config.max_levels = capacity(max_levels, "max_levels");
+  config.max_symbols = capacity(max_symbols, "max_symbols");
+  config.level_events = level_events;
   try {
     return SoftwareCard(std::move(config));
   } catch (const std::invalid_argument& e) {
@@ -75,8 +93,9 @@ void bind_software(py::module_& m) {
       .def(py::init(&make), py::arg("symbols") = py::none(), py::kw_only(), py::arg("session") = py::none(),
            py::arg("first_sequence") = py::none(), py::arg("order_table") = py::none(),
            py::arg("max_levels") = py::none(), py::arg("max_symbols") = py::none(),
-           "symbols: names to track (None: all); session, first_sequence: as CardConfig. Capacities "
-           "are not supported yet: passing one raises ValueError.")
+           py::arg("level_events") = false,
+           "symbols: names to track (None: all); session, first_sequence, order_table (an OrderTableConfig), "
+           "max_levels, max_symbols, level_events: as CardConfig (ValueError where CardConfig refuses).")
       .def(
           "feed_dma",
           [](SoftwareCard& card, const py::buffer& batch) {
@@ -114,6 +133,17 @@ void bind_software(py::module_& m) {
             return d;
           },
           "Every counter of protocol.registers.COUNTERS by name.");
+  m.def(
+      "order_table_buckets",
+      [](std::uint64_t ref, unsigned bucket_bits) {
+        if (bucket_bits < 1 || bucket_bits > OrderTable::kMaxBucketBits) {
+          throw py::value_error("bucket_bits must be 1 to " + std::to_string(OrderTable::kMaxBucketBits));
+        }
+        const auto [left, right] = OrderTable::candidates(ref, (1u << bucket_bits) - 1);
+        return py::make_tuple(left, right);
+      },
+      py::arg("ref"), py::arg("bucket_bits"),
+      "The software card's candidate buckets of a reference, as protocol.order_hash.buckets (for tests).");
 }
 
 }  // namespace tickgate::driver

@@ -1,8 +1,11 @@
-// An open-addressing hash map from ITCH order reference to a live order, for the software card.
+// The software card's orders: an open-addressing hash map from ITCH order reference to a live order, and
+// the placement of the gateware's bounded order table (model/order_table.py, protocol/order_hash.py).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace tickgate::driver {
@@ -12,8 +15,9 @@ struct Order {
   std::uint64_t ref;
   std::uint32_t price;
   std::uint32_t shares;
-  std::uint32_t book;  // index of the order's book
-  bool is_bid;
+  std::uint32_t book : 31;  // index of the order's book
+  std::uint32_t is_bid : 1;
+  std::uint32_t slot;  // where the order table placed it (OrderTable), OrderTable::kNone without one
 };
 
 /// Linear probing, backward-shift deletion, grown to keep the load at most one half.
@@ -84,6 +88,80 @@ class OrderMap {
   std::vector<Order> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
+};
+
+namespace detail {
+constexpr std::array<std::uint32_t, 256> crc32c_table() {
+  std::array<std::uint32_t, 256> t{};
+  for (std::uint32_t n = 0; n < 256; ++n) {
+    std::uint32_t c = n;
+    for (int i = 0; i < 8; ++i) c = (c >> 1) ^ ((c & 1) ? 0x82F63B78u : 0u);
+    t[n] = c;
+  }
+  return t;
+}
+inline constexpr std::array<std::uint32_t, 256> kCrc32cTable = crc32c_table();
+}  // namespace detail
+
+/// Where the gateware's 2-left hashed order table places references (protocol/order_hash.py): two banks
+/// of 2**bucket_bits buckets of `ways` entries, indexed by the halves of the CRC-32C of the reference,
+/// then a stash. Only free counts are kept: a reference takes the candidate with more free ways (the left
+/// on a tie), else the stash, else it fails; which way it takes does not change what fails later.
+class OrderTable {
+ public:
+  static constexpr std::uint32_t kNone = 0xFFFFFFFFu;  // not placed (full, or no table)
+  static constexpr std::uint32_t kStash = 0xFFFFFFFEu;
+  static constexpr unsigned kMaxBucketBits = 16;  // protocol.order_hash.MAX_BUCKET_BITS
+
+  OrderTable(unsigned bucket_bits, std::uint32_t ways, std::uint32_t stash)
+      : mask_((1u << bucket_bits) - 1), free_(std::size_t{2} << bucket_bits, ways),
+        stash_free_(stash) {}
+
+  /// The slot a new reference is placed in: a bucket (right bank from buckets() up), kStash, or kNone.
+  std::uint32_t insert(std::uint64_t ref) noexcept {
+    const auto [b0, b1] = candidates(ref, mask_);
+    const std::uint32_t left = b0, right = buckets() + b1;
+    const std::uint32_t slot = free_[right] > free_[left] ? right : left;
+    if (free_[slot]) {
+      --free_[slot];
+      return slot;
+    }
+    if (stash_free_) {
+      --stash_free_;
+      return kStash;
+    }
+    return kNone;
+  }
+
+  /// Frees the entry of a slot from insert (kNone: nothing to free).
+  void remove(std::uint32_t slot) noexcept {
+    if (slot == kStash) ++stash_free_;
+    else if (slot != kNone) ++free_[slot];
+  }
+
+  /// Buckets in one bank; a slot at or above this is in the right bank.
+  std::uint32_t buckets() const noexcept { return mask_ + 1; }
+
+  /// The candidate buckets of a reference in the left and right banks of mask + 1 buckets each.
+  static std::pair<std::uint32_t, std::uint32_t> candidates(std::uint64_t ref, std::uint32_t mask) noexcept {
+    const std::uint32_t h = crc32c_u64(ref);
+    return {h & mask, (h >> 16) & mask};
+  }
+
+  /// CRC-32C (Castagnoli, reflected 0x82F63B78, initial value and final XOR 0xFFFFFFFF) of a reference's
+  /// 8 big-endian bytes, as protocol.order_hash.crc32c_u64.
+  static std::uint32_t crc32c_u64(std::uint64_t ref) noexcept {
+    std::uint32_t crc = 0xFFFFFFFFu;
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      crc = (crc >> 8) ^ detail::kCrc32cTable[(crc ^ static_cast<std::uint32_t>(ref >> shift)) & 0xFF];
+    }
+    return crc ^ 0xFFFFFFFFu;
+  }
+
+ private:
+  std::uint32_t mask_;
+  std::vector<std::uint32_t> free_;  // free ways of each bucket: the left bank, then the right
+  std::uint32_t stash_free_;
 };
 
 }  // namespace tickgate::driver

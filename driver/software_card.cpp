@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 
 #include "software_events.hpp"
@@ -30,7 +32,24 @@ SoftwareCard::SoftwareCard(SoftwareCardConfig config)
     : track_all_(!config.symbols.has_value()),
       tracked_(1 << 16, false),
       book_index_(1 << 16, kNoBook),
-      orders_(1 << 16) {
+      refused_(1 << 16, false),
+      orders_(1 << 16),
+      max_levels_(config.max_levels.value_or(BookSide::kUnbounded)),
+      max_symbols_(config.max_symbols.value_or(std::numeric_limits<std::size_t>::max())),
+      level_events_(config.level_events) {
+  if (config.max_levels == std::size_t{0}) throw std::invalid_argument("max_levels must be at least 1 or None");
+  if (config.max_symbols == std::size_t{0}) throw std::invalid_argument("max_symbols must be at least 1 or None");
+  if (level_events_ && (!config.max_levels || *config.max_levels > kMaxLevelEventsLevels)) {
+    throw std::invalid_argument("level_events needs max_levels set and at most " +
+                                std::to_string(kMaxLevelEventsLevels));
+  }
+  if (const auto& t = config.order_table) {
+    if (t->bucket_bits < 1 || t->bucket_bits > OrderTable::kMaxBucketBits) {
+      throw std::invalid_argument("bucket_bits must be 1 to " + std::to_string(OrderTable::kMaxBucketBits));
+    }
+    if (t->ways < 1) throw std::invalid_argument("ways must be at least 1");
+    table_.emplace(t->bucket_bits, t->ways, t->stash);
+  }
   if (config.symbols) {
     for (const std::string& s : *config.symbols) {
       if (s.empty() || s.size() > 8) throw std::invalid_argument("ITCH symbols are 1 to 8 characters: " + s);

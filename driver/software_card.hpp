@@ -16,17 +16,30 @@
 
 namespace tickgate::driver {
 
-/// What the card is told: which symbols to track (none: all), and optionally the session to expect.
+/// Geometry of the order table (model.order_table.OrderTableConfig).
+struct OrderTableConfig {
+  unsigned bucket_bits;
+  std::uint32_t ways;
+  std::uint32_t stash;
+};
+
+/// What the card is told (model.card.CardConfig): which symbols to track (none: all), the session to
+/// expect, capacities (none: unbounded) and whether to emit LEVEL events (needs max_levels, at most 255).
 struct SoftwareCardConfig {
   std::optional<std::vector<std::string>> symbols;
   std::optional<std::array<char, 10>> session;
   std::optional<std::uint64_t> first_sequence;
+  std::optional<OrderTableConfig> order_table;
+  std::optional<std::size_t> max_levels;
+  std::optional<std::size_t> max_symbols;
+  bool level_events = false;
 };
 
 class SoftwareCard {
  public:
   using Counters = std::array<std::uint64_t, regs::kCounterCount>;
 
+  /// Throws std::invalid_argument for a configuration CardConfig refuses.
   explicit SoftwareCard(SoftwareCardConfig config = {});
 
   /// Processes one MoldUDP64 packet received at `rx_ns`.
@@ -58,14 +71,20 @@ class SoftwareCard {
   void message(const std::byte* p, std::size_t length, std::uint64_t seq, std::uint64_t rx_ns);
   template <class M>
   void apply(const std::byte* p, const Msg& m);
-  std::uint32_t book_of(std::uint16_t locate);
+  std::uint32_t book_of(std::uint16_t locate, const Msg& m);
   bool tracked(std::uint16_t locate) const noexcept { return track_all_ || tracked_[locate]; }
   void count_missing(std::uint16_t locate);
   bool valid(std::uint32_t shares, std::uint32_t price);
+  // Off the hot path of the default (unbounded) configuration: kept out of line.
+  [[gnu::cold, gnu::noinline]] void degrade(std::uint32_t book, events::DegradedReason reason, const Msg& m);
+  [[gnu::noinline]] void level_event(std::uint32_t book, bool is_bid, std::uint32_t price, const LevelUpdate& u,
+                                     const Msg& m);
+  [[gnu::cold, gnu::noinline]] std::uint32_t refuse(std::uint16_t locate, const Msg& m);
+  void take(const Order& o, std::uint64_t shares, bool removes_order, const Msg& m);
   std::uint32_t insert(std::uint64_t ref, std::uint32_t book, bool is_bid, std::uint32_t price,
-                       std::uint32_t shares);
-  std::uint64_t reduce(Order* o, std::uint64_t shares);
-  void remove(Order* o);
+                       std::uint32_t shares, const Msg& m);
+  void reduce(Order* o, std::uint64_t shares, const Msg& m);
+  void remove(Order* o, const Msg& m);
   void bbo_if_changed(std::uint32_t book, const Msg& m);
   template <class E>
   E record(std::uint8_t flags, std::uint16_t locate, const Msg& m) const noexcept;
@@ -86,6 +105,7 @@ class SoftwareCard {
   void directory(const std::byte* p);
 
   static constexpr std::uint32_t kNoBook = 0xFFFFFFFFu;
+  static constexpr std::size_t kMaxLevelEventsLevels = 255;  // model.config.MAX_LEVEL_EVENTS_LEVELS
 
   Counters counters_{};
   std::array<std::uint8_t, 256> type_counter_{};  // counter index of each type byte's type_X; 0: unknown
@@ -102,8 +122,13 @@ class SoftwareCard {
   std::vector<std::string> symbols_;  // tracked names when not track_all_
   std::vector<bool> tracked_;  // per locate: its directory name is tracked
   std::vector<std::uint32_t> book_index_;  // per locate: index into books_, or kNoBook
+  std::vector<bool> refused_;  // per locate: found no book slot (max_symbols)
   std::vector<Book> books_;
   OrderMap orders_;
+  std::optional<OrderTable> table_;
+  std::size_t max_levels_;  // BookSide::kUnbounded if unbounded
+  std::size_t max_symbols_;
+  bool level_events_;
 };
 
 }  // namespace tickgate::driver

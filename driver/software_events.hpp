@@ -30,7 +30,9 @@ void SoftwareCard::push(const E& e) {
   else if constexpr (E::kKind == events::EventKind::kStatus) ++counters_[c::events_status];
   else if constexpr (E::kKind == events::EventKind::kGap) ++counters_[c::events_gap];
   else if constexpr (E::kKind == events::EventKind::kSession) ++counters_[c::events_session];
-  else ++counters_[c::events_degraded];
+  else if constexpr (E::kKind == events::EventKind::kDegraded) ++counters_[c::events_degraded];
+  else if constexpr (E::kKind == events::EventKind::kLevel) ++counters_[c::events_level];
+  else static_assert(sizeof(E) == 0, "an event kind without its counter");
 }
 
 }  // namespace tickgate::driver

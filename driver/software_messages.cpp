@@ -11,6 +11,8 @@ namespace tickgate::driver {
 
 namespace c = regs::counter;
 using events::BboEvent;
+using events::DegradedEvent;
+using events::LevelEvent;
 using events::StatusEvent;
 using events::TradeEvent;
 
@@ -51,21 +53,33 @@ void SoftwareCard::apply(const std::byte* p, const Msg& m) {
   else if constexpr (std::is_same_v<M, itch::StockDirectory>) directory(p);
 }
 
-// -- books and orders -------------------------------------------------------------------------------
+// -- books, orders and levels ----------------------------------------------------------------------
 
-std::uint32_t SoftwareCard::book_of(std::uint16_t locate) {
+std::uint32_t SoftwareCard::book_of(std::uint16_t locate, const Msg& m) {
   const std::uint32_t b = book_index_[locate];
   if (b != kNoBook) return b;
-  if (!tracked(locate)) {
+  if (!tracked(locate) || refused_[locate]) {
     ++counters_[c::untracked_symbol];
     return kNoBook;
   }
-  books_.emplace_back(locate);
+  if (books_.size() >= max_symbols_) return refuse(locate, m);
+  books_.emplace_back(locate, max_levels_);
   return book_index_[locate] = static_cast<std::uint32_t>(books_.size() - 1);
 }
 
+std::uint32_t SoftwareCard::refuse(std::uint16_t locate, const Msg& m) {
+  refused_[locate] = true;
+  ++counters_[c::symbols_full];
+  ++counters_[c::untracked_symbol];
+  ++counters_[c::degraded_symbols];
+  auto e = record<DegradedEvent>(static_cast<std::uint8_t>(events::EventFlag::kDegraded), locate, m);
+  e.degraded_reason = static_cast<std::uint8_t>(events::DegradedReason::kSymbolsFull);
+  push(e);
+  return kNoBook;
+}
+
 void SoftwareCard::count_missing(std::uint16_t locate) {
-  const bool known = book_index_[locate] != kNoBook || tracked(locate);
+  const bool known = book_index_[locate] != kNoBook || (tracked(locate) && !refused_[locate]);
   ++counters_[known ? c::unknown_ref : c::untracked_symbol];
 }
 
@@ -77,36 +91,81 @@ bool SoftwareCard::valid(std::uint32_t shares, std::uint32_t price) {
   return true;
 }
 
+void SoftwareCard::degrade(std::uint32_t index, events::DegradedReason reason, const Msg& m) {
+  Book& b = books_[index];
+  const auto flag = static_cast<std::uint8_t>(events::EventFlag::kDegraded);
+  if (b.flags & flag) return;
+  b.flags = flag;
+  ++counters_[c::degraded_symbols];
+  auto e = record<DegradedEvent>(flag, b.locate, m);
+  e.degraded_reason = static_cast<std::uint8_t>(reason);
+  push(e);
+}
+
+void SoftwareCard::level_event(std::uint32_t index, bool is_bid, std::uint32_t price, const LevelUpdate& u,
+                               const Msg& m) {
+  const Book& b = books_[index];
+  auto e = record<LevelEvent>(b.flags, b.locate, m);
+  e.level_side = is_bid ? 'B' : 'S';
+  e.level_action = u.action;
+  e.level_index = static_cast<std::uint8_t>(u.index);
+  e.level_px = price;
+  e.level_sz = static_cast<std::uint32_t>(u.shares);
+  e.level_orders = u.orders;
+  push(e);
+}
+
+void SoftwareCard::take(const Order& o, std::uint64_t shares, bool removes_order, const Msg& m) {
+  const LevelUpdate u = books_[o.book].side(o.is_bid).reduce(o.price, shares, removes_order);
+  if (u.action == 0) [[unlikely]] ++counters_[c::level_missing];
+  else if (level_events_) level_event(o.book, o.is_bid, o.price, u, m);
+}
+
 std::uint32_t SoftwareCard::insert(std::uint64_t ref, std::uint32_t book, bool is_bid, std::uint32_t price,
-                                   std::uint32_t shares) {
+                                   std::uint32_t shares, const Msg& m) {
   std::uint32_t other = kNoBook;
   if (Order* e = orders_.find(ref)) {
     ++counters_[c::duplicate_ref];
-    books_[e->book].side(e->is_bid).reduce(e->price, e->shares, true);
+    take(*e, e->shares, true, m);
+    if (table_) table_->remove(e->slot);
     if (e->book != book) other = e->book;
     orders_.erase(e);
   }
-  books_[book].side(is_bid).add(price, shares);
-  orders_.insert(Order{ref, price, shares, book, is_bid});
+  std::uint32_t slot = OrderTable::kNone;
+  if (table_) {
+    slot = table_->insert(ref);
+    if (slot == OrderTable::kNone) {
+      ++counters_[c::order_table_full];
+      degrade(book, events::DegradedReason::kOrderTableFull, m);
+      return other;
+    }
+    if (slot == OrderTable::kStash) ++counters_[c::order_table_stashed];
+    else if (slot >= table_->buckets()) ++counters_[c::order_table_second_choice];
+  }
+  bool full = false;
+  const LevelUpdate u = books_[book].side(is_bid).add(price, shares, full);
+  if (u.action != 0 && level_events_) level_event(book, is_bid, price, u, m);
+  if (full) {
+    ++counters_[c::levels_full];
+    degrade(book, events::DegradedReason::kLevelsFull, m);
+  }
+  orders_.insert(Order{ref, price, shares, book, is_bid, slot});
   return other;
 }
 
-std::uint64_t SoftwareCard::reduce(Order* o, std::uint64_t shares) {
-  BookSide& side = books_[o->book].side(o->is_bid);
+void SoftwareCard::reduce(Order* o, std::uint64_t shares, const Msg& m) {
   if (shares >= o->shares) {
     if (shares > o->shares) ++counters_[c::oversized_reduce];
-    const std::uint64_t taken = o->shares;
-    side.reduce(o->price, taken, true);
-    orders_.erase(o);
-    return taken;
+    remove(o, m);
+    return;
   }
   o->shares -= static_cast<std::uint32_t>(shares);
-  side.reduce(o->price, shares, false);
-  return shares;
+  take(*o, shares, false, m);
 }
 
-void SoftwareCard::remove(Order* o) {
-  books_[o->book].side(o->is_bid).reduce(o->price, o->shares, true);
+void SoftwareCard::remove(Order* o, const Msg& m) {
+  take(*o, o->shares, true, m);
+  if (table_) table_->remove(o->slot);
   orders_.erase(o);
 }
 
@@ -128,7 +187,7 @@ void SoftwareCard::bbo_if_changed(std::uint32_t index, const Msg& m) {
 
 template <class M>
 void SoftwareCard::add(const std::byte* p, const Msg& m) {
-  const std::uint32_t book = book_of(M::stock_locate(p));
+  const std::uint32_t book = book_of(M::stock_locate(p), m);
   if (book == kNoBook) return;
   const char side = M::buy_sell_indicator(p);
   const std::uint32_t shares = M::shares(p), price = M::price(p);
@@ -137,7 +196,7 @@ void SoftwareCard::add(const std::byte* p, const Msg& m) {
     return;
   }
   if (!valid(shares, price)) return;
-  const std::uint32_t other = insert(M::order_reference_number(p), book, side == 'B', price, shares);
+  const std::uint32_t other = insert(M::order_reference_number(p), book, side == 'B', price, shares, m);
   bbo_if_changed(book, m);
   if (other != kNoBook) bbo_if_changed(other, m);
 }
@@ -147,23 +206,24 @@ void SoftwareCard::execute(const std::byte* p, const Msg& m) {
   const std::uint64_t ref = M::order_reference_number(p);
   Order* o = orders_.find(ref);
   if (o == nullptr) return count_missing(M::stock_locate(p));
-  const Order held = *o;
-  const std::uint64_t shares = reduce(o, M::executed_shares(p));
-  const Book& b = books_[held.book];
-  auto e = record<TradeEvent>(b.flags, b.locate, m);
+  const std::uint32_t book = o->book;
+  const std::uint64_t executed = M::executed_shares(p);
+  const Book& b = books_[book];
+  auto e = record<TradeEvent>(b.flags, b.locate, m);  // the trade comes before the level events
   if constexpr (std::is_same_v<M, itch::OrderExecuted>) {
-    e.trade_px = held.price;
+    e.trade_px = o->price;
     e.printable = 'Y';
   } else {
     e.trade_px = M::execution_price(p);
     e.printable = static_cast<std::uint8_t>(M::printable(p));
   }
-  e.trade_side = held.is_bid ? 'B' : 'S';
-  e.trade_shares = shares;
+  e.trade_side = o->is_bid ? 'B' : 'S';
+  e.trade_shares = std::min<std::uint64_t>(executed, o->shares);
   e.match_number = M::match_number(p);
   e.order_ref = ref;
   push(e);
-  bbo_if_changed(held.book, m);
+  reduce(o, executed, m);
+  bbo_if_changed(book, m);
 }
 
 void SoftwareCard::cancel(const std::byte* p, const Msg& m) {
@@ -171,7 +231,7 @@ void SoftwareCard::cancel(const std::byte* p, const Msg& m) {
   Order* o = orders_.find(M::order_reference_number(p));
   if (o == nullptr) return count_missing(M::stock_locate(p));
   const std::uint32_t book = o->book;
-  reduce(o, M::cancelled_shares(p));
+  reduce(o, M::cancelled_shares(p), m);
   bbo_if_changed(book, m);
 }
 
@@ -180,7 +240,7 @@ void SoftwareCard::erase(const std::byte* p, const Msg& m) {
   Order* o = orders_.find(M::order_reference_number(p));
   if (o == nullptr) return count_missing(M::stock_locate(p));
   const std::uint32_t book = o->book;
-  remove(o);
+  remove(o, m);
   bbo_if_changed(book, m);
 }
 
@@ -190,17 +250,17 @@ void SoftwareCard::replace(const std::byte* p, const Msg& m) {
   if (o == nullptr) return count_missing(M::stock_locate(p));
   const std::uint32_t book = o->book;
   const bool is_bid = o->is_bid;
-  remove(o);
+  remove(o, m);
   std::uint32_t other = kNoBook;
   const std::uint32_t shares = M::shares(p), price = M::price(p);
-  if (valid(shares, price)) other = insert(M::new_order_reference_number(p), book, is_bid, price, shares);
+  if (valid(shares, price)) other = insert(M::new_order_reference_number(p), book, is_bid, price, shares, m);
   bbo_if_changed(book, m);
   if (other != kNoBook) bbo_if_changed(other, m);
 }
 
 void SoftwareCard::trade(const std::byte* p, const Msg& m) {
   using M = itch::Trade;
-  const std::uint32_t book = book_of(M::stock_locate(p));
+  const std::uint32_t book = book_of(M::stock_locate(p), m);
   if (book == kNoBook) return;
   auto e = record<TradeEvent>(books_[book].flags, books_[book].locate, m);
   e.trade_px = M::price(p);
@@ -213,7 +273,7 @@ void SoftwareCard::trade(const std::byte* p, const Msg& m) {
 
 void SoftwareCard::cross(const std::byte* p, const Msg& m) {
   using M = itch::CrossTrade;
-  const std::uint32_t book = book_of(M::stock_locate(p));
+  const std::uint32_t book = book_of(M::stock_locate(p), m);
   if (book == kNoBook) return;
   auto e = record<TradeEvent>(books_[book].flags, books_[book].locate, m);
   e.trade_px = M::cross_price(p);
@@ -226,7 +286,7 @@ void SoftwareCard::cross(const std::byte* p, const Msg& m) {
 
 void SoftwareCard::trading_action(const std::byte* p, const Msg& m) {
   using M = itch::StockTradingAction;
-  const std::uint32_t book = book_of(M::stock_locate(p));
+  const std::uint32_t book = book_of(M::stock_locate(p), m);
   if (book == kNoBook) return;
   auto e = record<StatusEvent>(books_[book].flags, books_[book].locate, m);
   e.status_code = static_cast<std::uint8_t>(M::trading_state(p));

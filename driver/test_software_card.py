@@ -252,8 +252,6 @@ def test_feed_one_packet_equals_the_batch() -> None:
 
 
 def test_bad_arguments_are_refused() -> None:
-    with pytest.raises(ValueError, match="capacities"):
-        SoftwareCard(max_levels=10)
     with pytest.raises(ValueError):
         SoftwareCard(["TOOLONGNAME"])
     with pytest.raises(ValueError, match="10 bytes"):

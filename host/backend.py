@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import sys
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -10,7 +12,7 @@ from tickgate.model.card import CardConfig, ReferenceCard
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import pack_dma
 
-BACKENDS = ("model", "software")  # later: "sim", "f1", "auto"
+BACKENDS = ("model", "software", "f1", "auto", "sim")
 
 
 class Backend(Protocol):
@@ -58,10 +60,10 @@ class SoftwareBackend:
         from tickgate._driver import SoftwareCard
 
         config = config or CardConfig()
-        if config.order_table is not None or config.max_levels is not None or config.max_symbols is not None:
-            raise ValueError("the software backend does not model capacities yet; use --backend model")
         symbols = sorted(config.symbols) if config.symbols is not None else None
-        self.card = SoftwareCard(symbols, session=config.session, first_sequence=config.first_sequence)
+        self.card = SoftwareCard(symbols, session=config.session, first_sequence=config.first_sequence,
+                                 order_table=config.order_table, max_levels=config.max_levels,
+                                 max_symbols=config.max_symbols, level_events=config.level_events)
         self._batch: list[tuple[bytes, int]] = []
 
     def feed(self, payload: bytes, rx_ns: int = 0) -> None:
@@ -88,10 +90,45 @@ class SoftwareBackend:
         return dict(self.card.counters())
 
 
-def open_backend(name: str = "model", config: CardConfig | None = None) -> Backend:
-    """The backend called `name`."""
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def open_backend(name: str = "model", config: CardConfig | None = None, *,
+                 announce: Callable[[str], None] | None = _say, **f1: Any) -> Backend:
+    """The backend called `name` (one of BACKENDS).
+
+    "auto" opens the F1 card when one is present and holds the expected image (`f1["manifest"]`, default
+    the image this host speaks to), else the software model; it says which, and why, through `announce`
+    (default: a line on stderr; None: silent) and in the backend's `description`. The choice is made once,
+    here: a card that fails later raises, it is never swapped for the model halfway through a run. A card
+    that matches but cannot be opened (permissions, I/O) raises too. `f1` holds F1Backend's keyword
+    arguments (manifest, sysfs_root, dev_dir, slot, timeout_s, io) for "f1" and "auto".
+    """
     if name == "model":
         return ModelBackend(config)
     if name == "software":
         return SoftwareBackend(config)
-    raise ValueError(f"unknown or not yet available backend {name!r}; available: {', '.join(BACKENDS)}")
+    if name == "f1":
+        from tickgate.host.backend_f1 import F1Backend
+
+        return F1Backend(config, **f1)
+    if name == "auto":
+        from tickgate._driver import NoCardError, WrongImageError
+        from tickgate.host.backend_f1 import F1Backend
+
+        try:
+            backend: Backend = F1Backend(config, **f1)
+            why = backend.description  # type: ignore[attr-defined]
+        except (NoCardError, WrongImageError) as e:
+            backend = SoftwareBackend(config)
+            why = f"no matching card: {e}"
+            backend.description = why  # type: ignore[attr-defined]
+        if announce is not None:
+            announce(f"tickgate: backend auto -> {backend.name} ({why})")
+        return backend
+    if name == "sim":  # the Verilated pipeline in-process; keyword arguments: SimBackend's (geometry, quiet)
+        from tickgate.host.backend_sim import SimBackend
+
+        return SimBackend(config, **f1)
+    raise ValueError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")

@@ -7,20 +7,25 @@ Semantics, per message of a tracked symbol (see also `session.py`):
   symbol; E/C/X take shares off (clamped to what is left, counted), D removes; an order at zero shares
   is removed. Books are not frozen by halts.
 - One BBO event for every message that changes a tracked symbol's best price or size on either side,
-  none otherwise. A TRADE event for E, C, P and Q (before the BBO event of the same message). A STATUS
-  event for S (always) and H.
+  none otherwise. A TRADE event for E, C, P and Q. A STATUS event for S (always) and H.
+- With `level_events`, one LEVEL event for every level operation (`book.py`: NEW, CHANGE, DELETE).
+- The events of one message come in a fixed order: TRADE; LEVEL events in the order of the level
+  operations (U: the original's removal, then the removal of a live order holding the new reference,
+  then the add; A/F: that removal, then the add); DEGRADED if the message degraded a book; the BBO of
+  the message's book; the BBO of the book a duplicate reference's removal changed. A LEVEL event
+  carries the flags of its book before the message degraded it (its DEGRADED event comes after).
 - Anything not applied is counted under a named counter of `protocol.registers.COUNTERS`.
 - Capacities default to unbounded. Past one, the symbol is marked degraded once, by a DEGRADED event and
   a counter, and its later events carry the DEGRADED flag. The order table is the gateware's: a hashed
   table (`order_table.py`, `protocol/order_hash.py`); an order that finds no place in it is not kept
-  (later references to it count as unknown). Symbols past `max_symbols` are not kept. Until the gateware
-  fixes its bounded price levels, levels past `max_levels` are kept exactly, flagged.
+  (later references to it count as unknown). Symbols past `max_symbols` are not kept. Each side holds
+  at most `max_levels` price levels, the best ones (`book.py`); an order at a level that is not held is
+  kept, and its reductions count `level_missing`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,36 +34,17 @@ from tickgate.protocol import itch
 from tickgate.protocol.events import DegradedReason, EventFlag, EventKind
 from tickgate.protocol.registers import counter_names
 
-from .book import Book, Side
+from .book import Book, LevelUpdate, Side
+from .config import CardConfig
 from .decoder import classify
-from .order_table import OrderTable, OrderTableConfig
+from .order_table import OrderTable
 from .session import MoldSession
 from .sink import EventSink
 
+__all__ = ["CardConfig", "ReferenceCard"]
+
 _B, _S, _Y, _N = b"B", b"S", b"Y", b"N"
-_BBO, _TRADE = int(EventKind.BBO), int(EventKind.TRADE)  # plain ints on the hot path
-
-
-@dataclass(frozen=True)
-class CardConfig:
-    """What the card is told: which symbols to track (None: all), capacities (None: unbounded), session."""
-
-    symbols: frozenset[str] | None = None
-    order_table: OrderTableConfig | None = None
-    max_levels: int | None = None
-    max_symbols: int | None = None
-    session: bytes | None = None
-    first_sequence: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("max_levels", "max_symbols"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise ValueError(f"{name} must be at least 1 or None (unbounded), not {v}")
-        if self.symbols is not None:
-            bad = [s for s in self.symbols if not 1 <= len(s) <= 8]
-            if bad:
-                raise ValueError(f"ITCH symbols are 1 to 8 characters: {bad}")
+_BBO, _TRADE, _LEVEL = int(EventKind.BBO), int(EventKind.TRADE), int(EventKind.LEVEL)  # plain ints: hot path
 
 
 class _Order:
@@ -86,7 +72,7 @@ class ReferenceCard:
         self.orders: dict[int, _Order] = {}
         self._track_all = self.config.symbols is None
         self.order_table = OrderTable(self.config.order_table) if self.config.order_table else None
-        self._max_levels = self.config.max_levels or float("inf")
+        self._level_events = self.config.level_events
         self._dispatch = {
             "A": self._add, "F": self._add, "E": self._execute, "C": self._execute, "X": self._cancel,
             "D": self._delete, "U": self._replace, "P": self._trade, "Q": self._trade, "H": self._trading_action,
@@ -141,7 +127,7 @@ class ReferenceCard:
             self.sink.emit(EventKind.DEGRADED, EventFlag.DEGRADED, locate, ord(m.message_type), seq, m.timestamp,
                            rx_ns, DegradedReason.SYMBOLS_FULL)
             return None
-        book = self.books[locate] = Book(locate)
+        book = self.books[locate] = Book(locate, self.config.max_levels)
         return book
 
     def _tracked(self, locate: int) -> bool:
@@ -161,7 +147,13 @@ class ReferenceCard:
             book.last_bbo = bbo
             self.sink.emit(_BBO, book.flags, book.locate, ord(m.message_type), seq, m.timestamp, rx_ns, *bbo)
 
-    # -- order table -----------------------------------------------------------------------------------
+    # -- orders and levels --------------------------------------------------------------------------------
+
+    def _level(self, book: Book, is_bid: bool, update: LevelUpdate | None, m, seq: int, rx_ns: int) -> None:
+        """Emit the LEVEL event of a level operation (if enabled)."""
+        if update is not None and self._level_events:
+            self.sink.emit(_LEVEL, book.flags, book.locate, ord(m.message_type), seq, m.timestamp, rx_ns,
+                           _B[0] if is_bid else _S[0], *update)
 
     def _insert(self, ref: int, book: Book, is_bid: bool, price: int, shares: int, m, seq: int,
                 rx_ns: int) -> Book | None:
@@ -169,15 +161,23 @@ class ReferenceCard:
         evicted = self.orders.pop(ref, None)
         if evicted is not None:
             self.counters["duplicate_ref"] += 1
-            evicted.side().reduce(evicted.price, evicted.shares, True)
+            self._take(evicted, evicted.shares, True, m, seq, rx_ns)
             if self.order_table is not None:
                 self.order_table.remove(ref)
-        if self.order_table is not None and not self.order_table.insert(ref):
+        table = self.order_table
+        if table is not None and not table.insert(ref):
             self.counters["order_table_full"] += 1
             self._degrade(book, DegradedReason.ORDER_TABLE_FULL, m, seq, rx_ns)
         else:
-            side = book.bids if is_bid else book.asks
-            if side.add(price, shares) and len(side) > self._max_levels:
+            if table is not None:
+                bank = table.where(ref)[0]
+                if bank == 1:
+                    self.counters["order_table_second_choice"] += 1
+                elif bank < 0:
+                    self.counters["order_table_stashed"] += 1
+            update, full = book.side(is_bid).add(price, shares)
+            self._level(book, is_bid, update, m, seq, rx_ns)
+            if full:
                 self.counters["levels_full"] += 1
                 self._degrade(book, DegradedReason.LEVELS_FULL, m, seq, rx_ns)
             self.orders[ref] = _Order(book, is_bid, price, shares)
@@ -194,20 +194,27 @@ class ReferenceCard:
                 self.counters["untracked_symbol"] += 1
         return o
 
-    def _reduce(self, o: _Order, ref: int, shares: int) -> int:
-        """Take `shares` off a live order (clamped, counted), removing it at zero; the shares taken."""
+    def _take(self, o: _Order, shares: int, removes_order: bool, m, seq: int, rx_ns: int) -> None:
+        """Take an order's shares (and the order) off its level; a missing level is counted."""
+        update = o.side().reduce(o.price, shares, removes_order)
+        if update is None:
+            self.counters["level_missing"] += 1
+        else:
+            self._level(o.book, o.is_bid, update, m, seq, rx_ns)
+
+    def _reduce(self, o: _Order, ref: int, shares: int, m, seq: int, rx_ns: int) -> None:
+        """Take `shares` off a live order (clamped, counted), removing it at zero."""
         if shares >= o.shares:
             if shares > o.shares:
                 self.counters["oversized_reduce"] += 1
-            self._remove(o, ref)
-            return o.shares
-        o.shares -= shares
-        o.side().reduce(o.price, shares, False)
-        return shares
+            self._remove(o, ref, m, seq, rx_ns)
+        else:
+            o.shares -= shares
+            self._take(o, shares, False, m, seq, rx_ns)
 
-    def _remove(self, o: _Order, ref: int) -> None:
+    def _remove(self, o: _Order, ref: int, m, seq: int, rx_ns: int) -> None:
         del self.orders[ref]
-        o.side().reduce(o.price, o.shares, True)
+        self._take(o, o.shares, True, m, seq, rx_ns)
         if self.order_table is not None:
             self.order_table.remove(ref)
 
@@ -234,25 +241,26 @@ class ReferenceCard:
         o = self._order(m, ref)
         if o is None:
             return
-        shares = self._reduce(o, ref, m.executed_shares)
         price, printable = (o.price, _Y) if m.message_type == "E" else (m.execution_price, m.printable)
         book = o.book
         self.sink.emit(_TRADE, book.flags, book.locate, ord(m.message_type), seq, m.timestamp, rx_ns, price,
-                       _B[0] if o.is_bid else _S[0], printable[0], 0, shares, m.match_number, ref)
+                       _B[0] if o.is_bid else _S[0], printable[0], 0, min(m.executed_shares, o.shares),
+                       m.match_number, ref)
+        self._reduce(o, ref, m.executed_shares, m, seq, rx_ns)
         self._bbo_if_changed(book, m, seq, rx_ns)
 
     def _cancel(self, m, seq: int, rx_ns: int) -> None:
         ref = m.order_reference_number
         o = self._order(m, ref)
         if o is not None:
-            self._reduce(o, ref, m.cancelled_shares)
+            self._reduce(o, ref, m.cancelled_shares, m, seq, rx_ns)
             self._bbo_if_changed(o.book, m, seq, rx_ns)
 
     def _delete(self, m, seq: int, rx_ns: int) -> None:
         ref = m.order_reference_number
         o = self._order(m, ref)
         if o is not None:
-            self._remove(o, ref)
+            self._remove(o, ref, m, seq, rx_ns)
             self._bbo_if_changed(o.book, m, seq, rx_ns)
 
     def _replace(self, m, seq: int, rx_ns: int) -> None:
@@ -260,7 +268,7 @@ class ReferenceCard:
         o = self._order(m, ref)
         if o is None:
             return
-        self._remove(o, ref)
+        self._remove(o, ref, m, seq, rx_ns)
         other = None
         if self._valid(None, m.shares, m.price):
             other = self._insert(m.new_order_reference_number, o.book, o.is_bid, m.price, m.shares, m, seq, rx_ns)

@@ -4,7 +4,8 @@ Placement follows `protocol.order_hash` (2-left hashing): the table is two banks
 first bucket is in the left bank, its second in the right. It takes the lowest free way of whichever of
 the two has more free ways (the left on a tie), else the lowest free stash entry, else the insert fails.
 Entries are freed when their order is removed and are never moved. The order data itself lives in the
-card; this models only where references fit. (Not yet used by `ReferenceCard`: issue C wires it in.)
+card; this models only where references fit. `ReferenceCard` counts inserts placed in the right bank
+(`order_table_second_choice`), in the stash (`order_table_stashed`) and failed (`order_table_full`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .itch_spec import MESSAGES
 
-__all__ = ["COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Register", "RegisterMap", "counter_names"]
+__all__ = ["COUNTERS", "EVENT_COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Register", "RegisterMap", "counter_names"]
 
 MAP_VERSION = 3  # 3: level events, symbol names, order-table and latency statistics, DMA buffer levels
 ID_MAGIC = 0x544B4754  # "TKGT"
@@ -90,6 +90,9 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("eth_wrong_port", "UDP datagrams to another destination port"),
     ("eth_bad_udp_length", "UDP lengths that disagree with the IPv4 length"),
     ("eth_truncated", "frames that end before their UDP payload does"),
+    # DMA path (F1): the per-packet DMA header of `moldudp64.pack_dma`
+    ("dma_bad_length", "DMA headers with a length of 0 or past the largest packet (framing lost)"),
+    ("dma_skipped_words", "64-bit words skipped while finding the next DMA header"),
     # MoldUDP64 session
     ("packets", "MoldUDP64 packets received"),
     ("packets_heartbeat", "heartbeat packets (message count 0)"),
@@ -130,6 +133,12 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("events_degraded", "degraded-symbol events"),
     ("events_level", "price-level events"),
 )
+
+#: The counter each event kind advances (besides `events`), by the kind's letter.
+EVENT_COUNTERS: dict[str, str] = {
+    "B": "events_bbo", "T": "events_trade", "S": "events_status", "G": "events_gap", "Z": "events_session",
+    "D": "events_degraded", "L": "events_level",
+}
 
 COUNTER_BASE = 0x400
 

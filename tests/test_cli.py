@@ -83,5 +83,15 @@ def test_replay_software_backend_equals_the_model(tmp_path):
     assert summaries["software"]["backend"] == "software"
     assert summaries["software"]["counters"] == summaries["model"]["counters"]
     assert np.load(tmp_path / "software.npy").tobytes() == np.load(tmp_path / "model.npy").tobytes()
-    r = tickgate("replay", str(feed), "--backend", "software", "--order-table", "8:8:16")
-    assert r.returncode == 2 and "capacities" in r.stderr
+    caps = ("--order-table", "6:2:4", "--max-levels", "4", "--max-symbols", "60", "--level-events")
+    for backend in ("model", "software"):
+        r = tickgate("replay", str(feed), "--backend", backend, *caps, "--events",
+                     str(tmp_path / f"{backend}_caps.npy"), "--json")
+        assert r.returncode == 0, r.stderr
+        summaries[backend] = json.loads(r.stdout.strip().splitlines()[-1])
+    counters = summaries["model"]["counters"]
+    assert summaries["software"]["counters"] == counters
+    assert min(counters[k] for k in ("order_table_full", "levels_full", "symbols_full", "events_level")) > 0
+    assert np.load(tmp_path / "software_caps.npy").tobytes() == np.load(tmp_path / "model_caps.npy").tobytes()
+    r = tickgate("replay", str(feed), "--backend", "software", "--level-events")
+    assert r.returncode == 2 and "level_events needs max_levels" in r.stderr
