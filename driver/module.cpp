@@ -7,4 +7,5 @@ PYBIND11_MODULE(_driver, m) {
   m.doc() = "tickgate driver: the protocol contracts compiled from the generated tickgate/protocol.hpp";
   tickgate::driver::bind_protocol(m);
   tickgate::driver::bind_software(m);
+  tickgate::driver::bind_device(m);
 }

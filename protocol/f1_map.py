@@ -11,6 +11,10 @@ function). Packets and events move by XDMA over the 512-bit PCIS AXI-4 bus (BAR4
   pop the egress FIFO in order, whatever their address inside the window. Reading more than is ready
   returns zero records for the excess (kind 0), which the host must not do.
 
+Slots: every PCI function with the management IDs (MGMT_VENDOR_ID:MGMT_DEVICE_ID) is one slot; its application
+function has the same domain, bus and function number, and the device number plus APP_DEVICE_DELTA (aws-fpga's
+`fpga_pci` maps them so: F1_MBOX_DEV2APP_DEV(dev) = dev - 1).
+
 The image manifest (bitstreams/) records these IDs; the f1 backend checks the application function's IDs
 against the manifest of the image it expects.
 """
@@ -18,7 +22,8 @@ against the manifest of the image it expects.
 from __future__ import annotations
 
 __all__ = [
-    "APP_DEVICE_ID", "APP_SUBSYSTEM_ID", "APP_SUBSYSTEM_VENDOR_ID", "APP_VENDOR_ID", "CLEARED_DEVICE_ID",
+    "APP_DEVICE_DELTA", "APP_DEVICE_ID", "APP_SUBSYSTEM_ID", "APP_SUBSYSTEM_VENDOR_ID", "APP_VENDOR_ID",
+    "CLEARED_DEVICE_ID",
     "EGRESS_BASE", "EGRESS_SIZE", "INGRESS_BASE", "INGRESS_SIZE", "MGMT_DEVICE_ID", "MGMT_VENDOR_ID",
     "OCL_BAR", "PCIS_BAR", "cl_sh_id0", "cl_sh_id1",
 ]
@@ -26,6 +31,7 @@ __all__ = [
 MGMT_VENDOR_ID = 0x1D0F  # Amazon
 MGMT_DEVICE_ID = 0x1041  # the management function, one per slot: a sysfs scan for it finds the slots
 CLEARED_DEVICE_ID = 0x1042  # a cleared slot's application function
+APP_DEVICE_DELTA = -1  # application function's PCI device number minus the management function's
 
 APP_VENDOR_ID = 0x1D0F
 APP_DEVICE_ID = 0xF000  # the stock XDMA driver binds 0x1d0f:0xf000

@@ -1,0 +1,189 @@
+// Python access to the Device interface, its errors and SoftwareDevice; the f1 backend's part is f1_bind.cpp.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "device_bind.hpp"
+#include "device_software.hpp"
+
+namespace py = pybind11;
+
+namespace tickgate::driver {
+namespace {
+
+std::span<const std::byte> bytes_of(const py::buffer_info& info) {
+  if (info.ndim != 1 || info.itemsize != 1 || info.strides[0] != 1) {
+    throw py::value_error("expected a contiguous 1-D buffer of bytes (bytes, bytearray, uint8 array)");
+  }
+  return {static_cast<const std::byte*>(info.ptr), static_cast<std::size_t>(info.size)};
+}
+
+std::span<events::Event> events_of(const py::array& out) {
+  if (out.ndim() != 1 || out.itemsize() != static_cast<py::ssize_t>(events::kEventSize) ||
+      !(out.flags() & py::array::c_style) || !out.writeable()) {
+    throw py::value_error("out must be a writable, contiguous 1-D array of EVENT_DTYPE (64-byte records)");
+  }
+  return {static_cast<events::Event*>(const_cast<void*>(out.data())), static_cast<std::size_t>(out.size())};
+}
+
+py::dict identity(const DeviceIdentity& d) {
+  py::dict out;
+  out["backend"] = d.backend;
+  out["location"] = d.location;
+  out["vendor_id"] = d.vendor_id;
+  out["device_id"] = d.device_id;
+  out["subsystem_vendor_id"] = d.subsystem_vendor_id;
+  out["subsystem_id"] = d.subsystem_id;
+  out["id"] = d.id;
+  out["map_version"] = d.map_version;
+  out["cap_orders"] = d.cap_orders;
+  out["cap_levels"] = d.cap_levels;
+  out["cap_symbols"] = d.cap_symbols;
+  return out;
+}
+
+/// Python exception classes of DeviceError::Kind, all subclasses of tickgate._driver.DeviceError.
+struct Errors {
+  py::object base, not_found, wrong_image, gone, io, timeout, refused;
+};
+
+void bind_errors(py::module_& m) {
+  static Errors e;  // lives as long as the module: the translator below refers to it
+  e.base = py::reinterpret_steal<py::object>(
+      PyErr_NewExceptionWithDoc("tickgate._driver.DeviceError", "A device failed: the message says where and "
+                                "what to check.", PyExc_OSError, nullptr));
+  auto sub = [&](const char* name, const char* doc) {
+    const std::string full = std::string("tickgate._driver.") + name;
+    return py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(full.c_str(), doc, e.base.ptr(), nullptr));
+  };
+  e.not_found = sub("NoCardError", "No card where one was looked for (no slot, no application function, no XDMA).");
+  e.wrong_image = sub("WrongImageError", "The slot holds another image than the one expected.");
+  e.gone = sub("CardGoneError", "The card stopped answering (a register read 0xFFFFFFFF).");
+  e.io = sub("DeviceIOError", "A transfer or an open failed (EIO, permissions, missing files).");
+  e.timeout = sub("DeviceTimeoutError", "The card made no progress within the timeout.");
+  e.refused = sub("RegisterRefusedError", "A register access the device cannot carry out.");
+  m.attr("DeviceError") = e.base;
+  m.attr("NoCardError") = e.not_found;
+  m.attr("WrongImageError") = e.wrong_image;
+  m.attr("CardGoneError") = e.gone;
+  m.attr("DeviceIOError") = e.io;
+  m.attr("DeviceTimeoutError") = e.timeout;
+  m.attr("RegisterRefusedError") = e.refused;
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const DeviceError& err) {
+      using K = DeviceError::Kind;
+      const py::object& type = err.kind() == K::kNotFound     ? e.not_found
+                               : err.kind() == K::kWrongImage ? e.wrong_image
+                               : err.kind() == K::kGone       ? e.gone
+                               : err.kind() == K::kIo         ? e.io
+                               : err.kind() == K::kTimeout    ? e.timeout
+                                                              : e.refused;
+      PyErr_SetString(type.ptr(), err.what());
+    }
+  });
+}
+
+}  // namespace
+
+void bind_device(py::module_& m) {
+  bind_errors(m);
+
+  m.def(
+      "build_info",
+      [] {
+        py::dict d;
+#if defined(__clang__)
+        d["compiler"] = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+        d["compiler"] = std::string("gcc ") + __VERSION__;
+#else
+        d["compiler"] = "unknown";
+#endif
+        d["cplusplus"] = static_cast<long>(__cplusplus);
+#if defined(__OPTIMIZE__)
+        d["optimized"] = true;
+#else
+        d["optimized"] = false;
+#endif
+        d["pybind11"] = std::to_string(PYBIND11_VERSION_MAJOR) + "." + std::to_string(PYBIND11_VERSION_MINOR) + "." +
+                        std::to_string(PYBIND11_VERSION_PATCH);
+        d["map_version"] = regs::kMapVersion;
+        d["counters"] = regs::kCounterCount;
+        d["devices"] = py::make_tuple("software", "f1");
+        return d;
+      },
+      "How this module was built: compiler, C++ standard, optimisation, pybind11, the register map it has.");
+
+  py::class_<Device, std::shared_ptr<Device>>(m, "Device",
+                                              "One card, whatever implements it: DMA batches in, 64-byte events "
+                                              "out, registers by byte offset (protocol.registers.REGISTER_MAP).")
+      .def(
+          "submit",
+          [](Device& d, const py::buffer& batch) {
+            const py::buffer_info info = batch.request();
+            const auto bytes = bytes_of(info);
+            py::gil_scoped_release release;
+            return d.submit(bytes);
+          },
+          py::arg("batch"),
+          "Hand a DMA batch (protocol.moldudp64.pack_dma) to the card, all of it; its size in bytes.")
+      .def(
+          "collect",
+          [](Device& d, const py::array& out) {
+            const auto span = events_of(out);
+            py::gil_scoped_release release;
+            return d.collect(span);
+          },
+          py::arg("out"), "Move up to len(out) waiting events into out (an EVENT_DTYPE array); how many.")
+      .def("pending", &Device::pending, py::call_guard<py::gil_scoped_release>(), "Events waiting.")
+      .def("read_register", &Device::read_register, py::arg("offset"), "The 32-bit register at a byte offset.")
+      .def("write_register", &Device::write_register, py::arg("offset"), py::arg("value"))
+      .def("read_register64", &Device::read_register64, py::arg("offset"),
+           "A 64-bit register, low word at offset, read without tearing.")
+      .def("reset", &Device::reset, py::call_guard<py::gil_scoped_release>(),
+           "Clear the counters and drop the waiting events (see the backend for what else).")
+      .def("identify", [](Device& d) { return identity(d.identify()); },
+           "backend, location, PCI IDs, id and map_version registers, capacities (0: unbounded).")
+      .def(
+          "counters",
+          [](Device& d) {
+            const auto values = d.counters();
+            py::dict out;
+            for (std::size_t i = 0; i < regs::kCounters.size(); ++i) {
+              out[py::str(std::string(regs::kCounters[i].name))] = values[i];
+            }
+            return out;
+          },
+          "Every counter of protocol.registers.COUNTERS by name, read from the registers.");
+
+  py::class_<SoftwareDevice, Device, std::shared_ptr<SoftwareDevice>>(
+      m, "SoftwareDevice", "The C++ model of the card (SoftwareCard) as a Device.")
+      .def(py::init([](std::optional<std::vector<std::string>> symbols, std::optional<py::bytes> session,
+                       std::optional<std::uint64_t> first_sequence, const py::object& order_table,
+                       const py::object& max_levels, const py::object& max_symbols, bool level_events) {
+             return std::make_shared<SoftwareDevice>(card_config(std::move(symbols), session, first_sequence,
+                                                                 order_table, max_levels, max_symbols, level_events));
+           }),
+           py::arg("symbols") = py::none(), py::kw_only(), py::arg("session") = py::none(),
+           py::arg("first_sequence") = py::none(), py::arg("order_table") = py::none(),
+           py::arg("max_levels") = py::none(), py::arg("max_symbols") = py::none(), py::arg("level_events") = false,
+           "As SoftwareCard: symbols to track (None: all), session, first_sequence, capacities (None: "
+           "unbounded), level_events.");
+
+  bind_f1(m);
+
+}
+
+}  // namespace tickgate::driver

@@ -1,0 +1,308 @@
+// F1Device: image checks, BAR0 registers, XDMA transfer loops (see f1_device.hpp).
+#include "f1_device.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+namespace tickgate::driver {
+
+namespace fs = std::filesystem;
+using Kind = DeviceError::Kind;
+
+namespace {
+
+std::string errno_text(int err) {
+  const char* name = err == EIO ? "EIO" : err == ETIMEDOUT ? "ETIMEDOUT" : err == ENOENT ? "ENOENT"
+                   : err == EACCES ? "EACCES" : err == EPERM ? "EPERM" : err == ENODEV ? "ENODEV" : nullptr;
+  return std::string(std::strerror(err)) + (name ? std::string(" (") + name + ")" : "");
+}
+
+}  // namespace
+
+F1Device::F1Device(F1Layout layout, F1Image image, F1Options options, std::shared_ptr<PosixIo> io)
+    : layout_(layout), image_(std::move(image)), options_(std::move(options)), io_(std::move(io)) {
+  if (!io_) io_ = std::make_shared<SystemIo>();
+  if (layout_.ingress_size == 0 || layout_.egress_size < sizeof(events::Event)) {
+    throw std::invalid_argument("F1Layout: empty DMA windows (take them from protocol.f1_map)");
+  }
+  const auto slots = scan_slots(options_.sysfs_root, layout_);
+  if (slots.empty()) {
+    throw DeviceError(Kind::kNotFound, "no F1 card: no management function " + hex16(layout_.mgmt_vendor_id) + ":" +
+                                           hex16(layout_.mgmt_device_id) + " under " + options_.sysfs_root +
+                                           " (not an F1 instance, or not this sysfs root)");
+  }
+  if (options_.slot < 0 || options_.slot >= static_cast<int>(slots.size())) {
+    throw DeviceError(Kind::kNotFound, "no F1 slot " + std::to_string(options_.slot) + ": " +
+                                           std::to_string(slots.size()) + " slot(s) under " + options_.sysfs_root);
+  }
+  slot_ = slots[static_cast<std::size_t>(options_.slot)];
+  if (std::string why = image_mismatch(slot_, image_, layout_); !why.empty()) {
+    throw DeviceError(slot_.app_present ? Kind::kWrongImage : Kind::kNotFound, why);
+  }
+  if (slot_.xdma < 0) {
+    throw DeviceError(Kind::kNotFound, "slot " + std::to_string(slot_.index) + " (" + slot_.app_address +
+                                           "): no XDMA character devices (no xdma/xdma<N>_h2c_0 in its sysfs "
+                                           "folder): is the xdma driver loaded and bound to it?");
+  }
+  h_.io = io_.get();
+  resource0_ = (fs::path(options_.sysfs_root) / slot_.app_address / "resource0").string();
+  h_.bar_fd = io_->open(resource0_, O_RDWR | O_SYNC);
+  if (h_.bar_fd < 0) {
+    const int err = errno;
+    const std::string hint = err == EACCES || err == EPERM ? "run as root or give this user access to it"
+                                                           : "is BAR0 of the application function enabled?";
+    throw DeviceError(Kind::kIo, "cannot open " + resource0_ + ": " + errno_text(err) + ": " + hint);
+  }
+  h_.bar_len = (regs::kMapSize + 4095) / 4096 * 4096;
+  h_.bar = io_->mmap(h_.bar_len, PROT_READ | PROT_WRITE, MAP_SHARED, h_.bar_fd, 0);
+  if (h_.bar == MAP_FAILED) {
+    const int err = errno;
+    h_.bar = nullptr;
+    throw DeviceError(Kind::kIo, "cannot mmap " + resource0_ + ": " + errno_text(err));
+  }
+  {
+    const std::uint32_t id = live(regs::offset::id);
+    if (id != regs::kIdMagic) {
+      throw DeviceError(Kind::kWrongImage, "slot " + std::to_string(slot_.index) + " (" + slot_.app_address +
+                                               "): register id reads " + hex32(id) + ", tickgate's image has " +
+                                               hex32(regs::kIdMagic) + " ('TKGT'): another design is loaded");
+    }
+    const std::uint32_t version = live(regs::offset::map_version);
+    if (version != image_.map_version || version != regs::kMapVersion) {
+      throw DeviceError(Kind::kWrongImage,
+                        "slot " + std::to_string(slot_.index) + " (" + slot_.app_address + "): register map version " +
+                            std::to_string(version) + ", the manifest says " + std::to_string(image_.map_version) +
+                            " and this build of tickgate speaks " + std::to_string(regs::kMapVersion) +
+                            ": load the image built from this version, or use the matching tickgate");
+    }
+    const std::pair<int*, std::string> files[] = {{&h_.h2c_fd, h2c_path()}, {&h_.c2h_fd, c2h_path()}};
+    for (const auto& [fd, path] : files) {
+      *fd = io_->open(path, fd == &h_.h2c_fd ? O_WRONLY : O_RDONLY);
+      if (*fd < 0) {
+        const int err = errno;
+        throw DeviceError(Kind::kIo, "cannot open " + path + ": " + errno_text(err) +
+                                         ": is the xdma driver loaded (lsmod | grep xdma) and this user allowed?");
+      }
+    }
+  }
+}
+
+F1Device::Handles::~Handles() {
+  if (bar != nullptr) io->munmap(bar, bar_len);
+  for (const int fd : {bar_fd, h2c_fd, c2h_fd}) {
+    if (fd >= 0) io->close(fd);
+  }
+}
+
+std::string F1Device::h2c_path() const {
+  return (fs::path(options_.dev_dir) / ("xdma" + std::to_string(slot_.xdma) + "_h2c_0")).string();
+}
+
+std::string F1Device::c2h_path() const {
+  return (fs::path(options_.dev_dir) / ("xdma" + std::to_string(slot_.xdma) + "_c2h_0")).string();
+}
+
+std::uint32_t F1Device::load(std::uint32_t offset) const noexcept {
+  return *reinterpret_cast<const volatile std::uint32_t*>(static_cast<const std::byte*>(h_.bar) + offset);
+}
+
+std::uint32_t F1Device::live(std::uint32_t offset) {
+  const std::uint32_t v = load(offset);
+  if (v == 0xFFFFFFFFu) gone(offset);
+  return v;
+}
+
+void F1Device::gone(std::uint32_t offset) const {
+  throw DeviceError(Kind::kGone, "the card in slot " + std::to_string(slot_.index) + " (" + slot_.app_address +
+                                     ") stopped answering: register " + register_name(offset) +
+                                     " read 0xffffffff; the image may have been cleared or reloaded, or the PCIe "
+                                     "link reset: check `fpga-describe-local-image -S " + std::to_string(slot_.index) +
+                                     " -H`, then open the backend again");
+}
+
+std::uint32_t F1Device::read_register(std::uint32_t offset) {
+  if (offset % 4 || offset >= regs::kMapSize) {
+    throw DeviceError(Kind::kRefused, "no register at " + register_name(offset) + " (offsets are 32-bit words below " +
+                                          hex32(regs::kMapSize) + ")");
+  }
+  const std::uint32_t v = load(offset);
+  if (v == 0xFFFFFFFFu && load(regs::offset::id) == 0xFFFFFFFFu) gone(offset);  // a real all-ones value is fine
+  return v;
+}
+
+void F1Device::write_register(std::uint32_t offset, std::uint32_t value) {
+  const regs::Register* r = register_at(offset);
+  if (r == nullptr || r->access != regs::Access::kRw) {
+    throw DeviceError(Kind::kRefused, "register " + register_name(offset) + " is not writable (protocol/registers.py)");
+  }
+  *reinterpret_cast<volatile std::uint32_t*>(static_cast<std::byte*>(h_.bar) + offset) = value;
+}
+
+void F1Device::pause(int& idle) const {
+  if (++idle < 64) {
+    std::this_thread::yield();
+  } else {
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+}
+
+void F1Device::io_failed(const char* call, const std::string& path, int err, std::size_t done,
+                         std::size_t n) const {
+  const std::string what = std::string(call) + " on " + path + " failed after " + std::to_string(done) + " of " +
+                           std::to_string(n) + " bytes: " + errno_text(err);
+  const std::string check = "; check the card (fpga-describe-local-image -S " + std::to_string(slot_.index) +
+                            " -H) and the xdma driver's messages (dmesg | grep -i xdma)";
+  if (err == ETIMEDOUT) throw DeviceError(Kind::kTimeout, what + ": the DMA transfer timed out" + check);
+  if (err == EIO) {
+    throw DeviceError(Kind::kIo, what + ": the DMA transfer failed (the xdma driver also returns EIO when a transfer "
+                                        "does not complete within its 10 s timeout)" + check);
+  }
+  throw DeviceError(Kind::kIo, what + check);
+}
+
+void F1Device::write_all(const std::byte* data, std::size_t n) {
+  std::size_t done = 0;
+  int idle = 0;
+  auto last = std::chrono::steady_clock::now();
+  while (done < n) {
+    const ssize_t r = io_->pwrite(h_.h2c_fd, data + done, n - done, static_cast<off_t>(layout_.ingress_base + done));
+    if (r > 0) {
+      done += static_cast<std::size_t>(r);
+      last = std::chrono::steady_clock::now();
+      idle = 0;
+      continue;
+    }
+    if (r < 0 && errno != EINTR && errno != EAGAIN) io_failed("pwrite", h2c_path(), errno, done, n);
+    if (std::chrono::steady_clock::now() - last > options_.timeout) {
+      throw DeviceError(Kind::kTimeout, "pwrite on " + h2c_path() + " made no progress for " +
+                                            std::to_string(options_.timeout.count()) + " ms (" + std::to_string(done) +
+                                            " of " + std::to_string(n) + " bytes written): check the card");
+    }
+    pause(idle);
+  }
+}
+
+void F1Device::read_all(std::byte* data, std::size_t n) {
+  std::size_t done = 0;
+  int idle = 0;
+  auto last = std::chrono::steady_clock::now();
+  while (done < n) {
+    const ssize_t r = io_->pread(h_.c2h_fd, data + done, n - done, static_cast<off_t>(layout_.egress_base + done));
+    if (r > 0) {
+      done += static_cast<std::size_t>(r);
+      last = std::chrono::steady_clock::now();
+      idle = 0;
+      continue;
+    }
+    if (r < 0 && errno != EINTR && errno != EAGAIN) io_failed("pread", c2h_path(), errno, done, n);
+    if (std::chrono::steady_clock::now() - last > options_.timeout) {
+      throw DeviceError(Kind::kTimeout, "pread on " + c2h_path() + " made no progress for " +
+                                            std::to_string(options_.timeout.count()) + " ms (" + std::to_string(done) +
+                                            " of " + std::to_string(n) + " bytes read): check the card");
+    }
+    pause(idle);
+  }
+}
+
+bool F1Device::drain() {
+  const std::size_t ready = live(regs::offset::events_ready);
+  if (ready == 0) return false;
+  const std::size_t k = std::min<std::size_t>(ready, layout_.egress_size / sizeof(events::Event));
+  if (spill_head_ == spill_.size()) {
+    spill_.clear();
+    spill_head_ = 0;
+  }
+  const std::size_t at = spill_.size();
+  spill_.resize(at + k);
+  read_all(reinterpret_cast<std::byte*>(spill_.data() + at), k * sizeof(events::Event));
+  return true;
+}
+
+std::size_t F1Device::submit(std::span<const std::byte> batch) {
+  std::size_t off = 0;
+  int idle = 0;
+  auto last = std::chrono::steady_clock::now();
+  while (off < batch.size()) {
+    const std::size_t free = live(regs::offset::ingress_free);
+    if (free == 0) {
+      if (drain()) {
+        last = std::chrono::steady_clock::now();
+        idle = 0;
+        continue;
+      }
+      if (std::chrono::steady_clock::now() - last > options_.timeout) {
+        throw DeviceError(Kind::kTimeout,
+                          "the card in slot " + std::to_string(slot_.index) + " (" + slot_.app_address + ") took no " +
+                              "bytes for " + std::to_string(options_.timeout.count()) + " ms (ingress_free stayed 0, " +
+                              "no events ready; " + std::to_string(off) + " of " + std::to_string(batch.size()) +
+                              " bytes of the batch written): the pipeline is stalled; check the control register's "
+                              "enable bit and the card (fpga-describe-local-image -S " + std::to_string(slot_.index) +
+                              " -H)");
+      }
+      pause(idle);
+      continue;
+    }
+    const std::size_t n = std::min({free, batch.size() - off, static_cast<std::size_t>(layout_.ingress_size)});
+    write_all(batch.data() + off, n);
+    off += n;
+    last = std::chrono::steady_clock::now();
+    idle = 0;
+  }
+  return batch.size();
+}
+
+std::size_t F1Device::collect(std::span<events::Event> out) {
+  std::size_t n = std::min(out.size(), spill_.size() - spill_head_);
+  if (n) {  // bytes: the caller's array (numpy) need not have the record's 64-byte alignment
+    std::memcpy(static_cast<void*>(out.data()), spill_.data() + spill_head_, n * sizeof(events::Event));
+  }
+  spill_head_ += n;
+  const std::size_t max_read = layout_.egress_size / sizeof(events::Event);
+  while (n < out.size()) {
+    const std::size_t ready = live(regs::offset::events_ready);
+    if (ready == 0) break;
+    const std::size_t k = std::min({ready, out.size() - n, max_read});
+    read_all(reinterpret_cast<std::byte*>(out.data() + n), k * sizeof(events::Event));
+    n += k;
+  }
+  return n;
+}
+
+std::size_t F1Device::pending() { return spill_.size() - spill_head_ + live(regs::offset::events_ready); }
+
+void F1Device::reset() {
+  const std::uint32_t control = live(regs::offset::control);
+  write_register(regs::offset::control, control | 2u);
+  spill_.clear();
+  spill_head_ = 0;
+  std::vector<events::Event> sink(std::min<std::size_t>(layout_.egress_size / sizeof(events::Event), 4096));
+  while (const std::size_t ready = live(regs::offset::events_ready)) {
+    const std::size_t k = std::min(ready, sink.size());
+    read_all(reinterpret_cast<std::byte*>(sink.data()), k * sizeof(events::Event));
+  }
+}
+
+DeviceIdentity F1Device::identify() {
+  DeviceIdentity d;
+  d.backend = "f1";
+  d.location = slot_.app_address;
+  d.vendor_id = slot_.vendor_id;
+  d.device_id = slot_.device_id;
+  d.subsystem_vendor_id = slot_.subsystem_vendor_id;
+  d.subsystem_id = slot_.subsystem_id;
+  d.id = live(regs::offset::id);
+  d.map_version = live(regs::offset::map_version);
+  d.cap_orders = read_register(regs::offset::cap_orders);
+  d.cap_levels = read_register(regs::offset::cap_levels);
+  d.cap_symbols = read_register(regs::offset::cap_symbols);
+  return d;
+}
+
+}  // namespace tickgate::driver

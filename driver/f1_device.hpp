@@ -1,0 +1,97 @@
+// The f1 backend: the card on an AWS F1 slot, registers through BAR0 (sysfs resource0), packets and events
+// through the XDMA character devices. Finding the slot and checking its IDs: f1_scan.hpp.
+//
+// Per batch: read `ingress_free`, pwrite at most that many bytes into the ingress window, repeat; when the
+// card takes nothing, drain ready events (so a full egress buffer never stalls it) and wait, up to the
+// timeout. Events: read `events_ready`, pread that many 64-byte records from the egress window. Transfers
+// may be short (continued), EINTR is retried, EIO/ETIMEDOUT and the timeout become DeviceErrors naming the
+// device path and what to check; a register reading 0xFFFFFFFF where the card never gives it (`id`,
+// `map_version`, `ingress_free`, `events_ready`) means the card is gone (kGone).
+//
+// F2 (aws-fpga's default branch now; F1 lives on in `f1_xdma_shell`): the userspace API names stay (fpga_pci,
+// fpga_mgmt, fpga_dma) and so does register access through BAR0, but the shell is new, and with it what this
+// backend takes as data: the slot and application IDs and the management-to-application address rule
+// (F1Layout), the BAR sizes, and the DMA path - F2's kit documents a Streaming Data Engine (SDE) beside the
+// XDMA driver, so which character devices (or queues) carry packets and events, and the windows they use,
+// are to be read from the F2 Shell Interface Specification when the F2 image is built. The register
+// protocol (ingress_free / events_ready), the transfer loops, their errors and the image check stay: an F2
+// backend is a protocol/f2_map.py giving the F1Layout, plus a PosixIo-level change only if SDE replaces
+// pread/pwrite.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "device.hpp"
+#include "f1_io.hpp"
+#include "f1_scan.hpp"
+
+namespace tickgate::driver {
+
+struct F1Options {
+  std::string sysfs_root = "/sys/bus/pci/devices";
+  std::string dev_dir = "/dev";
+  int slot = 0;
+  std::chrono::milliseconds timeout{10000};  // longest wait for the card to take bytes
+};
+
+class F1Device final : public Device {
+ public:
+  /// Finds slot options.slot, checks its IDs against `image`, maps resource0, checks `id` and `map_version`,
+  /// opens the XDMA channel 0 devices. Throws DeviceError (kNotFound, kWrongImage, kGone, kIo) saying why.
+  F1Device(F1Layout layout, F1Image image, F1Options options, std::shared_ptr<PosixIo> io);
+  ~F1Device() override = default;
+
+  std::size_t submit(std::span<const std::byte> batch) override;
+  std::size_t collect(std::span<events::Event> out) override;
+  std::size_t pending() override;
+  std::uint32_t read_register(std::uint32_t offset) override;
+  void write_register(std::uint32_t offset, std::uint32_t value) override;
+  /// Clears the counters (control bit 1) and drops every event waiting. Books and session live in the
+  /// image: map version 3 has no register that empties them (reload the image for that).
+  void reset() override;
+  DeviceIdentity identify() override;
+
+  const F1Slot& slot() const noexcept { return slot_; }
+  std::string h2c_path() const;
+  std::string c2h_path() const;
+
+ private:
+  std::uint32_t load(std::uint32_t offset) const noexcept;
+  std::uint32_t live(std::uint32_t offset);  // a register the card never reads as 0xFFFFFFFF
+  [[noreturn]] void gone(std::uint32_t offset) const;
+  void write_all(const std::byte* data, std::size_t n);
+  void read_all(std::byte* data, std::size_t n);
+  [[noreturn]] void io_failed(const char* call, const std::string& path, int err, std::size_t done,
+                              std::size_t n) const;
+  bool drain();  // ready events into spill_; false if none were ready
+  void pause(int& idle) const;
+
+  F1Layout layout_;
+  F1Image image_;
+  F1Options options_;
+  std::shared_ptr<PosixIo> io_;
+  F1Slot slot_;
+  std::string resource0_;
+  /// The open files and the BAR0 mapping, released (through io) when the device goes, or when its
+  /// constructor throws halfway.
+  struct Handles {
+    PosixIo* io = nullptr;
+    int bar_fd = -1;
+    int h2c_fd = -1;
+    int c2h_fd = -1;
+    void* bar = nullptr;
+    std::size_t bar_len = 0;
+    Handles() = default;
+    Handles(const Handles&) = delete;
+    Handles& operator=(const Handles&) = delete;
+    ~Handles();
+  } h_;
+  std::vector<events::Event> spill_;  // events drained while submitting, collected first
+  std::size_t spill_head_ = 0;
+};
+
+}  // namespace tickgate::driver

@@ -1,0 +1,196 @@
+// FakeF1Card: a SoftwareDevice behind one F1 slot's device paths (see f1_fake.hpp).
+#include "f1_fake.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace tickgate::driver {
+
+namespace {
+
+constexpr std::size_t kPage = 4096;
+constexpr std::size_t kEventSize = sizeof(events::Event);
+
+}  // namespace
+
+FakeF1Card::FakeF1Card(FakeF1Config config)
+    : config_(std::move(config)), model_(config_.card), image_((regs::kMapSize + kPage - 1) / kPage * kPage / 4, 0) {
+  for (const regs::Register& r : regs::kRegisters) {
+    for (std::uint32_t w = 0; w < r.width / 32; ++w) {
+      const std::uint32_t off = r.offset + 4 * w;
+      word(off) = model_.read_register(off);
+      if (r.access == regs::Access::kRo) ro_words_.push_back(off);
+    }
+  }
+  refresh();
+}
+
+void FakeF1Card::inject(FakeFault fault, std::size_t after) {
+  config_.fault = fault;
+  config_.fail_after = ops_ + after;
+  faulted_ = false;
+}
+
+int FakeF1Card::open(const std::string& path, int flags) {
+  const std::string* served[kServed] = {&config_.resource0, &config_.h2c, &config_.c2h};
+  for (int k = 0; k < kServed; ++k) {
+    if (path != *served[k]) continue;
+    if (::access(path.c_str(), F_OK) != 0) return -1;  // deleted from the fake tree: errno from access
+    open_[k] = true;
+    return kFdBase + k;
+  }
+  return real_.open(path, flags);
+}
+
+int FakeF1Card::close(int fd) {
+  if (fd >= kFdBase && fd < kFdBase + kServed) {
+    open_[fd - kFdBase] = false;
+    return 0;
+  }
+  return real_.close(fd);
+}
+
+void* FakeF1Card::mmap(std::size_t length, int prot, int flags, int fd, off_t offset) {
+  if (fd != kFdBase + kResource0) return real_.mmap(length, prot, flags, fd, offset);
+  if (!open_[kResource0] || offset != 0 || length > image_.size() * 4) {
+    errno = EINVAL;
+    return MAP_FAILED;
+  }
+  return image_.data();
+}
+
+int FakeF1Card::munmap(void* addr, std::size_t length) {
+  return addr == image_.data() ? 0 : real_.munmap(addr, length);
+}
+
+int FakeF1Card::tick() {
+  ++ops_;
+  if (config_.fault == FakeFault::kNone || ops_ <= config_.fail_after) return 0;
+  faulted_ = true;
+  switch (config_.fault) {
+    case FakeFault::kEio: return EIO;
+    case FakeFault::kTimeout: return ETIMEDOUT;
+    case FakeFault::kGone: return ops_ == config_.fail_after + 1 ? 0 : EIO;  // this one completes, then all ones
+    default: return 0;  // kStall: transfers work, the pipeline does not
+  }
+}
+
+ssize_t FakeF1Card::pwrite(int fd, const void* buf, std::size_t count, off_t offset) {
+  if (fd != kFdBase + kH2c || !open_[kH2c]) return real_.pwrite(fd, buf, count, offset);
+  ++stats_.pwrites;
+  if (const int err = tick()) {
+    errno = err;
+    return -1;
+  }
+  const auto off = static_cast<std::uint64_t>(offset);
+  if (off < config_.ingress_base || off + count > config_.ingress_base + config_.ingress_size) {
+    ++stats_.outside_window;
+    errno = EINVAL;
+    return -1;
+  }
+  if (count > ingress_free()) {
+    ++stats_.overruns;
+    errno = ENOSPC;
+    return -1;
+  }
+  const std::size_t n = config_.max_transfer ? std::min(count, config_.max_transfer) : count;
+  if (n < count) ++stats_.short_transfers;
+  const auto* p = static_cast<const std::byte*>(buf);
+  ingress_.insert(ingress_.end(), p, p + n);
+  stats_.bytes_in += n;
+  step();
+  refresh();
+  return static_cast<ssize_t>(n);
+}
+
+ssize_t FakeF1Card::pread(int fd, void* buf, std::size_t count, off_t offset) {
+  if (fd != kFdBase + kC2h || !open_[kC2h]) return real_.pread(fd, buf, count, offset);
+  ++stats_.preads;
+  if (const int err = tick()) {
+    errno = err;
+    return -1;
+  }
+  const auto off = static_cast<std::uint64_t>(offset);
+  if (off < config_.egress_base || off + count > config_.egress_base + config_.egress_size) {
+    ++stats_.outside_window;
+    errno = EINVAL;
+    return -1;
+  }
+  const std::size_t split = egress_.size() - egress_head_;  // rest of a record a short read split
+  if (count > split + events_ready() * kEventSize) {
+    ++stats_.overreads;
+    errno = EINVAL;
+    return -1;
+  }
+  const std::size_t n = config_.max_transfer ? std::min(count, config_.max_transfer) : count;
+  if (n < count) ++stats_.short_transfers;
+  auto* out = static_cast<std::byte*>(buf);
+  std::size_t done = std::min(n, split);
+  std::memcpy(out, egress_.data() + egress_head_, done);
+  egress_head_ += done;
+  if (const std::size_t whole = (n - done) / kEventSize) {
+    std::vector<events::Event> taken(whole);  // out + done need not be aligned for Event: copy
+    model_.collect(taken);
+    std::memcpy(out + done, taken.data(), whole * kEventSize);
+    done += whole * kEventSize;
+    stats_.events_out += whole;
+  }
+  if (done < n) {  // a short read ends inside a record: keep the rest of it
+    events::Event e{};
+    model_.collect({&e, 1});
+    egress_.resize(kEventSize);
+    std::memcpy(egress_.data(), &e, kEventSize);
+    ++stats_.events_out;
+    std::memcpy(out + done, egress_.data(), n - done);
+    egress_head_ = n - done;
+  }
+  step();
+  refresh();
+  return static_cast<ssize_t>(n);
+}
+
+void FakeF1Card::step() {
+  namespace o = regs::offset;
+  if (word(o::control) & SoftwareDevice::kControlClearCounters) {
+    model_.write_register(o::control, model_.read_register(o::control) | SoftwareDevice::kControlClearCounters);
+    word(o::control) &= ~SoftwareDevice::kControlClearCounters;
+  }
+  if (faulted_ && config_.fault == FakeFault::kStall) return;
+  std::size_t pos = 0;
+  while (ingress_.size() - pos >= mold::DmaHeader::kLength && model_.pending() < config_.egress_capacity) {
+    const std::size_t length = mold::DmaHeader::length(ingress_.data() + pos);
+    const std::size_t record = (mold::DmaHeader::kLength + length + mold::kDmaAlign - 1) / mold::kDmaAlign *
+                               mold::kDmaAlign;
+    if (ingress_.size() - pos < record) break;
+    model_.submit({ingress_.data() + pos, record});
+    pos += record;
+  }
+  ingress_.erase(ingress_.begin(), ingress_.begin() + static_cast<std::ptrdiff_t>(pos));
+}
+
+std::size_t FakeF1Card::ingress_free() {
+  return config_.ingress_capacity - ingress_.size();
+}
+
+std::size_t FakeF1Card::events_ready() {
+  return model_.pending();
+}
+
+void FakeF1Card::refresh() {
+  namespace o = regs::offset;
+  if (faulted_ && config_.fault == FakeFault::kGone) {
+    std::fill(image_.begin(), image_.end(), 0xFFFFFFFFu);
+    return;
+  }
+  for (const std::uint32_t off : ro_words_) word(off) = model_.read_register(off);
+  word(o::id) = config_.id;
+  word(o::map_version) = config_.map_version;
+  word(o::ingress_free) = static_cast<std::uint32_t>(ingress_free());
+  word(o::events_ready) = static_cast<std::uint32_t>(events_ready());
+}
+
+}  // namespace tickgate::driver

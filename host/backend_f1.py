@@ -1,0 +1,298 @@
+"""The f1 backend: the card in an AWS F1 slot (`tickgate._driver.F1Device`), and image manifests.
+
+An image manifest is a JSON file the bitstream build writes beside each image (bitstreams/manifest.py writes
+it), saying what a slot must show for the host to use it. The fields read here:
+
+    {
+      "ids": {"vendor": 7439, "device": 61440,                       # the application function's PCI IDs,
+              "subsystem_vendor": 7439, "subsystem_device": 29799},  # as its sysfs files name them
+      "map_version": 3,            # protocol.registers.MAP_VERSION the image was built with
+      "config": {...},             # the image's build configuration (capacities, clock), as the build records it
+      "git_commit": "0123abcd...", # the tickgate commit the image was built from
+      "afi_id": "afi-...",         # from `aws ec2 create-fpga-image` (null before registration)
+      "agfi_id": "agfi-..."        # what `fpga-load-local-image -I` loads
+    }
+
+IDs are numbers (or hex strings, "0x1d0f"); other fields (format, created, files, ...) are for people.
+`ImageManifest.default()` is the manifest named by $TICKGATE_F1_MANIFEST, else `ImageManifest.expected()`: the
+image this version of the host speaks to (protocol.f1_map's IDs, protocol.registers.MAP_VERSION). It is used
+when no manifest is given, so `tickgate replay --backend auto` can be pointed at an image's manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tickgate.model.config import CardConfig
+from tickgate.protocol import f1_map
+from tickgate.protocol.events import EVENT_DTYPE
+from tickgate.protocol.moldudp64 import pack_dma
+from tickgate.protocol.registers import MAP_VERSION, REGISTER_MAP
+
+__all__ = ["DEFAULT_DEV_DIR", "DEFAULT_SYSFS_ROOT", "F1Backend", "ImageManifest", "find_cards", "layout"]
+
+DEFAULT_SYSFS_ROOT = "/sys/bus/pci/devices"
+DEFAULT_DEV_DIR = "/dev"
+MANIFEST_ENV = "TICKGATE_F1_MANIFEST"  # the manifest to check cards against when none is passed
+SLOT_ENV = "TICKGATE_F1_SLOT"  # the slot to use when none is passed (default 0)
+_ID_FIELDS = ("vendor_id", "device_id", "subsystem_vendor_id", "subsystem_id")
+_ID_KEYS = dict(zip(_ID_FIELDS, ("vendor", "device", "subsystem_vendor", "subsystem_device"), strict=True))
+
+CONTROL_ENABLE = 1 << 0
+CONTROL_CLEAR_COUNTERS = 1 << 1
+CONTROL_TRACK_ALL = 1 << 2
+CONTROL_LEVEL_EVENTS = 1 << 3
+
+
+def _id(value: Any, what: str) -> int:
+    try:
+        v = int(value, 16) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"manifest: {what} must be a number or a hex string, not {value!r}") from None
+    if not 0 <= v <= 0xFFFF:
+        raise ValueError(f"manifest: {what} {v:#x} is not a 16-bit PCI ID")
+    return v
+
+
+@dataclass(frozen=True)
+class ImageManifest:
+    """What a slot must show to be used: the application function's IDs and the register map version."""
+
+    vendor_id: int
+    device_id: int
+    subsystem_vendor_id: int
+    subsystem_id: int
+    map_version: int
+    config: dict[str, Any] = field(default_factory=dict)
+    git_commit: str | None = None
+    afi_id: str | None = None
+    agfi_id: str | None = None
+
+    @classmethod
+    def expected(cls) -> ImageManifest:
+        """The image this host speaks to: protocol.f1_map's IDs and this MAP_VERSION."""
+        return cls(f1_map.APP_VENDOR_ID, f1_map.APP_DEVICE_ID, f1_map.APP_SUBSYSTEM_VENDOR_ID,
+                   f1_map.APP_SUBSYSTEM_ID, MAP_VERSION)
+
+    @classmethod
+    def default(cls) -> ImageManifest:
+        """The manifest at $TICKGATE_F1_MANIFEST if set, else `expected()`."""
+        path = os.environ.get(MANIFEST_ENV)
+        return cls.load(path) if path else cls.expected()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ImageManifest:
+        """A manifest from its JSON object; ValueError naming what is missing or wrong."""
+        if not isinstance(d, dict) or not isinstance(d.get("ids"), dict):
+            raise ValueError('manifest: needs an "ids" object with ' + ", ".join(_ID_KEYS.values()))
+        missing = [f"ids.{k}" for k in _ID_KEYS.values() if d["ids"].get(k) is None]
+        missing += ["map_version"] if d.get("map_version") is None else []
+        if missing:
+            raise ValueError(f"manifest: missing {', '.join(missing)}")
+        ids = {f: _id(d["ids"][k], f"ids.{k}") for f, k in _ID_KEYS.items()}
+        if not isinstance(d["map_version"], int) or d["map_version"] < 1:
+            raise ValueError(f"manifest: map_version must be a positive integer, not {d['map_version']!r}")
+        config = d.get("config") or {}
+        if not isinstance(config, dict):
+            raise ValueError("manifest: config must be an object")
+        return cls(**ids, map_version=d["map_version"], config=config, git_commit=d.get("git_commit"),
+                   afi_id=d.get("afi_id"), agfi_id=d.get("agfi_id"))
+
+    @classmethod
+    def load(cls, path: str | Path) -> ImageManifest:
+        """Read a manifest file; ValueError (with the path) if it is not valid JSON or misses a field."""
+        try:
+            d = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON: {e}") from None
+        try:
+            return cls.from_dict(d)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    @property
+    def name(self) -> str:
+        """The agfi id, else a description of the IDs."""
+        return self.agfi_id or f"tickgate image (map v{self.map_version})"
+
+    def image(self) -> Any:
+        """This manifest as the driver's F1Image."""
+        from tickgate._driver import F1Image
+
+        img = F1Image()
+        for f in _ID_FIELDS:
+            setattr(img, f, getattr(self, f))
+        img.map_version = self.map_version
+        img.name = self.agfi_id or ""
+        return img
+
+
+def layout() -> Any:
+    """protocol.f1_map as the driver's F1Layout."""
+    from tickgate._driver import F1Layout
+
+    lay = F1Layout()
+    lay.mgmt_vendor_id = f1_map.MGMT_VENDOR_ID
+    lay.mgmt_device_id = f1_map.MGMT_DEVICE_ID
+    lay.cleared_device_id = f1_map.CLEARED_DEVICE_ID
+    lay.app_device_delta = f1_map.APP_DEVICE_DELTA
+    lay.ingress_base = f1_map.INGRESS_BASE
+    lay.ingress_size = f1_map.INGRESS_SIZE
+    lay.egress_base = f1_map.EGRESS_BASE
+    lay.egress_size = f1_map.EGRESS_SIZE
+    return lay
+
+
+def find_cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT,
+               manifest: ImageManifest | None = None) -> list[dict[str, Any]]:
+    """The F1 slots under `sysfs_root`, each with `mismatch`: why it does not hold `manifest`'s image ('' if
+    it does)."""
+    from tickgate._driver import f1_image_mismatch, f1_scan
+
+    manifest = manifest or ImageManifest.default()
+    slots = f1_scan(str(sysfs_root), layout())
+    for s in slots:
+        s["mismatch"] = f1_image_mismatch(str(sysfs_root), layout(), s["index"], manifest.image())
+    return slots
+
+
+class F1Backend:
+    """The card in an F1 slot: DMA batches in through XDMA, events out, counters from its registers.
+
+    Opening checks slot `slot` (default $TICKGATE_F1_SLOT, else 0) against `manifest` (default:
+    ImageManifest.default()): its IDs, then the `id` and `map_version` registers; then it writes the
+    configuration registers from `config` (symbols, session, first sequence, level events) and clears the
+    counters. The capacities are the image's (`cap_*` registers): a
+    config asking for others is refused; one asking for the same (an order table of cap_orders entries, say)
+    is accepted.
+    """
+
+    name = "f1"
+    BATCH_PACKETS = 512
+
+    def __init__(self, config: CardConfig | None = None, *, manifest: ImageManifest | None = None,
+                 sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, dev_dir: str | Path = DEFAULT_DEV_DIR,
+                 slot: int | None = None, timeout_s: float = 10.0, io: Any = None) -> None:
+        from tickgate._driver import F1Device
+
+        self.manifest = manifest or ImageManifest.default()
+        if slot is None:
+            slot = int(os.environ.get(SLOT_ENV, "0"))
+        self.device = F1Device(layout(), self.manifest.image(), sysfs_root=str(sysfs_root), dev_dir=str(dev_dir),
+                               slot=slot, timeout_s=timeout_s, io=io)
+        self._configure(config or CardConfig())
+        where = self.device.slot
+        self.description = (f"f1: slot {where['index']} ({where['app_address']}), {self.manifest.name}, "
+                            f"map v{self.manifest.map_version}, {self.device.h2c_path}")
+        self._batch: list[tuple[bytes, int]] = []
+        self.timeout_s = timeout_s
+        self._packets_offset = REGISTER_MAP["packets"].offset
+        self._ingress_capacity = self._reg("ingress_free")  # the card is idle when opened: its whole buffer
+        self._packets0 = self.device.read_register64(self._packets_offset)  # the card's count when opened
+        self._submitted = self._packets0  # what that count must reach once everything fed is processed
+
+    def _reg(self, name: str) -> int:
+        return self.device.read_register(REGISTER_MAP[name].offset)
+
+    def _set(self, name: str, value: int) -> None:
+        self.device.write_register(REGISTER_MAP[name].offset, value)
+
+    def _configure(self, config: CardConfig) -> None:
+        table = getattr(config, "order_table", None)
+        wanted = {"max_levels": ("cap_levels", getattr(config, "max_levels", None)),
+                  "max_symbols": ("cap_symbols", getattr(config, "max_symbols", None)),
+                  "order_table": ("cap_orders", table.capacity if table is not None else None)}
+        for option, (reg, want) in wanted.items():
+            have = self._reg(reg)
+            if want is not None and want != have:
+                raise ValueError(f"{option} asks for {want}; the image in the slot has {reg}={have}: capacities "
+                                 "are fixed by the image (omit the option, or load an image built with it)")
+        if config.session is not None:
+            raw = config.session
+            for i, name in enumerate(("session_0", "session_1", "session_2")):
+                self._set(name, int.from_bytes(raw[4 * i:4 * i + 4], "little"))
+            self._set("session_en", 1)
+        if config.first_sequence is not None:
+            self._set("first_sequence_lo", config.first_sequence & 0xFFFFFFFF)
+            self._set("first_sequence_hi", config.first_sequence >> 32)
+            self._set("first_sequence_en", 1)
+        control = CONTROL_ENABLE | (CONTROL_LEVEL_EVENTS if getattr(config, "level_events", False) else 0)
+        if config.symbols is None:
+            control |= CONTROL_TRACK_ALL
+        else:
+            cap = self._reg("cap_symbols")
+            if cap and len(config.symbols) > cap:
+                raise ValueError(f"{len(config.symbols)} symbols to track; the image holds {cap}")
+            for i, symbol in enumerate(sorted(config.symbols)):
+                raw = symbol.encode("ascii").ljust(8)
+                self._set("symbol_index", i)
+                self._set("symbol_name_lo", int.from_bytes(raw[:4], "little"))
+                self._set("symbol_name_hi", int.from_bytes(raw[4:], "little"))
+                self._set("symbol_write", 1)
+        self._set("control", control | CONTROL_CLEAR_COUNTERS)  # this run's counters start at 0
+
+    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
+        self._batch.append((payload, rx_ns))
+        if len(self._batch) >= self.BATCH_PACKETS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            self.device.submit(pack_dma(self._batch))
+            self._submitted += len(self._batch)
+            self._batch.clear()
+
+    def take_events(self) -> np.ndarray:
+        """Every event of the packets fed so far: collects until the card's `packets` counter has reached the
+        packets submitted (each DMA record is one packet, whatever its contents), then once more. If the card
+        has taken every byte and gone quiet short of that count, the rest was lost to DMA framing (counted
+        under dma_*): it returns then. A card that keeps bytes and makes no progress for `timeout_s` raises."""
+        self._flush()
+        chunks: list[np.ndarray] = []
+        last_change, last_count = time.monotonic(), -1
+        while True:
+            got = self._collect(chunks)
+            count = self.device.read_register64(self._packets_offset)
+            if count >= self._submitted:
+                self._collect(chunks)  # the events of the last packets may trail its count
+                break
+            if got or count != last_count:
+                last_change, last_count = time.monotonic(), count
+                continue
+            if self._reg("ingress_free") >= self._ingress_capacity and self.device.pending() == 0:
+                break  # everything taken, nothing moving: framing lost (see the dma_* counters)
+            if time.monotonic() - last_change > self.timeout_s:
+                from tickgate._driver import DeviceTimeoutError
+
+                raise DeviceTimeoutError(
+                    f"the card's packets counter stopped at {count - self._packets0:,} of the "
+                    f"{self._submitted - self._packets0:,} packets submitted for {self.timeout_s} s with bytes "
+                    f"still in its ingress buffer; {self.description}")
+            time.sleep(0.0002)
+        return np.concatenate(chunks) if chunks else np.empty(0, dtype=EVENT_DTYPE)
+
+    def _collect(self, chunks: list[np.ndarray]) -> int:
+        got = 0
+        while waiting := self.device.pending():
+            out = np.empty(waiting, dtype=EVENT_DTYPE)
+            n = self.device.collect(out)
+            if n == 0:
+                break
+            chunks.append(out[:n])
+            got += n
+        return got
+
+    def pending_events(self) -> int:
+        self._flush()
+        return self.device.pending()
+
+    def counters(self) -> dict[str, int]:
+        self._flush()
+        return dict(self.device.counters())
