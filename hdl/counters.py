@@ -8,7 +8,10 @@ __all__ = ["CounterBank"]
 
 
 class CounterBank(wiring.Component):
-    """`count[name] += inc[name]` every cycle; names and widths as given (counters wrap at their width)."""
+    """`count[name] += inc[name]` every cycle; names and widths as given (counters wrap at their width).
+
+    `clear` restarts every counter from what it adds that cycle (nothing counted is lost).
+    """
 
     def __init__(self, names: tuple[str, ...], *, width: int = 64) -> None:
         if not names or len(set(names)) != len(names):
@@ -16,11 +19,14 @@ class CounterBank(wiring.Component):
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"counter width must be a positive integer, got {width!r}")
         layout = data.StructLayout(dict.fromkeys(names, width))
-        super().__init__({"inc": In(layout), "count": Out(layout)})
+        super().__init__({"inc": In(layout), "count": Out(layout), "clear": In(1)})
         self.names = names
 
     def elaborate(self, platform) -> Module:
         m = Module()
         for name in self.names:
-            m.d.sync += self.count[name].eq(self.count[name] + self.inc[name])
+            with m.If(self.clear):
+                m.d.sync += self.count[name].eq(self.inc[name])
+            with m.Else():
+                m.d.sync += self.count[name].eq(self.count[name] + self.inc[name])
         return m

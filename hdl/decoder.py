@@ -59,6 +59,7 @@ class ItchDecoder(wiring.Component):
             "cfg": In(SessionConfig),
             "status": Out(SessionStatus),
             "counters": Out(DecoderCounters),
+            "clear_counters": In(1),
         })
 
     def elaborate(self, platform) -> Module:
@@ -98,5 +99,5 @@ class ItchDecoder(wiring.Component):
             if not parts:
                 raise AssertionError(f"no stage counts {name}")
             m.d.comb += bank.inc[name].eq(sum(parts))
-        m.d.comb += self.counters.eq(bank.count)
+        m.d.comb += [self.counters.eq(bank.count), bank.clear.eq(self.clear_counters)]
         return m

@@ -116,6 +116,7 @@ class EthernetFrontEnd(wiring.Component):
             "dst_port_check": In(1),
             "ignore_ip_checksum": In(1),
             "counters": Out(data.StructLayout(dict.fromkeys(ETH_COUNTERS, counter_width))),
+            "clear_counters": In(1),
         })
 
     def elaborate(self, platform: object) -> Module:
@@ -226,7 +227,7 @@ class EthernetFrontEnd(wiring.Component):
         m.d.comb += bank.inc.eth_frames.eq(decided)
         for v in Verdict:
             m.d.comb += bank.inc[v.counter].eq(decided & (outcome == v))
-        m.d.comb += self.counters.eq(bank.count)
+        m.d.comb += [self.counters.eq(bank.count), bank.clear.eq(self.clear_counters)]
         return m
 
     def _verdict(self, m: Module, f: Value, seen: Value) -> Signal:

@@ -12,7 +12,7 @@ Latency statistics count cycles from a record leaving the decoder, plus the deco
 to its message's first event: from the beat holding the message's last byte when nothing backs up.
 """
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -88,7 +88,7 @@ class Pipeline(wiring.Component):
             for name, pulse in (("dma_bad_length", unframer.dma_bad_length),
                                 ("dma_skipped_words", unframer.dma_skipped)):
                 count = Signal(64, name=name)
-                m.d.sync += count.eq(count + pulse)
+                m.d.sync += count.eq(Mux(csr.clear, 0, count) + pulse)
                 counts[name] = count
         elif self.input == "network":
             m.submodules.front_end = front_end = EthernetFrontEnd()
@@ -101,11 +101,13 @@ class Pipeline(wiring.Component):
                 front_end.ignore_ip_checksum.eq(net.ignore_ip_checksum),
             ]
             counts |= {name: front_end.counters[name] for name in ETH_COUNTERS}
+            m.d.comb += front_end.clear_counters.eq(csr.clear)
         else:
             wiring.connect(m, wiring.flipped(self.i), decoder.i)
 
         m.d.comb += [
-            decoder.cfg.eq(csr.cfg.session),
+            decoder.cfg.eq(csr.cfg.session), csr.status.eq(decoder.status),
+            decoder.clear_counters.eq(csr.clear), engine.clear_counters.eq(csr.clear),
             queue.i.valid.eq(decoder.o.valid), queue.i.payload.record.eq(decoder.o.payload),
             queue.i.payload.stamp.eq(now), decoder.o.ready.eq(queue.i.ready),
             engine.i.valid.eq(queue.o.valid), engine.i.payload.eq(queue.o.payload.record),
@@ -125,7 +127,9 @@ class Pipeline(wiring.Component):
         lat = engine.latency
         lat_min, lat_max = Signal(32, init=0xFFFFFFFF), Signal(32)
         lat_count, lat_sum = Signal(64), Signal(64)
-        with m.If(lat.valid):
+        with m.If(csr.clear):  # the statistics restart with the counters
+            m.d.sync += [lat_min.eq(0xFFFFFFFF), lat_max.eq(0), lat_count.eq(0), lat_sum.eq(0)]
+        with m.Elif(lat.valid):
             m.d.sync += [lat_count.eq(lat_count + 1), lat_sum.eq(lat_sum + lat.cycles)]
             with m.If(lat.cycles < lat_min):
                 m.d.sync += lat_min.eq(lat.cycles)

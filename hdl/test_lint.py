@@ -9,10 +9,13 @@ import sys
 import pytest
 from amaranth.back import verilog
 
+from tickgate.hdl.book.engine import BookGeometry
 from tickgate.hdl.csr import CsrBlock
 from tickgate.hdl.decoder import ItchDecoder
 from tickgate.hdl.ethernet import EthernetFrontEnd
 from tickgate.hdl.network_decoder import NetworkDecoder
+from tickgate.hdl.pipeline import Pipeline
+from tickgate.model.order_table import OrderTableConfig
 from tickgate.protocol.registers import counter_names
 from tickgate.sim import verilator
 from tickgate.sim.waivers import alias_waivers
@@ -26,6 +29,10 @@ TOPS = {
                                               "ignore_ip_checksum"), STREAM_PORTS),
     "itch_decoder": (ItchDecoder, ("cfg", "status"), STREAM_PORTS),
     "network_decoder": (NetworkDecoder, ("net", "cfg", "status"), STREAM_PORTS),
+    # The pipeline in a small geometry (the lint does not depend on the sizes).
+    "pipeline": (lambda: Pipeline(BookGeometry(symbols=8, levels=4, names=2, order_table=OrderTableConfig(4, 2, 2)),
+                                  input="dma"),
+                 ("dma_status",), ("dma_in__payload", "events__payload", "csr__awaddr", "csr__rdata", "counters")),
 }
 
 

@@ -20,6 +20,8 @@ def _cmd_gen(args: argparse.Namespace) -> int:
     from tickgate.protocol.binaryfile import write_binaryfile
     from tickgate.protocol.pcap import write_pcap
 
+    if args.mix != "day":
+        return _gen_stress(args)
     gen = Generator(args.messages, args.symbols, args.seed)
     fmt = args.format or ("pcap" if args.out.suffix in (".pcap", ".pcapng") else "itch50")
     if fmt == "itch50":
@@ -34,13 +36,27 @@ def _cmd_gen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gen_stress(args: argparse.Namespace) -> int:
+    from tickgate.host.feeds.stress import stress
+    from tickgate.protocol.binaryfile import write_binaryfile
+
+    if (args.format or "itch50") != "itch50" or args.out.suffix in (".pcap", ".pcapng"):
+        raise ValueError("stress mixes are written as BinaryFILE")
+    orders = args.messages // 2
+    n = write_binaryfile(args.out, stress(args.mix, orders, args.symbols))
+    print(f"wrote {n} messages ({orders} adds, then one {args.mix} for each) over {args.symbols} symbols "
+          f"to {args.out} [itch50]")
+    return 0
+
+
 def _config(args: argparse.Namespace) -> CardConfig:
     symbols = frozenset(s.strip().upper() for s in args.symbols.split(",") if s.strip()) if args.symbols else None
     table = None
     if args.order_table:
         bits, ways, stash = (int(x) for x in args.order_table.split(":"))
         table = OrderTableConfig(bucket_bits=bits, ways=ways, stash=stash)
-    return CardConfig(symbols=symbols, order_table=table, max_levels=args.max_levels, max_symbols=args.max_symbols)
+    return CardConfig(symbols=symbols, order_table=table, max_levels=args.max_levels, max_symbols=args.max_symbols,
+                      level_events=args.level_events)
 
 
 def _print_summary(result, out=sys.stdout) -> None:
@@ -83,6 +99,12 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     if not args.input.exists():
         print(f"tickgate sim: {args.input}: no such file", file=sys.stderr)
         return 2
+    if args.stage == "pipeline":
+        from tickgate.host.sim_pipeline_cli import run_pipeline_stage
+
+        return run_pipeline_stage(args)
+    if args.input_path == "dma":
+        raise ValueError("the DMA input is the pipeline's (--stage pipeline)")
     network = {"auto": None, "network": True, "direct": False}[args.input_path]
     stim = stimulus_from_file(args.input, network=network, ignore_ip_checksum=args.ignore_ip_checksum)
     print(f"simulating the {stim.top} RTL on {len(stim.packets):,} packets ({stim.messages:,} messages) ...",
@@ -118,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--symbols", type=int, default=100)
     g.add_argument("--seed", type=int, default=1)
     g.add_argument("--format", choices=("itch50", "pcap"), help="default: from OUT's suffix")
+    g.add_argument("--mix", choices=("day", "D", "X", "E", "U"), default="day",
+                   help="day: a realistic trading day (default); D X E U: half adds, then one delete, cancel, "
+                        "execution or replace for each (throughput worst cases)")
     g.set_defaults(func=_cmd_gen)
 
     r = sub.add_parser("replay", help="replay a BinaryFILE (plain or .gz) or pcap through a backend")
@@ -131,23 +156,30 @@ def build_parser() -> argparse.ArgumentParser:
                         "STASH (default: unbounded)")
     r.add_argument("--max-levels", type=int, help="price levels per side (default: unbounded)")
     r.add_argument("--max-symbols", type=int, help="book slots (default: unbounded)")
+    r.add_argument("--level-events", action="store_true",
+                   help="emit a price-level (L) event for every change within the --max-levels held (at most 255)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_replay)
 
     s = sub.add_parser("sim", help="run gateware (Verilator + cocotb) on a feed and compare with the model")
     s.add_argument("input", type=Path, help="BinaryFILE (plain or .gz) or pcap")
-    s.add_argument("--stage", default="decoder", choices=("decoder",), help="which part of the pipeline")
+    s.add_argument("--stage", default="decoder", choices=("decoder", "pipeline"),
+                   help="the decoder (records) or the whole pipeline (book events)")
     s.add_argument("--wave", help="write a waveform: FILE.vcd, or FILE.fst (needs liblz4-dev)")
     s.add_argument("--json", action="store_true", help="end with one JSON line of the summary")
-    s.add_argument("--input-path", choices=("auto", "network", "direct"), default="auto",
-                   help="pcap: Ethernet frames through the front end (network, the default) or the captured "
-                        "UDP payloads straight into the decoder (direct)")
+    s.add_argument("--input-path", choices=("auto", "network", "direct", "dma"), default="auto",
+                   help="pcap: Ethernet frames through the front end (network; the decoder stage's default) or "
+                        "the captured UDP payloads straight into the decoder (direct; the pipeline's default); "
+                        "dma: the pipeline's F1 input (DMA-framed packets)")
     s.add_argument("--ignore-ip-checksum", action="store_true",
                    help="accept IPv4 headers whose checksum fails (anonymised captures)")
     s.add_argument("--idle", type=float, default=0.0, help="probability of a gap in input valid (default 0)")
     s.add_argument("--stall", type=float, default=0.0, help="probability of back-pressure on the output")
     s.add_argument("--seed", type=int, default=1)
+    __import__("tickgate.host.sim_pipeline_cli", fromlist=["add_arguments"]).add_arguments(s)
     s.set_defaults(func=_cmd_sim)
+    __import__("tickgate.host.info", fromlist=["add_parser"]).add_parser(sub)
+    __import__("tickgate.host.run_cli", fromlist=["add_parser"]).add_parser(sub)
     return p
 
 

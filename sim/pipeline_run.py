@@ -128,6 +128,7 @@ class PipelineRun:
     counters: dict[str, int]
     cycles: int
     wall_seconds: float
+    registers: dict[str, int] = field(default_factory=dict)  # read back through AXI-Lite after the run
     mismatches: list[str] = field(default_factory=list)
 
     def latencies(self, bbo_only: bool = False) -> list[int]:
@@ -182,7 +183,7 @@ def score(stim: PipelineStimulus, seg: dict, wall: float) -> PipelineRun:
     """Compare the testbench's output with the reference: events in order, byte for byte, then counters."""
     got = _events([h for _c, h in seg["events"]])
     run = PipelineRun(stim, got, [c for c, _h in seg["events"]], seg["in_cycles"], seg["packet_starts"],
-                      seg["counters"], seg["cycles"], wall)
+                      seg["counters"], seg["cycles"], wall, seg.get("registers", {}))
     want = stim.events
     g = got.view(np.uint8).reshape(-1, EVENT_SIZE)[:, COMPARED_BYTES]
     w = want.view(np.uint8).reshape(-1, EVENT_SIZE)[:, COMPARED_BYTES]
@@ -195,6 +196,9 @@ def score(stim: PipelineStimulus, seg: dict, wall: float) -> PipelineRun:
         run.mismatches.append(f"... {len(bad) - 20} more differing events")
     if len(g) != len(w):
         run.mismatches.append(f"{len(g)} events, expected {len(w)}")
+    for name, value in run.registers.items():  # counters read through the register block
+        if name in seg["counters"] and value != seg["counters"][name]:
+            run.mismatches.append(f"register {name}: read {value}, counter port {seg['counters'][name]}")
     for name in pipeline_counters(stim.input):
         if seg["counters"].get(name) != stim.counters.get(name, 0):
             run.mismatches.append(f"counter {name}: got {seg['counters'].get(name)}, "

@@ -17,6 +17,7 @@ from tickgate.host.feeds import adversarial, open_feed, pack_messages
 from tickgate.host.feeds.generator import Generator
 from tickgate.model.order_table import OrderTableConfig
 from tickgate.protocol.events import EventKind
+from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION
 from tickgate.sim.pipeline_run import RunConfig, pipeline_stimulus, run_pipeline
 
 from .conftest import SHARED
@@ -26,7 +27,7 @@ PCAPS = sorted((SHARED / "data" / "pcap").rglob("*.pcap"))
 
 
 def _generated(messages: int, symbols: int, seed: int) -> list[bytes]:
-    return [p.payload for p in pack_messages(Generator(messages, symbols, seed))]
+    return list(pack_messages(Generator(messages, symbols, seed), end_of_session=True))
 
 
 def _check(runs) -> None:
@@ -56,6 +57,15 @@ def test_realistic_mix_runs_at_line_rate_and_latency() -> None:
     s = run.summary()
     assert s["latency_bbo_cycles"]["median"] <= 16
     assert s["latency_cycles"]["max"] <= 40
+    # The register block: identity, capacities, gauges and latency statistics read through AXI-Lite.
+    r = run.registers
+    assert (r["id"], r["map_version"]) == (ID_MAGIC, MAP_VERSION)
+    assert (r["cap_orders"], r["cap_levels"], r["cap_symbols"]) == (GEOMETRY.order_table.capacity, 16, 64)
+    assert r["symbols_live"] == len({int(loc) for loc in stim.events["locate"] if loc}) <= 64
+    assert r["messages"] == 6_000 and r["events"] == len(stim.events)
+    assert 0 < r["latency_min"] <= r["latency_max"] and r["latency_count"] > 0
+    assert r["latency_min"] == s["latency_cycles"]["min"]
+    assert r["messages_after_clear"] == r["latency_count_after_clear"] == 0  # control bit 1 cleared them
 
 
 def test_real_captures_track_all() -> None:

@@ -94,7 +94,7 @@ class BookEngine(wiring.Component):
             "o": Out(stream.Signature(EVENT_BITS)),
             "cfg": In(BookConfig),
             "name_write": In(1), "name_set": In(1), "name_index": In(16), "name_value": In(64),
-            "counters": Out(BookCounters),
+            "counters": Out(BookCounters), "clear_counters": In(1),
             "orders_live": Out(32), "symbols_live": Out(32),
             "now": In(64),
             "stamp": In(64),  # of the record on `i`: when its message's last byte entered the pipeline
@@ -119,7 +119,7 @@ class BookEngine(wiring.Component):
         m.d.comb += inc.events.eq(sent)
         for kind, name in _EVENT_COUNTERS.items():
             m.d.comb += inc[name].eq(sent & (sent_kind == kind))
-        m.d.comb += self.counters.eq(bank.count)
+        m.d.comb += [self.counters.eq(bank.count), bank.clear.eq(self.clear_counters)]
 
         # Epoch: a reset starts a new one (empty tables) without clearing memories; on a wrap, clear them.
         epoch = Signal(EPOCH_BITS, init=1, reset_less=True)
@@ -147,6 +147,7 @@ class BookEngine(wiring.Component):
         ]
 
         msg = Signal(DecodedRecord)
+        m.d.comb += names.name.eq(msg.stock)  # an R message's symbol, against the names the host wrote
         degraded = Signal(g.symbols)
         next_slot = Signal(range(g.symbols + 1))
         m.d.comb += [self.symbols_live.eq(next_slot), self.orders_live.eq(table.live)]

@@ -60,6 +60,8 @@ async def decode_stream(dut) -> None:
         if hasattr(dut, port):
             getattr(dut, port).value = PayloadCodec(layout).pack({**_zeros(layout), **config.get(port, {})})
 
+    if hasattr(dut, "clear_counters"):
+        dut.clear_counters.value = 0
     clock = Clocking(dut)
     await clock.start()
     beats = [[beat for p in packets for beat in packet_beats(p)] for packets in segments]

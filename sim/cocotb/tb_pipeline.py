@@ -23,12 +23,17 @@ from tickgate.hdl.event_record import EVENT_BITS
 from tickgate.hdl.layouts import PacketBeat
 from tickgate.hdl.pipeline import pipeline_counters
 from tickgate.protocol.moldudp64 import pack_dma
+from tickgate.protocol.registers import REGISTER_MAP
 from tickgate.sim.cocotb import tb_option
 from tickgate.sim.cocotb.axi_lite import AxiLiteManager
 from tickgate.sim.cocotb.clocking import Clocking
 from tickgate.sim.cocotb.payload import PayloadCodec
 from tickgate.sim.cocotb.streams import StreamDriver, StreamMonitor, packet_beats
 from tickgate.sim.cocotb.tb_decoder import read_segments
+
+#: Registers read back through AXI-Lite after each segment (the scoreboard checks them).
+READ_BACK = ("id", "map_version", "cap_orders", "cap_levels", "cap_symbols", "orders_live", "symbols_live",
+             "latency_min", "latency_max", "latency_count", "latency_sum", "messages", "events", "events_bbo")
 
 
 def _input_beats(input: str, packets: list[bytes]) -> tuple[list, list[int]]:
@@ -90,12 +95,25 @@ async def pipeline_stream(dut) -> None:
             if len(sink.received) != seen:
                 seen, last_change = len(sink.received), clock.cycle()
         await clock.sample()
+        counter_values = {k: int(v) for k, v in counters.unpack(int(dut.counters.value)).items()}
+        registers_read = {}
+        for reg in READ_BACK:
+            r = REGISTER_MAP[reg]
+            value = await csr.read(r.offset)
+            if r.width == 64:
+                value |= await csr.read(r.offset + 4) << 32
+            registers_read[reg] = value
+        control = REGISTER_MAP["control"].offset
+        await csr.write(control, dict(registers).get(control, 0) | 2)  # bit 1: clear the counters
+        registers_read["messages_after_clear"] = await csr.read(REGISTER_MAP["messages"].offset)
+        registers_read["latency_count_after_clear"] = await csr.read(REGISTER_MAP["latency_count"].offset)
         results.append({
+            "registers": registers_read,
             "beats": len(beats),
             "packet_starts": starts,
             "in_cycles": [t.cycle for t in source.sent[sent:]],
             "events": [[t.cycle, f"{t.payload:0128x}"] for t in sink.received[received:]],
-            "counters": {k: int(v) for k, v in counters.unpack(int(dut.counters.value)).items()},
+            "counters": counter_values,
             "cycles": clock.cycle() - start,
         })
     wall = time.perf_counter() - wall

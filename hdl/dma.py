@@ -1,0 +1,124 @@
+"""The DMA-header parser of the F1 ingress path: 64-bit words of DMA-framed packets in, MoldUDP64 packet beats out.
+
+The host writes `protocol.moldudp64.pack_dma` batches: per packet a header (`DMA_HEADER`: length, flags,
+reserved, rx_time_ns; little-endian), the packet, zeros to a multiple of `DMA_ALIGN` bytes. Words arrive
+little-endian (byte 0 in bits 0-7), one a cycle; the payload words leave as `PacketBeat`s one a cycle, the
+same word with `nbytes` and `last` added (the padding bytes of the last beat are the host's zeros).
+
+Framing and resynchronisation. A header is accepted in sync when its length is 1..`max_length`. A length of 0
+or over `max_length` means the framing is lost: `dma_bad_length` pulses once and the unframer hunts for the
+next header by sliding a header-sized window one word at a time; a window is taken as a header when its
+length is 1..`max_length` and every other field but `rx_time_ns` (flags, reserved) is zero. Each word
+discarded while hunting (the bad header's words included) pulses `dma_skipped` once, so
+words in = header words + payload words + skipped words, always. A MoldUDP64 packet starts with ten ASCII
+session bytes, which never pass as a length of at most 1500, so a hunt usually resynchronises on the
+next true header; binary message bytes can fool it, which the decoder's own checks (session, counts,
+lengths) then count. The pipeline counts the pulses in the register map's `dma_bad_length` and
+`dma_skipped_words`.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from tickgate.protocol.moldudp64 import DMA_ALIGN, DMA_HEADER, DMA_HEADER_LEN
+
+from .layouts import BEAT_BYTES, PacketBeat
+
+__all__ = ["DMA_WORD_BITS", "HEADER_WORDS", "DmaUnframer"]
+
+DMA_WORD_BITS = 8 * BEAT_BYTES
+#: Words of the per-packet header.
+HEADER_WORDS = DMA_HEADER_LEN // BEAT_BYTES
+if DMA_HEADER_LEN % BEAT_BYTES or DMA_ALIGN != BEAT_BYTES or HEADER_WORDS < 1:
+    raise AssertionError("the DMA header and alignment must be whole 64-bit words")
+
+_FIELDS = {f.name: f for f in DMA_HEADER}
+_LENGTH, _RX_TIME = _FIELDS["length"], _FIELDS["rx_time_ns"]
+_RESERVED = tuple(f for f in DMA_HEADER if f.name not in ("length", "rx_time_ns"))
+
+
+def _field(header, name: str):
+    """Bits of field `name` of a header value (byte 0 in bits 0-7; fields are little-endian)."""
+    f = _FIELDS[name]
+    return header[8 * f.offset:8 * (f.offset + f.width)]
+
+
+class DmaUnframer(wiring.Component):
+    """DMA-framed packets as 64-bit words (`i`) in; `PacketBeat`s (`o`) out, with `rx_time` of the packet on `o`.
+
+    `max_length` (default 1500) is the longest packet accepted; see the module docstring for framing,
+    resynchronisation and the `dma_bad_length` / `dma_skipped` pulses (one cycle each per event). `o` is the
+    input word itself (no register): `i.ready` is `o.ready` during a packet and high between packets.
+    `rx_time` changes only between packets: it is the header's `rx_time_ns` of every beat on `o`.
+    """
+
+    def __init__(self, *, max_length: int = 1500) -> None:
+        limit = (1 << 8 * _LENGTH.width) - 1
+        if not isinstance(max_length, int) or isinstance(max_length, bool) or not 1 <= max_length <= limit:
+            raise ValueError(f"max_length must be an integer from 1 to {limit}, not {max_length!r}")
+        self.max_length = max_length
+        super().__init__({
+            "i": In(stream.Signature(unsigned(DMA_WORD_BITS))),
+            "o": Out(stream.Signature(PacketBeat)),
+            "rx_time": Out(8 * _RX_TIME.width),
+            "dma_bad_length": Out(1),
+            "dma_skipped": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        take = self.i.valid & self.i.ready
+        word = self.i.payload
+
+        # The header window: the words before this one (oldest first), then this word.
+        before = [Signal(DMA_WORD_BITS, name=f"hdr{n}") for n in range(HEADER_WORDS - 1)]
+        window = Cat(*before, word)
+        filled = Signal(range(HEADER_WORDS))  # header words held in `before` while in sync
+        length = _field(window, "length")
+        length_ok = (length != 0) & (length <= self.max_length)
+        reserved_zero = Cat(*(_field(window, f.name) for f in _RESERVED)) == 0 if _RESERVED else Const(1)
+
+        remaining = Signal(8 * _LENGTH.width)  # payload bytes still to pass, during a packet
+        m.d.comb += [
+            self.o.payload.data.eq(word),
+            self.o.payload.nbytes.eq(Mux(remaining >= BEAT_BYTES, BEAT_BYTES, remaining)),
+            self.o.payload.last.eq(remaining <= BEAT_BYTES),
+        ]
+        m.d.sync += [self.dma_bad_length.eq(0), self.dma_skipped.eq(0)]
+
+        def shift() -> list:
+            return [a.eq(b) for a, b in zip(before, [*before[1:], word], strict=True)]
+
+        def start_packet() -> list:
+            return [remaining.eq(length), self.rx_time.eq(_field(window, "rx_time_ns")), filled.eq(0)]
+
+        with m.FSM(name="unframe"):
+            with m.State("HEADER"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(take):
+                    with m.If(filled < HEADER_WORDS - 1):
+                        m.d.sync += [*shift(), filled.eq(filled + 1)]
+                    with m.Elif(length_ok):
+                        m.d.sync += start_packet()
+                        m.next = "PAYLOAD"
+                    with m.Else():  # framing lost: the oldest word leaves the window, the hunt starts
+                        m.d.sync += [*shift(), self.dma_bad_length.eq(1), self.dma_skipped.eq(1)]
+                        m.next = "HUNT"
+            with m.State("HUNT"):
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(take):
+                    with m.If(length_ok & reserved_zero):
+                        m.d.sync += start_packet()
+                        m.next = "PAYLOAD"
+                    with m.Else():
+                        m.d.sync += [*shift(), self.dma_skipped.eq(1)]
+            with m.State("PAYLOAD"):
+                m.d.comb += [self.i.ready.eq(self.o.ready), self.o.valid.eq(self.i.valid)]
+                with m.If(take):
+                    m.d.sync += remaining.eq(remaining - BEAT_BYTES)
+                    with m.If(remaining <= BEAT_BYTES):
+                        m.next = "HEADER"
+        return m
