@@ -24,7 +24,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, counter_names
+from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, Control, counter_names
 
 from .moldudp64 import SessionConfig, SessionStatus
 from .network_decoder import NetworkConfig
@@ -37,7 +37,11 @@ ADDR_WIDTH = (REGISTER_MAP.size - 1).bit_length()
 OKAY, SLVERR = 0b00, 0b10
 #: Read-only registers whose values are constructor constants.
 CAPACITIES = ("cap_orders", "cap_levels", "cap_symbols")
-CLEAR_BIT = 1  # of `control`
+def _bit(flag: int) -> int:
+    return flag.bit_length() - 1
+
+
+CLEAR_BIT = _bit(Control.CLEAR_COUNTERS)  # of `control`
 
 
 class AxiLiteSignature(wiring.Signature):
@@ -103,8 +107,9 @@ class Bits:
 
 #: Every read-write register of the map: which `cfg` bits it holds.
 CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
-    "control": (Bits("enable", 1, reg_lo=0), Bits("track_all_symbols", 1, reg_lo=2),
-                Bits("level_events", 1, reg_lo=3)),
+    "control": (Bits("enable", 1, reg_lo=_bit(Control.ENABLE)),
+                Bits("track_all_symbols", 1, reg_lo=_bit(Control.TRACK_ALL)),
+                Bits("level_events", 1, reg_lo=_bit(Control.LEVEL_EVENTS))),
     "session_0": (Bits("session.session", 32, field_lo=0),),
     "session_1": (Bits("session.session", 32, field_lo=32),),
     "session_2": (Bits("session.session", 16, field_lo=64),),

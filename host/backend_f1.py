@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from tickgate.model.config import CardConfig
+from tickgate.model.config import CardConfig, register_writes
 from tickgate.protocol import f1_map
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import pack_dma
@@ -45,10 +45,6 @@ SLOT_ENV = "TICKGATE_F1_SLOT"  # the slot to use when none is passed (default 0)
 _ID_FIELDS = ("vendor_id", "device_id", "subsystem_vendor_id", "subsystem_id")
 _ID_KEYS = dict(zip(_ID_FIELDS, ("vendor", "device", "subsystem_vendor", "subsystem_device"), strict=True))
 
-CONTROL_ENABLE = 1 << 0
-CONTROL_CLEAR_COUNTERS = 1 << 1
-CONTROL_TRACK_ALL = 1 << 2
-CONTROL_LEVEL_EVENTS = 1 << 3
 
 
 def _id(value: Any, what: str) -> int:
@@ -214,29 +210,11 @@ class F1Backend:
             if want is not None and want != have:
                 raise ValueError(f"{option} asks for {want}; the image in the slot has {reg}={have}: capacities "
                                  "are fixed by the image (omit the option, or load an image built with it)")
-        if config.session is not None:
-            raw = config.session
-            for i, name in enumerate(("session_0", "session_1", "session_2")):
-                self._set(name, int.from_bytes(raw[4 * i:4 * i + 4], "little"))
-            self._set("session_en", 1)
-        if config.first_sequence is not None:
-            self._set("first_sequence_lo", config.first_sequence & 0xFFFFFFFF)
-            self._set("first_sequence_hi", config.first_sequence >> 32)
-            self._set("first_sequence_en", 1)
-        control = CONTROL_ENABLE | (CONTROL_LEVEL_EVENTS if getattr(config, "level_events", False) else 0)
-        if config.symbols is None:
-            control |= CONTROL_TRACK_ALL
-        else:
-            cap = self._reg("cap_symbols")
-            if cap and len(config.symbols) > cap:
-                raise ValueError(f"{len(config.symbols)} symbols to track; the image holds {cap}")
-            for i, symbol in enumerate(sorted(config.symbols)):
-                raw = symbol.encode("ascii").ljust(8)
-                self._set("symbol_index", i)
-                self._set("symbol_name_lo", int.from_bytes(raw[:4], "little"))
-                self._set("symbol_name_hi", int.from_bytes(raw[4:], "little"))
-                self._set("symbol_write", 1)
-        self._set("control", control | CONTROL_CLEAR_COUNTERS)  # this run's counters start at 0
+        cap = self._reg("cap_symbols")
+        if config.symbols is not None and cap and len(config.symbols) > cap:
+            raise ValueError(f"{len(config.symbols)} symbols to track; the image holds {cap}")
+        for name, value in register_writes(config, clear_counters=True):  # this run's counters start at 0
+            self._set(name, value)
 
     def feed(self, payload: bytes, rx_ns: int = 0) -> None:
         self._batch.append((payload, rx_ns))

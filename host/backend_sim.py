@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tickgate.hdl.book.engine import BookGeometry
-from tickgate.model.card import CardConfig
+from tickgate.model.config import CardConfig, register_writes
 from tickgate.protocol.moldudp64 import pack_dma
 from tickgate.protocol.registers import REGISTER_MAP, counter_names
 
@@ -50,7 +50,6 @@ class SimBackend:
 
     def __init__(self, config: CardConfig | None = None, geometry: BookGeometry | None = None, *,
                  quiet: int | None = None) -> None:
-        from tickgate.sim.pipeline_run import RunConfig
         from tickgate.sim.verilated.build import library_for
         from tickgate.sim.verilated.model import DEFAULT_QUIET, VerilatedPipeline
 
@@ -59,16 +58,8 @@ class SimBackend:
         self.geometry, notes = sim_geometry(config, geometry)
         self.library = library_for(self.geometry)
         self.pipeline = VerilatedPipeline(self.library, DEFAULT_QUIET if quiet is None else quiet)
-        run = RunConfig(symbols=None if config.symbols is None else tuple(sorted(config.symbols)),
-                        level_events=config.level_events, session=config.session)
-        writes = run.registers()
-        if config.first_sequence is not None:
-            r = REGISTER_MAP
-            writes += [(r["first_sequence_lo"].offset, config.first_sequence & 0xFFFF_FFFF),
-                       (r["first_sequence_hi"].offset, config.first_sequence >> 32 & 0xFFFF_FFFF),
-                       (r["first_sequence_en"].offset, 1)]
-        for offset, value in writes:
-            self.pipeline.write_reg(offset, value)
+        for name, value in register_writes(config):
+            self.pipeline.write_reg(REGISTER_MAP[name].offset, value)
         g = self.geometry
         t = g.order_table
         self.description = (f"Verilated pipeline: {g.symbols} books, {g.levels} levels, {g.names} names, "

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tickgate.protocol.registers import Control
+
 from .order_table import OrderTableConfig
 
-__all__ = ["MAX_LEVEL_EVENTS_LEVELS", "CardConfig"]
+__all__ = ["MAX_LEVEL_EVENTS_LEVELS", "CardConfig", "register_writes"]
 
 MAX_LEVEL_EVENTS_LEVELS = 255  # max_levels with level events (level_index is one byte)
 
@@ -36,3 +38,29 @@ class CardConfig:
             bad = [s for s in self.symbols if not 1 <= len(s) <= 8]
             if bad:
                 raise ValueError(f"ITCH symbols are 1 to 8 characters: {bad}")
+
+
+def register_writes(config: CardConfig, *, clear_counters: bool = False) -> list[tuple[str, int]]:
+    """The register writes (name, value), in order, that give a card this configuration's run-time part:
+    the session, the first sequence, the names to track, and `control` last (which enables the card).
+    Capacities are not registers: they are the image's (`cap_*`)."""
+    writes: list[tuple[str, int]] = []
+    if config.session is not None:
+        raw = config.session.ljust(10)
+        writes += [("session_0", int.from_bytes(raw[0:4], "little")), ("session_1", int.from_bytes(raw[4:8], "little")),
+                   ("session_2", int.from_bytes(raw[8:10], "little")), ("session_en", 1)]
+    if config.first_sequence is not None:
+        writes += [("first_sequence_lo", config.first_sequence & 0xFFFF_FFFF),
+                   ("first_sequence_hi", config.first_sequence >> 32 & 0xFFFF_FFFF), ("first_sequence_en", 1)]
+    control = Control.ENABLE | (Control.LEVEL_EVENTS if config.level_events else 0)
+    if config.symbols is None:
+        control |= Control.TRACK_ALL
+    else:
+        for i, symbol in enumerate(sorted(config.symbols)):
+            raw = symbol.encode("ascii").ljust(8)
+            writes += [("symbol_index", i), ("symbol_name_lo", int.from_bytes(raw[:4], "little")),
+                       ("symbol_name_hi", int.from_bytes(raw[4:], "little")), ("symbol_write", 1)]
+    if clear_counters:
+        control |= Control.CLEAR_COUNTERS
+    writes.append(("control", int(control)))
+    return writes

@@ -10,10 +10,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import IntFlag
 
 from .itch_spec import MESSAGES
 
-__all__ = ["COUNTERS", "EVENT_COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Register", "RegisterMap", "counter_names"]
+__all__ = ["COUNTERS", "EVENT_COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Control", "Register", "RegisterMap",
+           "counter_names"]
 
 MAP_VERSION = 3  # 3: level events, symbol names, order-table and latency statistics, DMA buffer levels
 ID_MAGIC = 0x544B4754  # "TKGT"
@@ -139,6 +141,15 @@ EVENT_COUNTERS: dict[str, str] = {
     "B": "events_bbo", "T": "events_trade", "S": "events_status", "G": "events_gap", "Z": "events_session",
     "D": "events_degraded", "L": "events_level",
 }
+
+class Control(IntFlag):
+    """Bits of the `control` register."""
+
+    ENABLE = 1 << 0
+    CLEAR_COUNTERS = 1 << 1  # a command: clears every counter and the latency statistics; reads 0
+    TRACK_ALL = 1 << 2  # every symbol gets a book slot on first use (else: the names written)
+    LEVEL_EVENTS = 1 << 3  # price-level (L) events
+
 
 COUNTER_BASE = 0x400
 

@@ -23,6 +23,7 @@ from tickgate.hdl.book.engine import BookGeometry
 from tickgate.hdl.layouts import BEAT_BYTES
 from tickgate.hdl.pipeline import pipeline_counters
 from tickgate.model.card import CardConfig, ReferenceCard
+from tickgate.model.config import MAX_LEVEL_EVENTS_LEVELS, register_writes
 from tickgate.model.frontend import ReferenceFrontEnd
 from tickgate.protocol import moldudp64 as mold
 from tickgate.protocol.events import COMPARED_BYTES, EVENT_DTYPE, EVENT_SIZE, EventKind
@@ -44,22 +45,14 @@ class RunConfig:
     ignore_ip_checksum: bool = False
 
     def registers(self) -> list[tuple[int, int]]:
-        """(offset, value) writes that set this configuration."""
-        r = REGISTER_MAP
-        control = 1 | (4 if self.symbols is None else 0) | (8 if self.level_events else 0)
-        out = [(r["control"].offset, control)]
+        """(offset, value) writes that set this configuration (`model.config.register_writes`)."""
+        config = CardConfig(symbols=None if self.symbols is None else frozenset(self.symbols), session=self.session,
+                            max_levels=MAX_LEVEL_EVENTS_LEVELS if self.level_events else None,  # not a register
+                            level_events=self.level_events)
+        writes = register_writes(config)
         if self.ignore_ip_checksum:
-            out.append((r["ignore_ip_checksum"].offset, 1))
-        if self.session is not None:
-            s = self.session.ljust(10)
-            out += [(r["session_0"].offset, int.from_bytes(s[0:4], "little")),
-                    (r["session_1"].offset, int.from_bytes(s[4:8], "little")),
-                    (r["session_2"].offset, int.from_bytes(s[8:10], "little")), (r["session_en"].offset, 1)]
-        for i, name in enumerate(self.symbols or ()):
-            raw = name.encode("ascii").ljust(8)
-            out += [(r["symbol_index"].offset, i), (r["symbol_name_lo"].offset, int.from_bytes(raw[:4], "little")),
-                    (r["symbol_name_hi"].offset, int.from_bytes(raw[4:], "little")), (r["symbol_write"].offset, 1)]
-        return out
+            writes.insert(0, ("ignore_ip_checksum", 1))
+        return [(REGISTER_MAP[name].offset, value) for name, value in writes]
 
     def card_config(self, geometry: BookGeometry) -> CardConfig:
         extra = {"level_events": self.level_events} if "level_events" in CardConfig.__dataclass_fields__ else {}
