@@ -38,6 +38,7 @@ class NetworkDecoder(wiring.Component):
             "cfg": In(SessionConfig),
             "status": Out(SessionStatus),
             "counters": Out(data.StructLayout(dict.fromkeys(NETWORK_DECODER_COUNTERS, 64))),
+            "clear_counters": In(1),
         })
 
     def elaborate(self, platform) -> Module:
@@ -54,6 +55,7 @@ class NetworkDecoder(wiring.Component):
             front_end.dst_port_check.eq(self.net.dst_port_check),
             front_end.ignore_ip_checksum.eq(self.net.ignore_ip_checksum),
             decoder.cfg.eq(self.cfg),
+            front_end.clear_counters.eq(self.clear_counters), decoder.clear_counters.eq(self.clear_counters),
             self.status.eq(decoder.status),
         ]
         for name in ETH_COUNTERS:

@@ -59,7 +59,7 @@ def _config(args: argparse.Namespace) -> CardConfig:
                       level_events=args.level_events)
 
 
-def _print_summary(result, out=sys.stdout) -> None:
+def _print_summary(result, out=None) -> None:
     d = result.as_dict()
     print(f"backend      {d['backend']}", file=out)
     print(f"messages     {d['messages']:,}", file=out)

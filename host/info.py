@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +116,7 @@ def gather(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, manifest: ImageManifest 
             "module": module()}
 
 
-def _print(d: dict[str, Any], out=sys.stdout) -> None:
+def _print(d: dict[str, Any], out=None) -> None:
     c = d["cards"]
     e = c["expected"]
     image = f"{e['agfi_id']} " if e["agfi_id"] else ""
