@@ -21,13 +21,6 @@ namespace py = pybind11;
 namespace tickgate::driver {
 namespace {
 
-std::span<const std::byte> bytes_of(const py::buffer_info& info) {
-  if (info.ndim != 1 || info.itemsize != 1 || info.strides[0] != 1) {
-    throw py::value_error("expected a contiguous 1-D buffer of bytes (bytes, bytearray, uint8 array)");
-  }
-  return {static_cast<const std::byte*>(info.ptr), static_cast<std::size_t>(info.size)};
-}
-
 std::span<events::Event> events_of(const py::array& out) {
   if (out.ndim() != 1 || out.itemsize() != static_cast<py::ssize_t>(events::kEventSize) ||
       !(out.flags() & py::array::c_style) || !out.writeable()) {

@@ -19,13 +19,6 @@ namespace py = pybind11;
 namespace tickgate::driver {
 namespace {
 
-std::span<const std::byte> bytes_of(const py::buffer_info& info) {
-  if (info.ndim != 1 || info.itemsize != 1 || info.strides[0] != 1) {
-    throw py::value_error("expected a contiguous 1-D buffer of bytes (bytes, bytearray, uint8 array)");
-  }
-  return {static_cast<const std::byte*>(info.ptr), static_cast<std::size_t>(info.size)};
-}
-
 /// A capacity argument: None (unbounded) or an int of at least 1.
 std::optional<std::size_t> capacity(const py::object& v, const char* name) {
   if (v.is_none()) return std::nullopt;
