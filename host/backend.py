@@ -50,11 +50,31 @@ class ModelBackend:
         return dict(self.card.counters)
 
 
-class SoftwareBackend:
+class DmaBatches:
+    """Packets gathered into DMA batches (`protocol.moldudp64.pack_dma`) of `BATCH_PACKETS`, as a card takes
+    them; a backend sets `self._batch = []` and says where a batch goes (`_submit`)."""
+
+    BATCH_PACKETS = 512
+    _batch: list[tuple[bytes, int]]
+
+    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
+        self._batch.append((payload, rx_ns))
+        if len(self._batch) >= self.BATCH_PACKETS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._batch:
+            self._submit(pack_dma(self._batch), len(self._batch))
+            self._batch.clear()
+
+    def _submit(self, batch: bytes, packets: int) -> None:
+        raise NotImplementedError
+
+
+class SoftwareBackend(DmaBatches):
     """The C++ model of the card (`tickgate._driver.SoftwareCard`), fed DMA batches like the card."""
 
     name = "software"
-    BATCH_PACKETS = 512
 
     def __init__(self, config: CardConfig | None = None) -> None:
         from tickgate._driver import SoftwareCard
@@ -66,15 +86,8 @@ class SoftwareBackend:
                                  max_symbols=config.max_symbols, level_events=config.level_events)
         self._batch: list[tuple[bytes, int]] = []
 
-    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        self._batch.append((payload, rx_ns))
-        if len(self._batch) >= self.BATCH_PACKETS:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._batch:
-            self.card.feed_dma(pack_dma(self._batch))
-            self._batch.clear()
+    def _submit(self, batch: bytes, packets: int) -> None:
+        self.card.feed_dma(batch)
 
     def take_events(self) -> np.ndarray:
         self._flush()

@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from tickgate.host.backend import DmaBatches
 from tickgate.model.config import CardConfig, register_writes
 from tickgate.protocol import f1_map
 from tickgate.protocol.events import EVENT_DTYPE
-from tickgate.protocol.moldudp64 import pack_dma
 from tickgate.protocol.registers import MAP_VERSION, REGISTER_MAP
 
 __all__ = ["DEFAULT_DEV_DIR", "DEFAULT_SYSFS_ROOT", "F1Backend", "ImageManifest", "find_cards", "layout"]
@@ -159,7 +159,7 @@ def find_cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT,
     return slots
 
 
-class F1Backend:
+class F1Backend(DmaBatches):
     """The card in an F1 slot: DMA batches in through XDMA, events out, counters from its registers.
 
     Opening checks slot `slot` (default $TICKGATE_F1_SLOT, else 0) against `manifest` (default:
@@ -171,7 +171,6 @@ class F1Backend:
     """
 
     name = "f1"
-    BATCH_PACKETS = 512
 
     def __init__(self, config: CardConfig | None = None, *, manifest: ImageManifest | None = None,
                  sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, dev_dir: str | Path = DEFAULT_DEV_DIR,
@@ -216,16 +215,9 @@ class F1Backend:
         for name, value in register_writes(config, clear_counters=True):  # this run's counters start at 0
             self._set(name, value)
 
-    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        self._batch.append((payload, rx_ns))
-        if len(self._batch) >= self.BATCH_PACKETS:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._batch:
-            self.device.submit(pack_dma(self._batch))
-            self._submitted += len(self._batch)
-            self._batch.clear()
+    def _submit(self, batch: bytes, packets: int) -> None:
+        self.device.submit(batch)
+        self._submitted += packets
 
     def take_events(self) -> np.ndarray:
         """Every event of the packets fed so far: collects until the card's `packets` counter has reached the

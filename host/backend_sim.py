@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from tickgate.hdl.book.engine import BookGeometry
+from tickgate.host.backend import DmaBatches
 from tickgate.model.config import CardConfig, register_writes
-from tickgate.protocol.moldudp64 import pack_dma
 from tickgate.protocol.registers import REGISTER_MAP, counter_names
 
 __all__ = ["SimBackend", "sim_geometry"]
@@ -42,11 +42,10 @@ def sim_geometry(config: CardConfig, geometry: BookGeometry | None = None) -> tu
     return geometry, notes
 
 
-class SimBackend:
+class SimBackend(DmaBatches):
     """The Verilated pipeline behind the Backend interface (`tickgate.host.backend.Backend`)."""
 
     name = "sim"
-    BATCH_PACKETS = 512
 
     def __init__(self, config: CardConfig | None = None, geometry: BookGeometry | None = None, *,
                  quiet: int | None = None) -> None:
@@ -68,15 +67,8 @@ class SimBackend:
         self._batch: list[tuple[bytes, int]] = []
         self.busy_cycles = 0  # cycles spent simulating batches (the rest: register writes, reset)
 
-    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        self._batch.append((payload, rx_ns))
-        if len(self._batch) >= self.BATCH_PACKETS:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._batch:
-            self.busy_cycles += self.pipeline.feed(pack_dma(self._batch))
-            self._batch.clear()
+    def _submit(self, batch: bytes, packets: int) -> None:
+        self.busy_cycles += self.pipeline.feed(batch)
 
     def take_events(self) -> np.ndarray:
         self._flush()

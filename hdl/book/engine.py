@@ -25,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from tickgate.model.order_table import OrderTableConfig
 from tickgate.protocol.decoded import Notice
-from tickgate.protocol.events import DegradedReason, EventFlag, EventKind, SessionCode
+from tickgate.protocol.events import KIND_FIELDS, DegradedReason, EventFlag, EventKind, SessionCode
 from tickgate.protocol.registers import EVENT_COUNTERS, counter_names
 
 from ..counters import CounterBank
@@ -53,7 +53,8 @@ BookConfig = data.StructLayout({"track_all": 1, "level_events": 1})
 
 _ORD = {c: ord(c) for c in "AFECXDUPQHRSBY"}
 _EVENT_COUNTERS = {ord(kind): name for kind, name in EVENT_COUNTERS.items()}
-_BBO = data.StructLayout({"bid_px": 32, "bid_sz": 32, "ask_px": 32, "ask_sz": 32})
+#: A book's top of book as kept per slot: the BBO event's fields (`protocol.events`).
+_BBO = data.StructLayout({f.name: 8 * f.width for f in KIND_FIELDS[EventKind.BBO]})
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 from tickgate.model.order_table import OrderTableConfig
 from tickgate.protocol.order_hash import crc32c_u64
 
-__all__ = ["OrderData", "OrderTable", "crc32c_u64_network"]
+__all__ = ["OrderTable", "crc32c_u64_network", "order_data"]
 
 EPOCH_BITS = 8
 
@@ -29,8 +29,6 @@ def order_data(slot_bits: int) -> data.StructLayout:
     """What the table keeps of an order."""
     return data.StructLayout({"slot": slot_bits, "is_bid": 1, "price": 32, "shares": 32})
 
-
-OrderData = order_data
 
 
 def _entry(slot_bits: int) -> data.StructLayout:
