@@ -23,7 +23,6 @@ from tqdm import tqdm
 from tickgate.host.backend import Backend, SoftwareBackend
 from tickgate.host.control import ControlServer
 from tickgate.host.fanout import EventPublisher
-from tickgate.host.feeds.packet import Packet
 from tickgate.host.market import R_MARK, Directory, TopOfBook
 from tickgate.host.metrics import Metrics
 from tickgate.host.orders.types import OrderGateway, UpdateKind
@@ -33,6 +32,7 @@ from tickgate.host.strategy import Strategy
 from tickgate.host.strategy.orders import OrderRouter
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import HEADER_LEN
+from tickgate.protocol.packet import Packet
 
 __all__ = ["RunOptions", "Runner"]
 

@@ -12,11 +12,11 @@ import pytest
 from tickgate.host.backend import open_backend
 from tickgate.host.cli import main
 from tickgate.host.control import request
+from tickgate.host.exchange.paper import PaperExchange
+from tickgate.host.feeds.sources import GeneratedFeed
 from tickgate.host.orders.types import Side, UpdateKind
-from tickgate.host.paper import PaperExchange
 from tickgate.host.risk import RiskLimits
 from tickgate.host.run import Runner, RunOptions
-from tickgate.host.sources import GeneratedFeed
 from tickgate.host.strategy import Strategy, load_strategy
 from tickgate.protocol.events import EVENT_DTYPE, EventKind
 
@@ -248,7 +248,7 @@ def test_batch_mode_sees_the_same_events(packets, reference_events):
 
 def test_demo_path_over_ouch_to_the_exchange_simulator(packets):
     """The demo's path: OUCH 5.0 over SoupBinTCP to the simulator; host and exchange agree on every fill."""
-    from tickgate.host.run_cli import open_exchange
+    from tickgate.host.exchange import open_exchange
 
     gw, sim, _ = open_exchange("sim")
     try:
