@@ -77,7 +77,7 @@ def test_demo_path(packets, reference_events):
         pos[u.symbol] = pos.get(u.symbol, 0) + signed
         cash -= signed * u.price
     assert s["positions"] == {k: v for k, v in pos.items() if v}
-    marks = {sym: r._mark(sym) for sym in pos}
+    marks = {sym: r.ctl.mark(sym) for sym in pos}
     assert s["pnl"] == round((cash + sum(p * marks[k] for k, p in pos.items())) / 10_000, 2)
     assert s["open_orders"] == 0  # IOC orders: none left
     for key in ("tick_to_strategy", "strategy_to_order"):
@@ -266,7 +266,7 @@ def test_demo_path_over_ouch_to_the_exchange_simulator(packets):
     assert s["exchange_rejects"] == ex["rejected"] == 0
     assert s["open_orders"] == 0
     cash = sum((-1 if f.side == "B" else 1) * f.shares * f.price for f in fills)
-    marks = {sym: r._mark(sym) for sym in ex["position"]}
+    marks = {sym: r.ctl.mark(sym) for sym in ex["position"]}
     assert s["pnl"] == round((cash + sum(p * marks[k] for k, p in ex["position"].items())) / 10_000, 2)
     assert s["latency_us"]["strategy_to_order"]["count"] == s["orders"]
 
