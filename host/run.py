@@ -211,6 +211,7 @@ class Runner:
             self.publisher.wait_for_subscribers(opt.fanout_wait)
         backend, ring = self.backend, self.ring
         ring.wrap()
+        buf, raw, size = ring.buf, ring.raw, ring.size
         r_mark = R_MARK
         strategy, router, book, directory, risk = self.strategy, self.router, self.book, self.directory, self.risk
         publisher, control = self.publisher, self.control
@@ -235,8 +236,9 @@ class Runner:
             """Hand the `n` events the backend just wrote into the ring to the strategy, and on."""
             nonlocal events
             t = _now()
-            batch = ring.push(n)
-            pos = ring.pos
+            start = ring.pos
+            pos = ring.pos = start + n
+            batch = buf[start:pos]
             book.hi = pos  # the book sees ring.unapplied() when read, applies it when settled
             if xbook is not None:
                 xbook.end = pos
@@ -275,22 +277,22 @@ class Runner:
                     packets += 1
                     if payload.find(r_mark, HEADER_LEN) >= 0 and directory.scan(payload):  # a Stock Directory block
                         self._new_symbols()
-                    if ring.needs_wrap():
-                        self._wrap()
-                    space = ring.size - ring.pos
+                    space = size - ring.pos
                     if per_packet:
-                        n = tick(payload, rx, ring.free())
+                        n = tick(payload, rx, raw[ring.pos:])
                     else:
                         feed(payload, rx)
-                        n = collect(ring.free()) if packets % every == 0 else 0
+                        n = collect(raw[ring.pos:]) if packets % every == 0 else 0
                     while True:
                         if n:
                             deliver(n, rx)
                         if n < space:
                             break
                         self._wrap()  # the ring is full and the backend has more
-                        space = ring.size
-                        n = collect(ring.free())
+                        space = size
+                        n = collect(raw)
+                    if ring.needs_wrap():  # room for the next packet's events, off its tick
+                        self._wrap()
                     self._updates()
                     if packets % CONTROL_EVERY == 0:
                         st.packets, st.events = packets, events
