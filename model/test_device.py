@@ -20,7 +20,7 @@ def test_dma_records_undo_pack_dma() -> None:
     assert [(bytes(p), rx) for p, rx in dma_records(mold.pack_dma(PACKETS))] == PACKETS
 
 
-@pytest.mark.parametrize(("cut", "message"), [(3, "ends inside a header"), (20, "runs past the batch end")])
+@pytest.mark.parametrize(("cut", "message"), [(30, "ends inside a header"), (20, "runs past the batch end")])
 def test_broken_framing_is_refused_before_any_packet_is_used(cut: int, message: str) -> None:
     batch = mold.pack_dma([(mold.heartbeat("S", 1), 5), (mold.heartbeat("S", 1), 6)])
     dev = ModelDevice()
