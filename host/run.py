@@ -223,7 +223,9 @@ class Runner:
         f2e, t2s = lat["feed_to_event"], lat["tick_to_strategy"]
         restamp, every = opt.restamp, max(1, opt.batch_packets)
         per_packet = every == 1  # every packet a tick: its events share its receive time
-        tick, feed, collect = backend.tick, backend.feed, backend.collect
+        feed, collect = backend.feed, backend.collect
+        backend.flush()
+        tick = backend.device.submit_packet  # backend.tick without its frame: nothing is queued when every packet ticks
         stats = getattr(self.feed, "stats", None) if opt.progress else None
         total = stats().get("file_total_bytes") if stats is not None else None
         bar = tqdm(total=total or None, unit="B" if total else "pkt", unit_scale=True, disable=not opt.progress,
