@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -27,6 +28,21 @@ std::span<events::Event> events_of(const py::array& out) {
     throw py::value_error("out must be a writable, contiguous 1-D array of EVENT_DTYPE (64-byte records)");
   }
   return {static_cast<events::Event*>(const_cast<void*>(out.data())), static_cast<std::size_t>(out.size())};
+}
+
+/// One packet as a DMA batch of its own, into `batch`: the bytes protocol.moldudp64.pack_dma makes of it.
+void pack_one(std::vector<std::byte>& batch, std::span<const std::byte> packet, std::uint64_t rx_ns) {
+  using mold::DmaHeader;
+  if (packet.size() > 0xFFFF) throw py::value_error("a MoldUDP64 packet is at most 65535 bytes");
+  const std::size_t end = DmaHeader::kLength + packet.size();
+  batch.assign((end + mold::kDmaAlign - 1) / mold::kDmaAlign * mold::kDmaAlign, std::byte{0});
+  for (std::size_t i = 0; i < DmaHeader::Width::length; ++i) {
+    batch[DmaHeader::Offset::length + i] = static_cast<std::byte>(packet.size() >> (8 * i));
+  }
+  for (std::size_t i = 0; i < DmaHeader::Width::rx_time_ns; ++i) {
+    batch[DmaHeader::Offset::rx_time_ns + i] = static_cast<std::byte>(rx_ns >> (8 * i));
+  }
+  std::copy(packet.begin(), packet.end(), batch.begin() + DmaHeader::kLength);
 }
 
 py::dict identity(const DeviceIdentity& d) {
@@ -114,7 +130,7 @@ void bind_device(py::module_& m) {
                         std::to_string(PYBIND11_VERSION_PATCH);
         d["map_version"] = regs::kMapVersion;
         d["counters"] = regs::kCounterCount;
-        d["devices"] = py::make_tuple("software", "f1");
+        d["devices"] = py::make_tuple("software", "sim", "f1");
         return d;
       },
       "How this module was built: compiler, C++ standard, optimisation, pybind11, the register map it has.");
@@ -133,6 +149,21 @@ void bind_device(py::module_& m) {
           py::arg("batch"),
           "Hand a DMA batch (protocol.moldudp64.pack_dma) to the card, all of it; its size in bytes.")
       .def(
+          "submit_packet",
+          [](Device& d, const py::buffer& packet, std::uint64_t rx_ns, const std::optional<py::array>& out) {
+            thread_local std::vector<std::byte> batch;
+            const py::buffer_info info = packet.request();
+            pack_one(batch, bytes_of(info), rx_ns);
+            const std::size_t size = d.submit(batch);
+            if (!out) return size;
+            const auto span = events_of(*out);
+            d.settle();
+            return d.collect(span);
+          },
+          py::arg("packet"), py::arg("rx_ns") = 0, py::arg("out") = py::none(),
+          "One packet as a DMA batch of its own (as pack_dma([(packet, rx_ns)])): its size in bytes; with out, "
+          "then settle and collect into out: how many events (the tick of a live loop, in one call).")
+      .def(
           "collect",
           [](Device& d, const py::array& out) {
             const auto span = events_of(out);
@@ -149,6 +180,9 @@ void bind_device(py::module_& m) {
            "Clear the counters and drop the waiting events (see the backend for what else).")
       .def("identify", [](Device& d) { return identity(d.identify()); },
            "backend, location, PCI IDs, id and map_version registers, capacities (0: unbounded).")
+      .def("settle", &Device::settle, py::call_guard<py::gil_scoped_release>(),
+           "Wait until the events of everything submitted can be collected (f1; the others: at once).")
+      .def("close", &Device::close, "Release the device (the model, files, mappings); later calls fail.")
       .def(
           "counters",
           [](Device& d) {
@@ -176,6 +210,7 @@ void bind_device(py::module_& m) {
            "unbounded), level_events.");
 
   bind_f1(m);
+  bind_sim(m);
 
 }
 

@@ -1,5 +1,6 @@
-// The device interface every backend of the card implements: DMA batches in, 64-byte events out,
-// 32-bit registers of protocol/registers.py by offset, reset, identify.
+// The device interface every implementation of the card implements (software, sim, f1; the Python reference
+// model through an adapter with the same operations): DMA batches in, 64-byte events out, 32-bit registers
+// of protocol/registers.py by offset, counters, reset, identify, close. Code above it never asks which.
 #pragma once
 
 #include <array>
@@ -28,8 +29,8 @@ class DeviceError : public std::runtime_error {
 
 /// What a device is: which backend, where, the IDs it answered with and its capacities (0: unbounded).
 struct DeviceIdentity {
-  std::string backend;  // "software", "f1"
-  std::string location;  // f1: the application function's PCI address; software: "in-process"
+  std::string backend;  // "software", "sim", "f1"
+  std::string location;  // f1: the application function's PCI address; sim: its library; software: "in-process"
   std::uint16_t vendor_id = 0;
   std::uint16_t device_id = 0;
   std::uint16_t subsystem_vendor_id = 0;
@@ -68,6 +69,13 @@ class Device {
 
   virtual DeviceIdentity identify() = 0;
 
+  /// Waits until the events of everything submitted can be collected. A card working on its own clock
+  /// (f1) needs this; the in-process devices are done when submit() returns.
+  virtual void settle() {}
+
+  /// Releases what the device holds (the model, files, mappings); later calls fail. Closing twice is fine.
+  virtual void close() {}
+
   /// A 64-bit register (low word at `offset`), read so that a carry between the halves is not torn.
   std::uint64_t read_register64(std::uint32_t offset) {
     std::uint32_t hi = read_register(offset + 4);
@@ -79,8 +87,8 @@ class Device {
     }
   }
 
-  /// Every counter of regs::kCounters, in order.
-  std::array<std::uint64_t, regs::kCounterCount> counters() {
+  /// Every counter of regs::kCounters, in order (from the registers unless the device has a faster way).
+  virtual std::array<std::uint64_t, regs::kCounterCount> counters() {
     std::array<std::uint64_t, regs::kCounterCount> out{};
     for (std::size_t i = 0; i < regs::kCounters.size(); ++i) out[i] = read_register64(regs::kCounters[i].offset);
     return out;

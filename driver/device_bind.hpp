@@ -65,4 +65,7 @@ inline SoftwareCardConfig card_config(std::optional<std::vector<std::string>> sy
 /// F1Layout, F1Image, f1_scan, f1_image_mismatch, PosixIo, F1Device, FakeF1Card (f1_bind.cpp). Needs Device.
 void bind_f1(pybind11::module_& m);
 
+/// SimDevice (sim_bind.cpp). Needs Device.
+void bind_sim(pybind11::module_& m);
+
 }  // namespace tickgate::driver

@@ -31,16 +31,17 @@ class SoftwareDevice final : public Device {
       : config_(std::move(config)), card_(std::make_unique<SoftwareCard>(config_)) {}
 
   std::size_t submit(std::span<const std::byte> batch) override {
-    card_->feed_dma(batch);  // std::invalid_argument on a malformed batch, before any of it is used
+    live().feed_dma(batch);  // std::invalid_argument on a malformed batch, before any of it is used
     return batch.size();
   }
 
-  std::size_t collect(std::span<events::Event> out) override { return card_->take_events(out); }
+  std::size_t collect(std::span<events::Event> out) override { return live().take_events(out); }
 
-  std::size_t pending() override { return card_->pending_events(); }
+  std::size_t pending() override { return live().pending_events(); }
 
   std::uint32_t read_register(std::uint32_t offset) override {
     const regs::Register* r = checked(offset);
+    live();
     const std::uint32_t word = (offset - r->offset) / 4;
     if (r->group == "counter") {
       const std::size_t i = (r->offset - regs::kCounterBase) / 8;
@@ -65,6 +66,7 @@ class SoftwareDevice final : public Device {
 
   void write_register(std::uint32_t offset, std::uint32_t value) override {
     const regs::Register* r = checked(offset);
+    live();
     if (r->access != regs::Access::kRw) {
       throw DeviceError(DeviceError::Kind::kRefused, "register " + register_name(offset) + " is read-only");
     }
@@ -96,9 +98,16 @@ class SoftwareDevice final : public Device {
     return d;
   }
 
+  void close() override { card_.reset(); }
+
   const SoftwareCard& card() const noexcept { return *card_; }
 
  private:
+  SoftwareCard& live() {
+    if (!card_) throw DeviceError(DeviceError::Kind::kGone, "the software card is closed");
+    return *card_;
+  }
+
   std::uint32_t control() const noexcept {
     return kControlEnable | (config_.symbols ? 0u : kControlTrackAll) |
            (config_.level_events ? kControlLevelEvents : 0u);

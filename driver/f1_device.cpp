@@ -92,14 +92,22 @@ F1Device::F1Device(F1Layout layout, F1Image image, F1Options options, std::share
       }
     }
   }
+  ingress_capacity_ = live(regs::offset::ingress_free);  // the card is idle when opened: its whole buffer
+  submitted_ = read_register64(regs::offset::packets);
 }
 
-F1Device::Handles::~Handles() {
+F1Device::Handles::~Handles() { release(); }
+
+void F1Device::Handles::release() {
   if (bar != nullptr) io->munmap(bar, bar_len);
   for (const int fd : {bar_fd, h2c_fd, c2h_fd}) {
     if (fd >= 0) io->close(fd);
   }
+  bar = nullptr;
+  bar_fd = h2c_fd = c2h_fd = -1;
 }
+
+void F1Device::close() { h_.release(); }
 
 std::string F1Device::h2c_path() const {
   return (fs::path(options_.dev_dir) / ("xdma" + std::to_string(slot_.xdma) + "_h2c_0")).string();
@@ -114,9 +122,14 @@ std::uint32_t F1Device::load(std::uint32_t offset) const noexcept {
 }
 
 std::uint32_t F1Device::live(std::uint32_t offset) {
+  if (h_.bar == nullptr) closed();
   const std::uint32_t v = load(offset);
   if (v == 0xFFFFFFFFu) gone(offset);
   return v;
+}
+
+void F1Device::closed() const {
+  throw DeviceError(Kind::kGone, "the f1 device of slot " + std::to_string(slot_.index) + " is closed");
 }
 
 void F1Device::gone(std::uint32_t offset) const {
@@ -132,6 +145,7 @@ std::uint32_t F1Device::read_register(std::uint32_t offset) {
     throw DeviceError(Kind::kRefused, "no register at " + register_name(offset) + " (offsets are 32-bit words below " +
                                           hex32(regs::kMapSize) + ")");
   }
+  if (h_.bar == nullptr) closed();
   const std::uint32_t v = load(offset);
   if (v == 0xFFFFFFFFu && load(regs::offset::id) == 0xFFFFFFFFu) gone(offset);  // a real all-ones value is fine
   return v;
@@ -142,7 +156,9 @@ void F1Device::write_register(std::uint32_t offset, std::uint32_t value) {
   if (r == nullptr || r->access != regs::Access::kRw) {
     throw DeviceError(Kind::kRefused, "register " + register_name(offset) + " is not writable (protocol/registers.py)");
   }
+  if (h_.bar == nullptr) closed();
   *reinterpret_cast<volatile std::uint32_t*>(static_cast<std::byte*>(h_.bar) + offset) = value;
+  if (offset == regs::offset::control && (value & 2u)) submitted_ = 0;  // the counters start again
 }
 
 void F1Device::pause(int& idle) const {
@@ -226,6 +242,10 @@ bool F1Device::drain() {
 }
 
 std::size_t F1Device::submit(std::span<const std::byte> batch) {
+  for (std::size_t pos = 0; pos + mold::DmaHeader::kLength <= batch.size(); ++submitted_) {  // its packets
+    const std::size_t end = pos + mold::DmaHeader::kLength + mold::DmaHeader::length(batch.data() + pos);
+    pos = (end + mold::kDmaAlign - 1) / mold::kDmaAlign * mold::kDmaAlign;
+  }
   std::size_t off = 0;
   int idle = 0;
   auto last = std::chrono::steady_clock::now();
@@ -276,6 +296,36 @@ std::size_t F1Device::collect(std::span<events::Event> out) {
 }
 
 std::size_t F1Device::pending() { return spill_.size() - spill_head_ + live(regs::offset::events_ready); }
+
+void F1Device::settle() {
+  auto last_change = std::chrono::steady_clock::now();
+  std::uint64_t last_count = ~std::uint64_t{0};
+  for (;;) {
+    const bool got = drain();
+    const std::uint64_t count = read_register64(regs::offset::packets);
+    if (count >= submitted_) {
+      while (drain()) {
+      }  // the events of the last packets may trail its count
+      return;
+    }
+    if (got || count != last_count) {
+      last_change = std::chrono::steady_clock::now();
+      last_count = count;
+      continue;
+    }
+    if (live(regs::offset::ingress_free) >= ingress_capacity_ && live(regs::offset::events_ready) == 0) {
+      return;  // everything taken, nothing moving: framing lost (see the dma_* counters)
+    }
+    if (std::chrono::steady_clock::now() - last_change > options_.timeout) {
+      throw DeviceError(Kind::kTimeout,
+                        "the card in slot " + std::to_string(slot_.index) + " (" + slot_.app_address +
+                            "): its packets counter stopped at " + std::to_string(count) + " of " +
+                            std::to_string(submitted_) + " for " + std::to_string(options_.timeout.count()) +
+                            " ms with bytes still in its ingress buffer");
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
 
 void F1Device::reset() {
   const std::uint32_t control = live(regs::offset::control);

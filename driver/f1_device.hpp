@@ -54,6 +54,13 @@ class F1Device final : public Device {
   /// image: map version 3 has no register that empties them (reload the image for that).
   void reset() override;
   DeviceIdentity identify() override;
+  /// Waits until the card's `packets` counter reaches the packets submitted (each DMA record is one packet),
+  /// drawing ready events into the device meanwhile; returns early if the card has taken every byte and
+  /// gone quiet short of that count (the rest was lost to DMA framing, counted under dma_*). A card that
+  /// keeps bytes and makes no progress for the timeout raises kTimeout.
+  void settle() override;
+  /// Unmaps BAR0 and closes the XDMA files.
+  void close() override;
 
   const F1Slot& slot() const noexcept { return slot_; }
   std::string h2c_path() const;
@@ -63,6 +70,7 @@ class F1Device final : public Device {
   std::uint32_t load(std::uint32_t offset) const noexcept;
   std::uint32_t live(std::uint32_t offset);  // a register the card never reads as 0xFFFFFFFF
   [[noreturn]] void gone(std::uint32_t offset) const;
+  [[noreturn]] void closed() const;
   void write_all(const std::byte* data, std::size_t n);
   void read_all(std::byte* data, std::size_t n);
   [[noreturn]] void io_failed(const char* call, const std::string& path, int err, std::size_t done,
@@ -89,7 +97,10 @@ class F1Device final : public Device {
     Handles(const Handles&) = delete;
     Handles& operator=(const Handles&) = delete;
     ~Handles();
+    void release();
   } h_;
+  std::uint64_t submitted_ = 0;  // what the `packets` counter reads once every submitted packet is processed
+  std::uint32_t ingress_capacity_ = 0;  // ingress_free of the idle card
   std::vector<events::Event> spill_;  // events drained while submitting, collected first
   std::size_t spill_head_ = 0;
 };

@@ -3,7 +3,7 @@ and `FakeF1Card`, the test double that serves the slot's resource0 and XDMA devi
 (driver/f1_fake.hpp says how and why). Used by driver/test_f1.py; handy to try the f1 backend anywhere:
 
     tree = make_tree(Path(tmp))
-    backend = tree.backend(tree.fake())      # an F1Backend on the fake card
+    backend = tree.backend(tree.fake())      # the f1 backend on the fake card
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from tickgate import _driver
-from tickgate.host.backend_f1 import F1Backend, layout
+from tickgate.host.backend import Backend
+from tickgate.host.backend_f1 import F1Options, layout, open_f1
 from tickgate.protocol import f1_map
 from tickgate.protocol.config import CardConfig
 
@@ -37,9 +38,13 @@ class Tree:
         """A FakeF1Card serving this tree's slot 0 (options: FakeF1Card's keyword arguments)."""
         return _driver.FakeF1Card(str(self.resource0), str(self.h2c), str(self.c2h), layout(), **options)
 
-    def backend(self, fake: _driver.FakeF1Card | None, config: CardConfig | None = None, **options: Any) -> F1Backend:
-        """An F1Backend on this tree through `fake` (None: the real system calls), 0.3 s timeout by default."""
-        return F1Backend(config, sysfs_root=self.sysfs, dev_dir=self.dev, io=fake, **{"timeout_s": 0.3, **options})
+    def options(self, fake: _driver.FakeF1Card | None, **options: Any) -> F1Options:
+        """F1Options of this tree through `fake` (None: the real system calls), 0.3 s timeout by default."""
+        return F1Options(sysfs_root=self.sysfs, dev_dir=self.dev, io=fake, **{"timeout_s": 0.3, **options})
+
+    def backend(self, fake: _driver.FakeF1Card | None, config: CardConfig | None = None, **options: Any) -> Backend:
+        """The f1 backend on this tree through `fake` (None: the real system calls), 0.3 s timeout by default."""
+        return open_f1(config, self.options(fake, **options))
 
 
 def _ids(folder: Path, vendor: int, device: int, sub_vendor: int | None = None, sub: int | None = None) -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from tickgate import _driver
 from tickgate.driver.f1_fake_tree import APP_IDS, Tree, make_tree
-from tickgate.host.backend import BACKENDS, ModelBackend, SoftwareBackend, open_backend
-from tickgate.host.backend_f1 import F1Backend, ImageManifest, find_cards
+from tickgate.host.backend import BACKENDS, open_backend
+from tickgate.host.backend_f1 import F1Options, ImageManifest, find_cards, open_f1
 from tickgate.host.feeds import BinaryFileFeed, PcapFeed, adversarial, pack_messages
 from tickgate.host.feeds.generator import generate
 from tickgate.protocol import itch
@@ -63,7 +63,7 @@ def assert_same_as_software(tree: Tree, packets: list[Packet], config: CardConfi
                         "max_symbols": config.max_symbols, "level_events": config.level_events}
     fake = tree.fake(**card_options, **fake_options)
     ours, our_counters = run(tree.backend(fake, config), packets)
-    theirs, their_counters = run(SoftwareBackend(config), packets)
+    theirs, their_counters = run(open_backend("software", config), packets)
     assert len(ours) == len(theirs)
     assert ours.tobytes() == theirs.tobytes()
     assert our_counters == their_counters
@@ -114,7 +114,7 @@ def test_real_captures(tree: Tree, path: Path) -> None:
     packets = list(PcapFeed(path) if path.suffix == ".pcap" else BinaryFileFeed(path))
     assert packets
     ev, counters, _ = assert_same_as_software(tree, packets, ingress_capacity=2048, max_transfer=700)
-    reference, reference_counters = run(ModelBackend(), packets)  # and so equal to the reference model
+    reference, reference_counters = run(open_backend("model"), packets)  # and so equal to the reference model
     assert ev.tobytes() == reference.tobytes() and counters == reference_counters
 
 
@@ -191,7 +191,7 @@ def test_identify_registers_and_reset(tree: Tree) -> None:
     with pytest.raises(_driver.RegisterRefusedError, match="no register at offset 0x2"):
         dev.read_register(2)
     backend.feed(mold.build(b"TICKGATE01", 1_000_000, [sysev("O")]))  # a gap: a GAP and a STATUS event
-    backend._flush()
+    backend.flush()
     assert dev.pending() == 2
     dev.reset()
     assert dev.pending() == 0 and dev.counters()["messages"] == 0
@@ -238,7 +238,7 @@ def test_no_card(tmp_path: Path) -> None:
         tree.backend(None)
     assert find_cards(tree.sysfs) == []
     lines: list[str] = []
-    backend = open_backend("auto", sysfs_root=tree.sysfs, dev_dir=tree.dev, announce=lines.append)
+    backend = open_backend("auto", f1=tree.options(None), announce=lines.append)
     assert backend.name == "software" and len(lines) == 1
     assert lines[0].startswith("tickgate: backend auto -> software (no matching card: no F1 card: no management")
     assert backend.description == lines[0].split("(", 1)[1][:-1]
@@ -246,7 +246,7 @@ def test_no_card(tmp_path: Path) -> None:
 
 def test_missing_sysfs_root_is_no_card(tmp_path: Path) -> None:
     with pytest.raises(_driver.NoCardError, match="no F1 card"):
-        F1Backend(sysfs_root=tmp_path / "absent", dev_dir=tmp_path)
+        open_f1(None, F1Options(sysfs_root=tmp_path / "absent", dev_dir=tmp_path))
 
 
 @pytest.mark.parametrize(("app_ids", "message"), [
@@ -265,7 +265,7 @@ def test_wrong_image(tmp_path: Path, app_ids, message: str) -> None:
     cards = find_cards(tree.sysfs)
     assert len(cards) == 1 and cards[0]["mismatch"]
     lines: list[str] = []
-    backend = open_backend("auto", sysfs_root=tree.sysfs, dev_dir=tree.dev, io=tree.fake(), announce=lines.append)
+    backend = open_backend("auto", f1=tree.options(tree.fake()), announce=lines.append)
     assert backend.name == "software"
     assert lines[0].startswith("tickgate: backend auto -> software (no matching card: slot 0 (0000:00:1d.0)")
 
@@ -286,10 +286,9 @@ def test_manifest_of_another_image(tree: Tree) -> None:
     with pytest.raises(_driver.WrongImageError, match="the expected image agfi-x is 1d0f:f000 "):
         tree.backend(tree.fake(), manifest=other)
     lines: list[str] = []
-    backend = open_backend("auto", manifest=other, sysfs_root=tree.sysfs, dev_dir=tree.dev, io=tree.fake(),
-                           announce=lines.append)
+    backend = open_backend("auto", f1=tree.options(tree.fake(), manifest=other), announce=lines.append)
     assert backend.name == "software" and "holds another image" in lines[0]
-    backend = open_backend("auto", sysfs_root=tree.sysfs, dev_dir=tree.dev, io=tree.fake(), announce=lines.append)
+    backend = open_backend("auto", f1=tree.options(tree.fake()), announce=lines.append)
     assert backend.name == "f1" and lines[1] == f"tickgate: backend auto -> f1 ({backend.description})"
     assert backend.description.startswith("f1: slot 0 (0000:00:1d.0), tickgate image (map v")
 
@@ -299,7 +298,7 @@ def test_missing_device_files(tree: Tree) -> None:
     with pytest.raises(_driver.DeviceIOError, match=r"cannot open .*0000:00:1d.0/resource0: No such file"):
         tree.backend(tree.fake())
     with pytest.raises(_driver.DeviceIOError, match="resource0"):  # a matching card that cannot be opened:
-        open_backend("auto", sysfs_root=tree.sysfs, dev_dir=tree.dev, io=tree.fake())  # an error, not the model
+        open_backend("auto", f1=tree.options(tree.fake()))  # an error, not the model
     tree.resource0.write_bytes(b"")
     tree.c2h.unlink()
     with pytest.raises(_driver.DeviceIOError, match=r"cannot open .*dev/xdma0_c2h_0: No such file .*xdma driver"):
@@ -336,8 +335,7 @@ def test_card_stops_answering_mid_run(tree: Tree, fault: str, error, message: st
     """A card that stops mid-run raises a clear error from the run; `auto` does not switch to the model."""
     fake = tree.fake(ingress_capacity=4096)
     lines: list[str] = []
-    backend = open_backend("auto", sysfs_root=tree.sysfs, dev_dir=tree.dev, io=fake, timeout_s=0.3,
-                           announce=lines.append)
+    backend = open_backend("auto", f1=tree.options(fake), announce=lines.append)
     assert backend.name == "f1"
     packets = timed(pack_messages(generate(5_000, 20, 6)))
     run(backend, packets[:100])
@@ -371,8 +369,7 @@ def test_capacities_are_the_images(tree: Tree) -> None:
 # -- tickgate info -----------------------------------------------------------------------------------------------
 
 def test_info_cards_and_sim_builds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tickgate.host import info
-    from tickgate.host.cli import main
+    from tickgate.host.cli import info, main
 
     tree = make_tree(tmp_path, slots=2)
     (tree.sysfs / "0000:00:1b.0" / "device").write_text("0x1042\n")  # slot 0 cleared
@@ -396,7 +393,7 @@ def test_info_cards_and_sim_builds(tmp_path: Path, capsys: pytest.CaptureFixture
         {"name": "itch_decoder-0123", "top": "itch_decoder", "config": {"depth": 4}, "builds": [
             {"folder": "verilator-aa", "complete": True, "waves": "vcd", "seconds": 2.3, "verilator": "5.048 rev x"},
             {"folder": "verilator-bb", "complete": False}]}]
-    assert d["module"]["matches_protocol"] is True and d["module"]["devices"] == ["software", "f1"]
+    assert d["module"]["matches_protocol"] is True and d["module"]["devices"] == ["software", "sim", "f1"]
     assert d["toolchain"]["compiler"].startswith("c++")
 
     assert main(["info", "--json", "--sysfs-root", str(tree.sysfs)]) == 0
@@ -448,7 +445,7 @@ def test_unaligned_caller_arrays(tree: Tree) -> None:
         n = dev.collect(out)
         parts.append(out[:n].copy())
     ours = np.concatenate(parts)
-    theirs, _ = run(SoftwareBackend(), packets)
+    theirs, _ = run(open_backend("software"), packets)
     assert ours.tobytes() == theirs.tobytes()
 
 

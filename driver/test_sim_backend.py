@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tickgate.host.backend import ModelBackend, open_backend
-from tickgate.host.backend_sim import SimBackend, sim_geometry
+from tickgate import _driver
+from tickgate.host.backend import open_backend
+from tickgate.host.backend_sim import SimOptions, sim_geometry
 from tickgate.host.feeds import open_feed, pack_messages
 from tickgate.host.feeds.adversarial import duplicates_and_faults, hash_collisions, level_overflow, symbol_overflow
 from tickgate.host.feeds.generator import generate, symbol_names
@@ -38,7 +39,7 @@ def config(symbols: Iterable[str] | None = None, level_events: bool = True, **kw
 
 def assert_same(payloads: Iterable[bytes], cfg: CardConfig, take_every: int = 0) -> np.ndarray:
     """Feed both backends; assert equal events (comparable bytes, in order) and counters; the events."""
-    model, sim = ModelBackend(cfg), SimBackend(cfg, GEOMETRY)
+    model, sim = open_backend("model", cfg), open_backend("sim", cfg, sim=SimOptions(GEOMETRY))
     got, want = [], []
     for n, p in enumerate(payloads, 1):
         model.feed(p, n)
@@ -138,18 +139,22 @@ def test_configured_session_and_first_sequence() -> None:
 
 
 def test_registers_and_open_backend() -> None:
-    backend = open_backend("sim", config(), geometry=GEOMETRY)
-    assert isinstance(backend, SimBackend) and backend.name == "sim"
-    assert backend.pipeline.read_reg(REGISTER_MAP["id"].offset) == ID_MAGIC
-    assert backend.pipeline.read_reg(REGISTER_MAP["cap_symbols"].offset) == GEOMETRY.symbols
+    backend = open_backend("sim", config(), sim=SimOptions(GEOMETRY))
+    device = backend.device
+    assert isinstance(device, _driver.SimDevice) and backend.name == "sim"
+    assert device.read_register(REGISTER_MAP["id"].offset) == ID_MAGIC
+    assert device.read_register(REGISTER_MAP["cap_symbols"].offset) == GEOMETRY.symbols
     assert "64 books, 16 levels, 8 names, order table 8:4:4" in backend.description
-    before = backend.cycles
+    before = device.cycles
     backend.feed(generated(50, 4, 1)[0])
-    assert backend.pending_events() > 0 and backend.cycles > before
-    with pytest.raises(RuntimeError, match="register write 0xffc"):
-        backend.pipeline.write_reg(0xFFC, 1)  # outside the map: SLVERR
+    assert backend.pending_events() > 0 and device.cycles > before
+    with pytest.raises(_driver.RegisterRefusedError, match="register write offset 0xffc"):
+        device.write_register(0xFFC, 1)  # outside the map: SLVERR
     with pytest.raises(ValueError, match="whole 64-bit words"):
-        backend.pipeline.feed(b"\0" * 12)
+        device.submit(b"\0" * 12)
+    backend.close()
+    with pytest.raises(_driver.DeviceError, match="closed"):
+        device.pending()
 
 
 def test_geometry_from_config() -> None:

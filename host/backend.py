@@ -1,148 +1,204 @@
-"""One interface over every implementation of the card; `open_backend` picks one by name."""
+"""One backend over every implementation of the card; `open_backend` picks the device by name.
+
+Every implementation is a `Device` (the operations of `tickgate._driver.Device`): the reference model
+(`model.device.ModelDevice`), the C++ software card (`SoftwareDevice`), the Verilated pipeline (`SimDevice`)
+and the card in an F1 slot (`F1Device`). `Backend` drives any of them and never asks which it has: it gathers
+packets into DMA batches (`protocol.moldudp64.pack_dma`), and collects events into the caller's buffer.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from tickgate.model.card import ReferenceCard
 from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import pack_dma
 
+if TYPE_CHECKING:
+    from tickgate.host.backend_f1 import F1Options
+    from tickgate.host.backend_sim import SimOptions
+
+__all__ = ["BACKENDS", "Backend", "Device", "open_backend"]
+
 BACKENDS = ("model", "software", "f1", "auto", "sim")
 
 
-class Backend(Protocol):
-    """What the host drives: packets in, events and counters out."""
+class Device(Protocol):
+    """One card, whatever implements it (`tickgate._driver.Device`; `model.device.ModelDevice`)."""
 
-    name: str
+    def submit(self, batch: bytes) -> int:
+        """Hand a DMA batch to the card, all of it; its size in bytes."""
 
-    def feed(self, payload: bytes, rx_ns: int = 0) -> None: ...
+    def submit_packet(self, packet: bytes, rx_ns: int = 0, out: np.ndarray | None = None) -> int:
+        """One packet as a DMA batch of its own; with `out`, then settle and collect into it: how many."""
 
-    def take_events(self) -> np.ndarray: ...
+    def collect(self, out: np.ndarray) -> int:
+        """Move up to len(out) waiting events into `out`; how many."""
 
-    def pending_events(self) -> int: ...
+    def pending(self) -> int: ...
+
+    def settle(self) -> None:
+        """Wait until the events of everything submitted can be collected."""
 
     def counters(self) -> dict[str, int]: ...
 
+    def read_register(self, offset: int) -> int: ...
 
-class ModelBackend:
-    """The Python reference model (`tickgate.model`): the oracle, written for clarity."""
+    def write_register(self, offset: int, value: int) -> None: ...
 
-    name = "model"
+    def reset(self) -> None: ...
 
-    def __init__(self, config: CardConfig | None = None) -> None:
-        self.card = ReferenceCard(config)
+    def identify(self) -> dict: ...
 
-    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        self.card.feed(payload, rx_ns)
-
-    def take_events(self) -> np.ndarray:
-        return self.card.take_events()
-
-    def pending_events(self) -> int:
-        return len(self.card.sink)
-
-    def counters(self) -> dict[str, int]:
-        return dict(self.card.counters)
+    def close(self) -> None: ...
 
 
-class DmaBatches:
-    """Packets gathered into DMA batches (`protocol.moldudp64.pack_dma`) of `BATCH_PACKETS`, as a card takes
-    them; a backend sets `self._batch = []` and says where a batch goes (`_submit`)."""
+class Backend:
+    """Drives a `Device`: packets in (`feed`, gathered into DMA batches of `batch_packets`; `tick`, one packet
+    at once), events out into the caller's buffer (`collect`) or a new array (`take_events`), counters.
+
+    `name` says which implementation it is ("model", "software", "sim", "f1") and `description` how it was
+    opened; nothing else differs. The device is `device` (a `tickgate._driver.Device` but for the model's).
+    """
 
     BATCH_PACKETS = 512
-    _batch: list[tuple[bytes, int]]
 
-    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        self._batch.append((payload, rx_ns))
-        if len(self._batch) >= self.BATCH_PACKETS:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._batch:
-            self._submit(pack_dma(self._batch), len(self._batch))
-            self._batch.clear()
-
-    def _submit(self, batch: bytes, packets: int) -> None:
-        raise NotImplementedError
-
-
-class SoftwareBackend(DmaBatches):
-    """The C++ model of the card (`tickgate._driver.SoftwareCard`), fed DMA batches like the card."""
-
-    name = "software"
-
-    def __init__(self, config: CardConfig | None = None) -> None:
-        from tickgate._driver import SoftwareCard
-
-        config = config or CardConfig()
-        symbols = sorted(config.symbols) if config.symbols is not None else None
-        self.card = SoftwareCard(symbols, session=config.session, first_sequence=config.first_sequence,
-                                 order_table=config.order_table, max_levels=config.max_levels,
-                                 max_symbols=config.max_symbols, level_events=config.level_events)
+    def __init__(self, device: Device, name: str, description: str, *, batch_packets: int = BATCH_PACKETS) -> None:
+        if batch_packets < 1:
+            raise ValueError(f"batch_packets must be at least 1, not {batch_packets}")
+        self.device = device
+        self.name = name
+        self.description = description
+        self.batch_packets = batch_packets
         self._batch: list[tuple[bytes, int]] = []
 
-    def _submit(self, batch: bytes, packets: int) -> None:
-        self.card.feed_dma(batch)
+    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
+        """Queue one packet; a full batch goes to the device."""
+        self._batch.append((payload, rx_ns))
+        if len(self._batch) >= self.batch_packets:
+            self.flush()
 
-    def take_events(self) -> np.ndarray:
-        self._flush()
-        out = np.empty(self.card.pending_events(), dtype=EVENT_DTYPE)
-        return out[: self.card.take_events(out)]
+    def flush(self) -> None:
+        """Send the queued packets to the device as one DMA batch."""
+        if self._batch:
+            self.device.submit(pack_dma(self._batch))
+            self._batch.clear()
+
+    def tick(self, payload: bytes, rx_ns: int, out: np.ndarray) -> int:
+        """One packet to the device at once (after anything queued), its events into `out`: how many (up to
+        len(out); `collect` takes the rest)."""
+        if self._batch:
+            self.flush()
+        return self.device.submit_packet(payload, rx_ns, out)
+
+    def collect(self, out: np.ndarray) -> int:
+        """Every packet fed so far to the device, then up to len(out) of its events into `out` (EVENT_DTYPE,
+        or its V64 view); how many."""
+        self.flush()
+        self.device.settle()
+        return self.device.collect(out)
 
     def pending_events(self) -> int:
-        self._flush()
-        return self.card.pending_events()
+        self.flush()
+        self.device.settle()
+        return self.device.pending()
+
+    def take_events(self) -> np.ndarray:
+        """Every event of the packets fed so far, in a new array."""
+        out = np.empty(self.pending_events(), dtype=EVENT_DTYPE)
+        n = self.device.collect(out) if len(out) else 0
+        while n < len(out):  # a device may hand out what is waiting in parts
+            got = self.device.collect(out[n:])
+            if got == 0:
+                break
+            n += got
+        return out[:n]
 
     def counters(self) -> dict[str, int]:
-        self._flush()
-        return dict(self.card.counters())
+        """Every counter of the register map, after the packets fed so far."""
+        self.flush()
+        self.device.settle()
+        return dict(self.device.counters())
+
+    def reset(self) -> None:
+        """Drop the queued packets and reset the device: counters cleared, waiting events dropped (and what
+        else the device resets: `tickgate._driver.Device.reset`)."""
+        self._batch.clear()
+        self.device.reset()
+
+    def close(self) -> None:
+        """Release the device (packets still queued are dropped)."""
+        self._batch.clear()
+        self.device.close()
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_model(config: CardConfig | None = None) -> Backend:
+    """The Python reference model (`tickgate.model`): the oracle, written for clarity."""
+    from tickgate.model.device import ModelDevice
+
+    return Backend(ModelDevice(config), "model", "the reference model (Python)")
+
+
+def open_software(config: CardConfig | None = None) -> Backend:
+    """The C++ model of the card (`tickgate._driver.SoftwareDevice`), byte-exact with the reference."""
+    from tickgate._driver import SoftwareDevice
+
+    config = config or CardConfig()
+    symbols = sorted(config.symbols) if config.symbols is not None else None
+    device = SoftwareDevice(symbols, session=config.session, first_sequence=config.first_sequence,
+                            order_table=config.order_table, max_levels=config.max_levels,
+                            max_symbols=config.max_symbols, level_events=config.level_events)
+    return Backend(device, "software", "the C++ model of the card (in-process)")
 
 
 def _say(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def open_backend(name: str = "model", config: CardConfig | None = None, *,
-                 announce: Callable[[str], None] | None = _say, **f1: Any) -> Backend:
-    """The backend called `name` (one of BACKENDS).
+def open_backend(name: str = "model", config: CardConfig | None = None, *, f1: F1Options | None = None,
+                 sim: SimOptions | None = None, announce: Callable[[str], None] | None = _say) -> Backend:
+    """The backend called `name` (one of BACKENDS), configured with `config`.
 
-    "auto" opens the F1 card when one is present and holds the expected image (`f1["manifest"]`, default
-    the image this host speaks to), else the software model; it says which, and why, through `announce`
-    (default: a line on stderr; None: silent) and in the backend's `description`. The choice is made once,
-    here: a card that fails later raises, it is never swapped for the model halfway through a run. A card
-    that matches but cannot be opened (permissions, I/O) raises too. `f1` holds F1Backend's keyword
-    arguments (manifest, sysfs_root, dev_dir, slot, timeout_s, io) for "f1" and "auto".
+    `f1` holds the options of "f1" and "auto" (which slot, which image), `sim` those of "sim" (geometry,
+    quiet cycles). "auto" opens the F1 card when one is present and holds the expected image, else the
+    software model; it says which, and why, through `announce` (default: a line on stderr; None: silent) and
+    in the backend's `description`. The choice is made once, here: a card that fails later raises, it is
+    never swapped for the model halfway through a run. A card that matches but cannot be opened
+    (permissions, I/O) raises too.
     """
     if name == "model":
-        return ModelBackend(config)
+        return open_model(config)
     if name == "software":
-        return SoftwareBackend(config)
+        return open_software(config)
     if name == "f1":
-        from tickgate.host.backend_f1 import F1Backend
+        from tickgate.host.backend_f1 import open_f1
 
-        return F1Backend(config, **f1)
+        return open_f1(config, f1)
     if name == "auto":
         from tickgate._driver import NoCardError, WrongImageError
-        from tickgate.host.backend_f1 import F1Backend
+        from tickgate.host.backend_f1 import open_f1
 
         try:
-            backend: Backend = F1Backend(config, **f1)
-            why = backend.description  # type: ignore[attr-defined]
+            backend = open_f1(config, f1)
+            why = backend.description
         except (NoCardError, WrongImageError) as e:
-            backend = SoftwareBackend(config)
-            why = f"no matching card: {e}"
-            backend.description = why  # type: ignore[attr-defined]
+            backend = open_software(config)
+            why = backend.description = f"no matching card: {e}"
         if announce is not None:
             announce(f"tickgate: backend auto -> {backend.name} ({why})")
         return backend
-    if name == "sim":  # the Verilated pipeline in-process; keyword arguments: SimBackend's (geometry, quiet)
-        from tickgate.host.backend_sim import SimBackend
+    if name == "sim":
+        from tickgate.host.backend_sim import open_sim
 
-        return SimBackend(config, **f1)
+        return open_sim(config, sim)
     raise ValueError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)}")

@@ -1,4 +1,5 @@
-"""The f1 backend: the card in an AWS F1 slot (`tickgate._driver.F1Device`), and image manifests.
+"""The f1 device: the card in an AWS F1 slot (`tickgate._driver.F1Device`) opened as a `Backend`, and image
+manifests.
 
 An image manifest is a JSON file the bitstream build writes beside each image (bitstreams/manifest.py writes
 it), saying what a slot must show for the host to use it. The fields read here:
@@ -23,20 +24,16 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from tickgate.host.backend import DmaBatches
+from tickgate.host.backend import Backend
 from tickgate.protocol import f1_map
 from tickgate.protocol.config import CardConfig, register_writes
-from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.registers import MAP_VERSION, REGISTER_MAP
 
-__all__ = ["DEFAULT_DEV_DIR", "DEFAULT_SYSFS_ROOT", "F1Backend", "ImageManifest", "find_cards", "layout"]
+__all__ = ["DEFAULT_DEV_DIR", "DEFAULT_SYSFS_ROOT", "F1Options", "ImageManifest", "find_cards", "layout", "open_f1"]
 
 DEFAULT_SYSFS_ROOT = "/sys/bus/pci/devices"
 DEFAULT_DEV_DIR = "/dev"
@@ -159,110 +156,61 @@ def find_cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT,
     return slots
 
 
-class F1Backend(DmaBatches):
-    """The card in an F1 slot: DMA batches in through XDMA, events out, counters from its registers.
+@dataclass(frozen=True)
+class F1Options:
+    """Which card `open_f1` opens: slot `slot` (None: $TICKGATE_F1_SLOT, else 0) under `sysfs_root` and
+    `dev_dir`, checked against `manifest` (None: `ImageManifest.default()`); `timeout_s` for a card that
+    makes no progress; `io` the system calls (the tests' fake card)."""
 
-    Opening checks slot `slot` (default $TICKGATE_F1_SLOT, else 0) against `manifest` (default:
-    ImageManifest.default()): its IDs, then the `id` and `map_version` registers; then it writes the
-    configuration registers from `config` (symbols, session, first sequence, level events) and clears the
-    counters. The capacities are the image's (`cap_*` registers): a
-    config asking for others is refused; one asking for the same (an order table of cap_orders entries, say)
-    is accepted.
+    manifest: ImageManifest | None = None
+    sysfs_root: str | Path = DEFAULT_SYSFS_ROOT
+    dev_dir: str | Path = DEFAULT_DEV_DIR
+    slot: int | None = None
+    timeout_s: float = 10.0
+    io: Any = None
+
+
+def _configure(device: Any, config: CardConfig) -> None:
+    """Check `config`'s capacities against the image's and write its registers, clearing the counters."""
+    def reg(name: str) -> int:
+        return device.read_register(REGISTER_MAP[name].offset)
+
+    table = config.order_table
+    wanted = {"max_levels": ("cap_levels", config.max_levels), "max_symbols": ("cap_symbols", config.max_symbols),
+              "order_table": ("cap_orders", table.capacity if table is not None else None)}
+    for option, (name, want) in wanted.items():
+        have = reg(name)
+        if want is not None and want != have:
+            raise ValueError(f"{option} asks for {want}; the image in the slot has {name}={have}: capacities "
+                             "are fixed by the image (omit the option, or load an image built with it)")
+    cap = reg("cap_symbols")
+    if config.symbols is not None and cap and len(config.symbols) > cap:
+        raise ValueError(f"{len(config.symbols)} symbols to track; the image holds {cap}")
+    for name, value in register_writes(config, clear_counters=True):  # this run's counters start at 0
+        device.write_register(REGISTER_MAP[name].offset, value)
+
+
+def open_f1(config: CardConfig | None = None, options: F1Options | None = None) -> Backend:
+    """The card in an F1 slot (`tickgate._driver.F1Device`): DMA batches in through XDMA, events out.
+
+    Opening checks the slot against the manifest: its IDs, then the `id` and `map_version` registers; then
+    it writes the configuration registers from `config` (symbols, session, first sequence, level events) and
+    clears the counters. The capacities are the image's (`cap_*` registers): a config asking for others is
+    refused; one asking for the same (an order table of cap_orders entries, say) is accepted. Collecting
+    waits until the card has processed every packet submitted (`F1Device.settle`).
     """
+    from tickgate._driver import F1Device
 
-    name = "f1"
-
-    def __init__(self, config: CardConfig | None = None, *, manifest: ImageManifest | None = None,
-                 sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, dev_dir: str | Path = DEFAULT_DEV_DIR,
-                 slot: int | None = None, timeout_s: float = 10.0, io: Any = None) -> None:
-        from tickgate._driver import F1Device
-
-        self.manifest = manifest or ImageManifest.default()
-        if slot is None:
-            slot = int(os.environ.get(SLOT_ENV, "0"))
-        self.device = F1Device(layout(), self.manifest.image(), sysfs_root=str(sysfs_root), dev_dir=str(dev_dir),
-                               slot=slot, timeout_s=timeout_s, io=io)
-        self._configure(config or CardConfig())
-        where = self.device.slot
-        self.description = (f"f1: slot {where['index']} ({where['app_address']}), {self.manifest.name}, "
-                            f"map v{self.manifest.map_version}, {self.device.h2c_path}")
-        self._batch: list[tuple[bytes, int]] = []
-        self.timeout_s = timeout_s
-        self._packets_offset = REGISTER_MAP["packets"].offset
-        self._ingress_capacity = self._reg("ingress_free")  # the card is idle when opened: its whole buffer
-        self._packets0 = self.device.read_register64(self._packets_offset)  # the card's count when opened
-        self._submitted = self._packets0  # what that count must reach once everything fed is processed
-
-    def _reg(self, name: str) -> int:
-        return self.device.read_register(REGISTER_MAP[name].offset)
-
-    def _set(self, name: str, value: int) -> None:
-        self.device.write_register(REGISTER_MAP[name].offset, value)
-
-    def _configure(self, config: CardConfig) -> None:
-        table = getattr(config, "order_table", None)
-        wanted = {"max_levels": ("cap_levels", getattr(config, "max_levels", None)),
-                  "max_symbols": ("cap_symbols", getattr(config, "max_symbols", None)),
-                  "order_table": ("cap_orders", table.capacity if table is not None else None)}
-        for option, (reg, want) in wanted.items():
-            have = self._reg(reg)
-            if want is not None and want != have:
-                raise ValueError(f"{option} asks for {want}; the image in the slot has {reg}={have}: capacities "
-                                 "are fixed by the image (omit the option, or load an image built with it)")
-        cap = self._reg("cap_symbols")
-        if config.symbols is not None and cap and len(config.symbols) > cap:
-            raise ValueError(f"{len(config.symbols)} symbols to track; the image holds {cap}")
-        for name, value in register_writes(config, clear_counters=True):  # this run's counters start at 0
-            self._set(name, value)
-
-    def _submit(self, batch: bytes, packets: int) -> None:
-        self.device.submit(batch)
-        self._submitted += packets
-
-    def take_events(self) -> np.ndarray:
-        """Every event of the packets fed so far: collects until the card's `packets` counter has reached the
-        packets submitted (each DMA record is one packet, whatever its contents), then once more. If the card
-        has taken every byte and gone quiet short of that count, the rest was lost to DMA framing (counted
-        under dma_*): it returns then. A card that keeps bytes and makes no progress for `timeout_s` raises."""
-        self._flush()
-        chunks: list[np.ndarray] = []
-        last_change, last_count = time.monotonic(), -1
-        while True:
-            got = self._collect(chunks)
-            count = self.device.read_register64(self._packets_offset)
-            if count >= self._submitted:
-                self._collect(chunks)  # the events of the last packets may trail its count
-                break
-            if got or count != last_count:
-                last_change, last_count = time.monotonic(), count
-                continue
-            if self._reg("ingress_free") >= self._ingress_capacity and self.device.pending() == 0:
-                break  # everything taken, nothing moving: framing lost (see the dma_* counters)
-            if time.monotonic() - last_change > self.timeout_s:
-                from tickgate._driver import DeviceTimeoutError
-
-                raise DeviceTimeoutError(
-                    f"the card's packets counter stopped at {count - self._packets0:,} of the "
-                    f"{self._submitted - self._packets0:,} packets submitted for {self.timeout_s} s with bytes "
-                    f"still in its ingress buffer; {self.description}")
-            time.sleep(0.0002)
-        return np.concatenate(chunks) if chunks else np.empty(0, dtype=EVENT_DTYPE)
-
-    def _collect(self, chunks: list[np.ndarray]) -> int:
-        got = 0
-        while waiting := self.device.pending():
-            out = np.empty(waiting, dtype=EVENT_DTYPE)
-            n = self.device.collect(out)
-            if n == 0:
-                break
-            chunks.append(out[:n])
-            got += n
-        return got
-
-    def pending_events(self) -> int:
-        self._flush()
-        return self.device.pending()
-
-    def counters(self) -> dict[str, int]:
-        self._flush()
-        return dict(self.device.counters())
+    o = options or F1Options()
+    manifest = o.manifest or ImageManifest.default()
+    slot = int(os.environ.get(SLOT_ENV, "0")) if o.slot is None else o.slot
+    device = F1Device(layout(), manifest.image(), sysfs_root=str(o.sysfs_root), dev_dir=str(o.dev_dir), slot=slot,
+                      timeout_s=o.timeout_s, io=o.io)
+    try:
+        _configure(device, config or CardConfig())
+    except BaseException:
+        device.close()
+        raise
+    where = device.slot
+    return Backend(device, "f1", f"f1: slot {where['index']} ({where['app_address']}), {manifest.name}, "
+                                 f"map v{manifest.map_version}, {device.h2c_path}")

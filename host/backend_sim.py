@@ -1,19 +1,23 @@
 """The `sim` backend: the pipeline RTL, Verilated and driven from C++ inside this process.
 
 The library is built per geometry by `tickgate.sim.verilated.build` (minutes the first time, then cached).
-Packets are batched into DMA frames like the software backend; a batch is simulated when it is full or
-when events or counters are asked for, until the pipeline has been idle for `quiet` cycles.
+The device is `tickgate._driver.SimDevice` (C++, driver/sim_device.hpp), which loads the library and drives
+its clock; `Backend` batches packets into DMA batches as for every device. A batch is simulated when it is
+sent, until the pipeline has been idle for `quiet` cycles.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
-from tickgate.host.backend import DmaBatches
+from tickgate.host.backend import Backend
 from tickgate.protocol.config import BookGeometry, CardConfig, register_writes
-from tickgate.protocol.registers import REGISTER_MAP, counter_names
+from tickgate.protocol.registers import REGISTER_MAP
 
-__all__ = ["SimBackend", "sim_geometry"]
+__all__ = ["DEFAULT_QUIET", "SimOptions", "open_sim", "sim_geometry"]
+
+#: Cycles without an event or a counter change after which a feed counts the pipeline as idle.
+DEFAULT_QUIET = 256
 
 
 def sim_geometry(config: CardConfig, geometry: BookGeometry | None = None) -> tuple[BookGeometry, list[str]]:
@@ -41,53 +45,29 @@ def sim_geometry(config: CardConfig, geometry: BookGeometry | None = None) -> tu
     return geometry, notes
 
 
-class SimBackend(DmaBatches):
-    """The Verilated pipeline behind the Backend interface (`tickgate.host.backend.Backend`)."""
+@dataclass(frozen=True)
+class SimOptions:
+    """What `open_sim` builds: the `geometry` (None: from the config, see `sim_geometry`) and the `quiet`
+    cycles without an event or a counter change that end a batch's simulation."""
 
-    name = "sim"
+    geometry: BookGeometry | None = None
+    quiet: int = DEFAULT_QUIET
 
-    def __init__(self, config: CardConfig | None = None, geometry: BookGeometry | None = None, *,
-                 quiet: int | None = None) -> None:
-        from tickgate.sim.verilated.build import library_for
-        from tickgate.sim.verilated.model import DEFAULT_QUIET, VerilatedPipeline
 
-        config = config or CardConfig()
-        self.config = config
-        self.geometry, notes = sim_geometry(config, geometry)
-        self.library = library_for(self.geometry)
-        self.pipeline = VerilatedPipeline(self.library, DEFAULT_QUIET if quiet is None else quiet)
-        for name, value in register_writes(config):
-            self.pipeline.write_reg(REGISTER_MAP[name].offset, value)
-        g = self.geometry
-        t = g.order_table
-        self.description = (f"Verilated pipeline: {g.symbols} books, {g.levels} levels, {g.names} names, "
-                            f"order table {t.bucket_bits}:{t.ways}:{t.stash}"
-                            + (f"; {'; '.join(notes)}" if notes else "") + f" ({self.library.parent.name})")
-        self._batch: list[tuple[bytes, int]] = []
-        self.busy_cycles = 0  # cycles spent simulating batches (the rest: register writes, reset)
+def open_sim(config: CardConfig | None = None, options: SimOptions | None = None) -> Backend:
+    """The Verilated pipeline of the geometry (`tickgate._driver.SimDevice`), configured through its registers."""
+    from tickgate._driver import SimDevice
+    from tickgate.hdl.pipeline import pipeline_counters
+    from tickgate.sim.verilated.build import library_for
 
-    def _submit(self, batch: bytes, packets: int) -> None:
-        self.busy_cycles += self.pipeline.feed(batch)
-
-    def take_events(self) -> np.ndarray:
-        self._flush()
-        return self.pipeline.take_events()
-
-    def pending_events(self) -> int:
-        self._flush()
-        return self.pipeline.pending()
-
-    def counters(self) -> dict[str, int]:
-        """Every counter of the register map; those this pipeline does not keep read 0 (as on the card)."""
-        self._flush()
-        return {**dict.fromkeys(counter_names(), 0), **self.pipeline.counters()}
-
-    @property
-    def cycles(self) -> int:
-        """Clock cycles simulated so far."""
-        return self.pipeline.cycles
-
-    def close(self) -> None:
-        """Free the model."""
-        self.pipeline.close()
-
+    config = config or CardConfig()
+    o = options or SimOptions()
+    geometry, notes = sim_geometry(config, o.geometry)
+    library = library_for(geometry)
+    device = SimDevice(str(library), list(pipeline_counters("dma")), o.quiet)
+    for name, value in register_writes(config):
+        device.write_register(REGISTER_MAP[name].offset, value)
+    t = geometry.order_table
+    return Backend(device, "sim", f"Verilated pipeline: {geometry.symbols} books, {geometry.levels} levels, "
+                                  f"{geometry.names} names, order table {t.bucket_bits}:{t.ways}:{t.stash}"
+                                  + (f"; {'; '.join(notes)}" if notes else "") + f" ({library.parent.name})")

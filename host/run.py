@@ -1,8 +1,8 @@
 """The run loop: feed -> backend -> strategy -> risk -> gateway, with fan-out, control and metrics.
 
-Per packet (the tick): stamp its receive time, learn Stock Directory names, feed the backend and take
-its events into a preallocated ring (software backend: straight from the C++ card, nothing allocated),
-hand the strategy a view of them, deliver order updates, publish the events, and every `CONTROL_EVERY`
+Per packet (the tick): stamp its receive time, learn Stock Directory names, hand it to the backend, which
+writes its events into a preallocated ring (`EventRing`; the C++ devices write straight into it, nothing
+allocated), hand the strategy a view of them, deliver order updates, publish the events, and every `CONTROL_EVERY`
 packets answer the control socket. The host's book sees new events at once (a read looks at the ring's
 unapplied tail) and applies them in bulk every `SYNC_EVENTS` events, off the tick path; an exchange
 simulator with a book of its own gets them before each order and while orders rest on it. GC is frozen
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from tickgate.host.backend import Backend, SoftwareBackend
+from tickgate.host.backend import Backend
 from tickgate.host.control import ControlServer
 from tickgate.host.exchange import Exchange
 from tickgate.host.fanout import EventPublisher
@@ -125,7 +125,7 @@ class RunOptions:
     progress: bool = False
     drain_s: float = 1.0  # after the feed ends, wait up to this long for order updates
     cancel_at_end: bool = True
-    ring_events: int = RING_EVENTS  # the event ring of the software backend's path
+    ring_events: int = RING_EVENTS  # the event ring the backend writes into
 
 
 class Runner:
@@ -209,33 +209,67 @@ class Runner:
             os.sched_setaffinity(0, {opt.cpu})
         if self.publisher and opt.fanout_wait:
             self.publisher.wait_for_subscribers(opt.fanout_wait)
-        card = self.backend.card if isinstance(self.backend, SoftwareBackend) and opt.batch_packets <= 1 else None
-        ring = self.ring
+        backend, ring = self.backend, self.ring
         ring.wrap()
+        buf, raw, size = ring.buf, ring.raw, ring.size
         r_mark = R_MARK
-        strategy, router, book, directory = self.strategy, self.router, self.book, self.directory
+        strategy, router, book, directory, risk = self.strategy, self.router, self.book, self.directory, self.risk
         publisher, control = self.publisher, self.control
         ex_update = None if self._shared or self.exchange is None else self.exchange.update_book
-        xbook = _ExchangeBook(ex_update, ring.buf) if ex_update is not None and card is not None else None
+        xbook = _ExchangeBook(ex_update, ring.buf) if ex_update is not None else None
         router.before_send = xbook.flush if xbook is not None else None
         self._xbook = xbook
         lat = self.metrics.latency
         f2e, t2s = lat["feed_to_event"], lat["tick_to_strategy"]
         restamp, every = opt.restamp, max(1, opt.batch_packets)
+        per_packet = every == 1  # every packet a tick: its events share its receive time
+        feed, collect = backend.feed, backend.collect
+        backend.flush()
+        tick = backend.device.submit_packet  # backend.tick without its frame: nothing is queued when every packet ticks
         stats = getattr(self.feed, "stats", None) if opt.progress else None
         total = stats().get("file_total_bytes") if stats is not None else None
         bar = tqdm(total=total or None, unit="B" if total else "pkt", unit_scale=True, disable=not opt.progress,
                    leave=False, mininterval=0.5)
         if control is not None and hasattr(self.feed, "on_idle"):
             self.feed.on_idle = control.poll  # a quiet live feed still answers the control socket
+        events = 0
+
+        def deliver(n: int, rx: int) -> None:
+            """Hand the `n` events the backend just wrote into the ring to the strategy, and on."""
+            nonlocal events
+            t = _now()
+            start = ring.pos
+            pos = ring.pos = start + n
+            batch = buf[start:pos]
+            book.hi = pos  # the book sees ring.unapplied() when read, applies it when settled
+            if xbook is not None:
+                xbook.end = pos
+            router.tick_rx_ns = rx
+            t_call = _now()
+            strategy.on_events(batch)
+            if per_packet:
+                t2s.add_n(t_call - rx, n)
+                f2e.add_n(t - rx, n)
+            else:  # events of many packets: each its own packet's receive time
+                ts_local = batch["ts_local"]
+                t2s.add_many(t_call, ts_local)
+                f2e.add_many(t, ts_local)
+            if publisher is not None:
+                publisher.publish(batch)
+            events += n
+            if xbook is not None and (risk.open or pos - xbook.start >= SYNC_EVENTS):
+                xbook.flush()  # resting orders cross against every packet's book
+            if pos - ring.applied >= SYNC_EVENTS:
+                self._settle(ring.unapplied())
+                ring.mark_applied()
+
         strategy.on_start()
         gc.collect()
         gc.freeze()
         gc.disable()
         t_start = time.perf_counter()
-        packets = events = 0
-        if card is not None:
-            book.buf, book.lo, book.hi = ring.buf, 0, 0  # the book sees ring.unapplied() when read
+        packets = 0
+        book.buf, book.lo, book.hi = ring.buf, 0, 0
         next_loss_check = 0.0
         try:
             try:
@@ -245,40 +279,22 @@ class Runner:
                     packets += 1
                     if payload.find(r_mark, HEADER_LEN) >= 0 and directory.scan(payload):  # a Stock Directory block
                         self._new_symbols()
-                    if card is not None:
-                        if ring.needs_wrap():
-                            self._wrap()
-                        card.feed(payload, rx)
-                        while True:
-                            space = ring.size - ring.pos
-                            n = card.take_events(ring.free())
-                            if n:
-                                t = _now()
-                                batch = ring.push(n)
-                                pos = ring.pos
-                                book.hi = pos
-                                if xbook is not None:
-                                    xbook.end = pos
-                                router.tick_rx_ns = rx
-                                t_call = _now()
-                                strategy.on_events(batch)
-                                t2s.add_n(t_call - rx, n)  # one packet: its events share its receive time
-                                f2e.add_n(t - rx, n)
-                                if publisher is not None:
-                                    publisher.publish(batch)
-                                events += n
-                                if xbook is not None and (self.risk.open or pos - xbook.start >= SYNC_EVENTS):
-                                    xbook.flush()  # resting orders cross against every packet's book
-                                if pos - ring.applied >= SYNC_EVENTS:
-                                    self._settle(ring.unapplied())
-                                    ring.mark_applied()
-                            if n < space:
-                                break
-                            self._wrap()  # the ring is full and the card has more
+                    space = size - ring.pos
+                    if per_packet:
+                        n = tick(payload, rx, raw[ring.pos:])
                     else:
-                        self.backend.feed(payload, rx)
-                        if packets % every == 0:
-                            events += self._batch(self.backend.take_events(), rx, ex_update)
+                        feed(payload, rx)
+                        n = collect(raw[ring.pos:]) if packets % every == 0 else 0
+                    while True:
+                        if n:
+                            deliver(n, rx)
+                        if n < space:
+                            break
+                        self._wrap()  # the ring is full and the backend has more
+                        space = size
+                        n = collect(raw)
+                    if ring.needs_wrap():  # room for the next packet's events, off its tick
+                        self._wrap()
                     self._updates()
                     if packets % CONTROL_EVERY == 0:
                         st.packets, st.events = packets, events
@@ -287,7 +303,7 @@ class Runner:
                         now = time.monotonic()
                         if now >= next_loss_check:
                             next_loss_check = now + LOSS_CHECK_S
-                            if self.risk.position and self.risk.check_loss(self.ctl.mark):
+                            if risk.position and risk.check_loss(self.ctl.mark):
                                 st.kills += 1
                                 router.cancel_all()
                         if st.stop:
@@ -296,11 +312,16 @@ class Runner:
                             bar.update((stats()["file_bytes_read"] if total else packets) - bar.n)
             except KeyboardInterrupt:
                 st.interrupted = True  # Ctrl-C: stop feeding, settle, drain and summarise as at the end
-            if card is None:
-                events += self._batch(self.backend.take_events(), 0, ex_update)
-            else:
-                self._settle(ring.unapplied())
-                ring.mark_applied()
+            while True:  # what the backend still holds (batches not yet full)
+                space = ring.size - ring.pos
+                n = collect(ring.free())
+                if n:
+                    deliver(n, 0)
+                if n < space:
+                    break
+                self._wrap()
+            self._settle(ring.unapplied())
+            ring.mark_applied()
         finally:
             st.seconds = time.perf_counter() - t_start
             gc.enable()
@@ -327,28 +348,6 @@ class Runner:
         self.book.sync()
         if self._shared and len(region):
             self.exchange.update_book(region)
-
-    def _batch(self, batch: np.ndarray, rx: int, ex_update) -> int:
-        """Hand one batch from the backend (batch mode) to the strategy; its size."""
-        n = len(batch)
-        if not n:
-            return 0
-        shift = 0
-        if ex_update is not None:  # a simulator's book moves first; its time is not ours
-            t0 = _now()
-            ex_update(batch)
-            shift = _now() - t0
-        t = _now() - shift
-        self.book.defer(batch)
-        self.router.tick_rx_ns = rx + shift if rx else 0
-        self.strategy.on_events(batch)
-        ts_local = batch["ts_local"]
-        self.metrics.latency["tick_to_strategy"].add_many(t, ts_local)
-        self.metrics.latency["feed_to_event"].add_many(t, ts_local)
-        self._settle(batch)
-        if self.publisher is not None:
-            self.publisher.publish(batch)
-        return n
 
     def _drain(self) -> None:
         """Cancel what is still open (unless told not to) and collect updates until quiet or `drain_s`."""

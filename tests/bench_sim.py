@@ -1,7 +1,8 @@
 """Benchmark: the `sim` backend (the pipeline RTL Verilated, driven from C++ in-process) on a generated file.
 
 Reads the file into MoldUDP64 packets, packs them into DMA batches (untimed), then times the Verilated
-pipeline on every batch (the C++ loop: push words, take events, run to idle) and the events taken out.
+pipeline on every batch through the Device interface (`tickgate._driver.SimDevice`: submit pushes the words
+and runs to idle in C++; collect copies the events out).
 Checks the events (every byte but ts_local) and counters equal to the reference model's (`--reference
 software`: the C++ model, itself byte-exact with the reference, faster on big files). Prints messages per
 second, cycles per second and cycles per message. The library of the geometry is built first if needed
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.bench_model import feed_file  # noqa: E402
-from tickgate.host.backend import ModelBackend, SoftwareBackend  # noqa: E402
+from tickgate.host.backend import open_backend  # noqa: E402
 from tickgate.host.feeds import BinaryFileFeed  # noqa: E402
 from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig  # noqa: E402
 from tickgate.protocol.events import comparable  # noqa: E402
@@ -41,8 +42,10 @@ def main() -> int:
     ap.add_argument("--reference", choices=("model", "software"), default="model")
     args = ap.parse_args()
 
+    from tickgate._driver import SimDevice
+    from tickgate.hdl.pipeline import pipeline_counters
+    from tickgate.protocol.events import EVENT_DTYPE
     from tickgate.sim.verilated.build import library_for
-    from tickgate.sim.verilated.model import VerilatedPipeline
 
     bits, ways, stash = map(int, args.order_table.split(":"))
     geometry = BookGeometry(symbols=args.symbols, levels=args.levels, names=8,
@@ -59,22 +62,24 @@ def main() -> int:
 
     from tickgate.sim.pipeline_run import RunConfig
 
-    sim = VerilatedPipeline(library)
+    sim = SimDevice(str(library), list(pipeline_counters("dma")))
     for offset, value in RunConfig(level_events=False).registers():
-        sim.write_reg(offset, value)
+        sim.write_register(offset, value)
     start_cycles = sim.cycles
     parts = []
     t, cpu = time.perf_counter(), time.process_time()
     for batch in batches:
-        sim.feed(batch)
-        parts.append(sim.take_events())
+        sim.submit(batch)
+        out = np.empty(sim.pending(), dtype=EVENT_DTYPE)
+        parts.append(out[:sim.collect(out)])
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     cycles = sim.cycles - start_cycles
     got = np.concatenate(parts)
-    counters = sim.counters()
+    kept = set(pipeline_counters("dma"))
+    counters = {k: v for k, v in sim.counters().items() if k in kept}
     messages = counters["messages"]
 
-    ref = SoftwareBackend(config) if args.reference == "software" else ModelBackend(config)
+    ref = open_backend(args.reference, config)
     for p in packets:
         ref.feed(p.payload, p.rx_ns)
     want = ref.take_events()
