@@ -205,11 +205,11 @@ class FillSimulator:
             self._last = (packet, pos)
             t = packet[pos]
             try:
-                if t == _A or t == _F:
+                if t in (_A, _F):
                     self._add(*_ADD.unpack_from(packet, pos), packet, pos)
                 elif t == _D:
                     self._reduce(_DELETE.unpack_from(packet, pos)[0], None, False, packet, pos)
-                elif t == _E or t == _C:
+                elif t in (_E, _C):
                     ref, shares = _EXEC.unpack_from(packet, pos)
                     self._reduce(ref, shares, True, packet, pos)
                 elif t == _X:
