@@ -44,6 +44,7 @@ _A, _F, _E, _C, _X, _D, _U, _R = (ord(c) for c in "AFECXDUR")
 _B = b"B"
 _COUNT = HEADER_STRUCT.size - 2  # offset of the message count in the MoldUDP64 header
 _IOC = "3"
+_BLOCK = struct.Struct(">H")
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,8 @@ class _Mine:
 class _Book:
     """The feed's orders and level queues (insertion-ordered dicts: time priority)."""
 
-    orders: dict[int, list] = field(default_factory=dict)  # ref -> [locate, buy, price, shares, prio]
-    levels: dict[tuple[int, bool], dict[int, dict[int, None]]] = field(default_factory=dict)
+    orders: dict[int, list] = field(default_factory=dict)  # ref -> [locate, buy, price, shares, prio, level key]
+    levels: dict[int, dict[int, dict[int, None]]] = field(default_factory=dict)  # locate << 1 | buy -> price -> q
     taken: dict[int, int] = field(default_factory=dict)  # ref -> shares our orders took from it
 
 
@@ -185,31 +186,63 @@ class FillSimulator:
     # -- the feed -----------------------------------------------------------------------------------------
 
     def on_packet(self, packet: bytes) -> None:
-        """Apply one MoldUDP64 packet's messages (before the card and the strategy see it)."""
+        """Apply one MoldUDP64 packet's messages (before the card and the strategy see it).
+
+        The common cases (an add, a delete, an order that is not near ours) are inlined: this loop runs
+        for every message of the day."""
         n = int.from_bytes(packet[_COUNT:HEADER_LEN], "big")
-        if n == 0 or n == 0xFFFF or len(packet) < HEADER_LEN:
+        end = len(packet)
+        if n == 0 or n == 0xFFFF or end < HEADER_LEN:
             return
-        pos, end = HEADER_LEN, len(packet)
+        pos = HEADER_LEN
+        pending, mine_at = self._pending, self._mine_at
+        orders, levels = self.book.orders, self.book.levels
+        block, add, delete = _BLOCK.unpack_from, _ADD.unpack_from, _DELETE.unpack_from
         for _ in range(n):
             if pos + BLOCK_LEN > end:
                 return  # malformed: the card counts it
-            size = int.from_bytes(packet[pos:pos + BLOCK_LEN], "big")
+            size = block(packet, pos)[0]
             pos += BLOCK_LEN
             if pos + size > end:
                 return
-            if self._pending:
+            if pending:
                 ts = timestamp(packet, pos)
-                if ts >= self._pending[0][0]:
+                if ts >= pending[0][0]:
                     self._last_ts, self._last = ts, None
                     self._arrive(ts)
-            self._last = (packet, pos)
             t = packet[pos]
             try:
-                if t in (_A, _F):
-                    self._add(*_ADD.unpack_from(packet, pos), packet, pos)
+                if t == _A or t == _F:  # noqa: PLR1714 - two compares beat building a tuple, per message
+                    locate, ref, side, shares, price = add(packet, pos)
+                    if ref not in orders:  # a duplicate reference is the card's to count
+                        buy = side == _B
+                        key = locate << 1 | buy
+                        self._prio += 1
+                        orders[ref] = [locate, buy, price, shares, self._prio, key]
+                        side_levels = levels.get(key)
+                        if side_levels is None:
+                            side_levels = levels[key] = {}
+                        q = side_levels.get(price)
+                        if q is None:
+                            side_levels[price] = {ref: None}
+                        else:
+                            q[ref] = None
+                        if locate in mine_at:
+                            self._crossing_add(locate, ref, buy, shares, price, packet, pos)
                 elif t == _D:
-                    self._reduce(_DELETE.unpack_from(packet, pos)[0], None, False, packet, pos)
-                elif t in (_E, _C):
+                    ref = delete(packet, pos)[0]
+                    o = orders.get(ref)
+                    if o is not None:
+                        if o[0] in mine_at:
+                            self._reduce(ref, None, False, packet, pos)
+                        else:
+                            del orders[ref]
+                            side_levels = levels[o[5]]
+                            q = side_levels[o[2]]
+                            del q[ref]
+                            if not q:
+                                del side_levels[o[2]]
+                elif t == _E or t == _C:  # noqa: PLR1714
                     ref, shares = _EXEC.unpack_from(packet, pos)
                     self._reduce(ref, shares, True, packet, pos)
                 elif t == _X:
@@ -217,31 +250,26 @@ class FillSimulator:
                     self._reduce(ref, shares, False, packet, pos)
                 elif t == _U:
                     old, new, shares, price = _REPLACE.unpack_from(packet, pos)
-                    o = self.book.orders.get(old)
+                    o = orders.get(old)
                     if o is not None:
                         self._reduce(old, None, False, packet, pos)
-                        self._add(o[0], new, _B if o[1] else b"S", shares, price, packet, pos)
+                        self._add(o[0], new, o[1], shares, price, packet, pos)
                 elif t == _R:
                     locate, stock = _DIR.unpack_from(packet, pos)
                     self.locate_of[stock.decode("ascii", "replace").rstrip()] = locate
             except struct.error:
                 pass  # a message shorter than its type: the card counts it; the book skips it
             pos += size
+        self._last = (packet, pos - size)
 
-    def _add(self, locate: int, ref: int, side: bytes, shares: int, price: int, packet: bytes, pos: int) -> None:
+    def _add(self, locate: int, ref: int, buy: bool, shares: int, price: int, packet: bytes, pos: int) -> None:
         bk = self.book
         if ref in bk.orders:
             return  # a duplicate reference: the card counts it
-        buy = side == _B
+        key = locate << 1 | buy
         self._prio += 1
-        bk.orders[ref] = [locate, buy, price, shares, self._prio]
-        side_levels = bk.levels.get((locate, buy))
-        if side_levels is None:
-            side_levels = bk.levels[(locate, buy)] = {}
-        q = side_levels.get(price)
-        if q is None:
-            q = side_levels[price] = {}
-        q[ref] = None
+        bk.orders[ref] = [locate, buy, price, shares, self._prio, key]
+        bk.levels.setdefault(key, {}).setdefault(price, {})[ref] = None
         if locate in self._mine_at:
             self._crossing_add(locate, ref, buy, shares, price, packet, pos)
 
@@ -250,7 +278,7 @@ class FillSimulator:
         o = bk.orders.get(ref)
         if o is None:
             return  # unknown reference: the card counts it
-        locate, buy, price, have, prio = o
+        locate, buy, price, have, prio, key = o
         n = have if shares is None or shares > have else shares
         if locate in self._mine_at:
             self._reached(locate, buy, price, prio, n, executed, packet, pos)
@@ -258,8 +286,9 @@ class FillSimulator:
             o[3] = have - n
             return
         del bk.orders[ref]
-        bk.taken.pop(ref, None)
-        side_levels = bk.levels[(locate, buy)]
+        if bk.taken:
+            bk.taken.pop(ref, None)
+        side_levels = bk.levels[key]
         q = side_levels[price]
         del q[ref]
         if not q:
@@ -355,7 +384,7 @@ class FillSimulator:
             return
         self._prio += 1
         m.prio = self._prio
-        q = self.book.levels.get((locate, buy), {}).get(req.price, {})
+        q = self.book.levels.get(locate << 1 | buy, {}).get(req.price, {})
         orders, taken = self.book.orders, self.book.taken
         m.ahead = sum(orders[r][3] - taken.get(r, 0) for r in q)
         self._mine[req.token] = m
@@ -363,7 +392,7 @@ class FillSimulator:
 
     def _take(self, m: _Mine, t: int) -> None:
         """Our arriving order takes the other side up to its limit, best price first, in time priority."""
-        side_levels = self.book.levels.get((m.locate, not m.buy))
+        side_levels = self.book.levels.get(m.locate << 1 | (not m.buy))
         if not side_levels:
             return
         prices = sorted(side_levels) if m.buy else sorted(side_levels, reverse=True)
