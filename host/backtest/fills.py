@@ -212,7 +212,7 @@ class FillSimulator:
                     self._arrive(ts)
             t = packet[pos]
             try:
-                if t == _A or t == _F:  # noqa: PLR1714 - two compares beat building a tuple, per message
+                if t in (_A, _F):
                     locate, ref, side, shares, price = add(packet, pos)
                     if ref not in orders:  # a duplicate reference is the card's to count
                         buy = side == _B
@@ -242,7 +242,7 @@ class FillSimulator:
                             del q[ref]
                             if not q:
                                 del side_levels[o[2]]
-                elif t == _E or t == _C:  # noqa: PLR1714
+                elif t in (_E, _C):
                     ref, shares = _EXEC.unpack_from(packet, pos)
                     self._reduce(ref, shares, True, packet, pos)
                 elif t == _X:
