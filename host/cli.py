@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_sim)
     __import__("tickgate.host.info", fromlist=["add_parser"]).add_parser(sub)
     __import__("tickgate.host.run_cli", fromlist=["add_parser"]).add_parser(sub)
+    __import__("tickgate.host.backtest.cli", fromlist=["add_parser"]).add_parser(sub)
     return p
 
 
