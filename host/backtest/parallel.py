@@ -16,6 +16,7 @@ from tqdm import tqdm
 __all__ = ["ensure_ray", "map_tasks"]
 
 T = TypeVar("T")
+START_TRIES = 3
 
 
 def ensure_ray(workers: int | None = None, address: str | None = None) -> None:
@@ -29,9 +30,18 @@ def ensure_ray(workers: int | None = None, address: str | None = None) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     if address:
         ray.init(address=address, include_dashboard=False, log_to_driver=True, logging_level="ERROR")
-    else:
-        ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=True,
-                 logging_level="ERROR", configure_logging=True)
+        return
+    # A raylet waits a fixed 15 s for its metrics agent to start and exits past that (ray-project/ray#65983),
+    # which happens on a loaded machine: start again, up to START_TRIES times.
+    for attempt in range(START_TRIES):
+        try:
+            ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=True,
+                     logging_level="ERROR")
+            return
+        except Exception:
+            ray.shutdown()
+            if attempt == START_TRIES - 1:
+                raise
 
 
 def map_tasks(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], *, workers: int | None = None,
