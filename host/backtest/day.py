@@ -23,6 +23,7 @@ from tickgate.host.orders.types import UpdateKind
 from tickgate.host.risk import PRICE_SCALE, Risk, RiskLimits
 from tickgate.host.strategy import load_strategy
 from tickgate.host.strategy.orders import OrderRouter
+from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import HEADER_LEN
 
@@ -42,7 +43,7 @@ class DaySpec:
     limits: RiskLimits = field(default_factory=RiskLimits)
     latency: Latency = field(default_factory=Latency)
     fees: Fees = field(default_factory=Fees)
-    symbols: frozenset[str] | None = None
+    card: CardConfig = field(default_factory=CardConfig)
 
 
 @dataclass
@@ -88,20 +89,19 @@ class _Books:
         return new, (self.cash_total + self.value) / PRICE_SCALE - self.fee_total
 
 
-def _open_card(symbols: frozenset[str] | None):
+def _open_card(config: CardConfig):
     from tickgate.host.backend import open_backend
-    from tickgate.model.card import CardConfig
 
-    backend = open_backend("software", CardConfig(symbols=symbols))
+    backend = open_backend("software", config)
     return backend, backend.card
 
 
 def run_day(path: str | Path, spec: DaySpec) -> DayResult:
     """Backtest `spec` on one day (a BinaryFILE, plain or .gz, or a pcap)."""
-    from tickgate.host.sources import open_source
+    from tickgate.host.feeds.sources import open_source
 
     t0 = time.perf_counter()
-    backend, card = _open_card(spec.symbols)
+    backend, card = _open_card(spec.card)
     sim = FillSimulator(spec.latency, spec.fees)
     directory, book = Directory(), TopOfBook()
     risk = Risk(spec.limits, clock=sim.clock)

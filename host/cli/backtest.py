@@ -8,17 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+from .args import add_card_arguments, card_config
+from .run import _pairs
+
 __all__ = ["add_parser", "cmd_backtest"]
-
-
-def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"{what} {item!r}: expected KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -37,11 +30,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be at least 1, not {args.workers}")
     params = _pairs(args.param, "--param")
     load_strategy(args.strategy, params)  # a bad name or parameter fails here, not in every task
-    symbols = frozenset(s.strip().upper() for s in args.symbols.split(",") if s.strip()) if args.symbols else None
     spec = DaySpec(strategy=str(Path(args.strategy).resolve()) if args.strategy.endswith(".py") else args.strategy,
                    params=params, limits=RiskLimits.from_file(args.limits) if args.limits else RiskLimits(),
                    latency=Latency.parse(args.latency), fees=Fees.parse(args.fees) if args.fees else Fees(),
-                   symbols=symbols)
+                   card=card_config(args))
     t0 = time.perf_counter()
     results = map_tasks(run_day, [(str(f.resolve()), spec) for f in feeds], workers=args.workers,
                         address=args.ray, progress=not args.no_progress and sys.stderr.isatty())
@@ -77,11 +69,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="microseconds from an exchange message to the decision, and from it to the exchange")
     b.add_argument("--fees", metavar="TAKE:MAKE", help="dollars per share taking and adding liquidity "
                                                        "(negative: a rebate)")
-    b.add_argument("--symbols", help="comma-separated symbols the card tracks (default: all)")
     b.add_argument("--workers", type=int, help="days at once (default: every CPU of Ray)")
     b.add_argument("--ray", metavar="ADDRESS", help="join this Ray cluster (default: Ray embedded on this machine)")
     b.add_argument("--out", type=Path, help="write days.parquet, fills.parquet and equity.png here")
     b.add_argument("--json", action="store_true", help="end with one JSON line of per-day rows and totals")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_card_arguments(b)
     b.set_defaults(func=cmd_backtest)
     return b
