@@ -17,8 +17,8 @@ __all__ = ["add_parser", "cmd_backtest"]
 def cmd_backtest(args: argparse.Namespace) -> int:
     from tickgate.host.backtest.day import DaySpec, run_day
     from tickgate.host.backtest.fills import Fees, Latency
-    from tickgate.host.backtest.parallel import map_tasks
     from tickgate.host.backtest.report import plot_equity, table, totals, write_parquet
+    from tickgate.host.parallel import map_tasks
     from tickgate.host.risk import RiskLimits
     from tickgate.host.strategy import load_strategy
 
