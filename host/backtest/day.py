@@ -2,9 +2,10 @@
 
 The parts are the run loop's (`Directory`, `TopOfBook`, `Risk`, `OrderRouter`, the strategies), wired for
 a replay that must give the same result every time: the card is fed packet by packet (events handed to
-the strategy after each packet, as `tickgate run` does on the software backend), the fill simulator
-stands where the exchange would be and sees every packet first, and every clock is exchange time (risk's
-order rate, the loss check every `LOSS_CHECK_NS`), never the wall's. `run_day` returns a `DayResult`:
+the strategy after each packet through the run loop's `EventRing`, the book applying them in bulk, as
+`tickgate run` does on the software backend), the fill simulator stands where the exchange would be and
+sees every packet first, and every clock is exchange time (risk's order rate, the loss check every
+`LOSS_CHECK_NS`), never the wall's. `run_day` returns a `DayResult`:
 one row of figures and the day's fills, plain data that pickles (it crosses Ray).
 """
 
@@ -14,23 +15,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from tickgate.host.backtest.fills import Fees, FillSimulator, Latency
 from tickgate.host.market import R_MARK, Directory, TopOfBook
 from tickgate.host.metrics import Metrics
 from tickgate.host.orders.types import UpdateKind
 from tickgate.host.risk import PRICE_SCALE, Risk, RiskLimits
+from tickgate.host.run import SYNC_EVENTS, EventRing
 from tickgate.host.strategy import load_strategy
 from tickgate.host.strategy.orders import OrderRouter
 from tickgate.protocol.config import CardConfig
-from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import HEADER_LEN
 
 __all__ = ["FILL_COLUMNS", "DayResult", "DaySpec", "run_day"]
 
-EVENT_BUFFER = 1 << 14  # events taken from the card at a time
-LOSS_CHECK_NS = 50_000_000  # exchange time between P&L checks against max_loss
+LOSS_CHECK_NS = 1_000_000_000  # exchange time between P&L checks against max_loss
 FILL_COLUMNS = ("ts_ns", "token", "symbol", "side", "shares", "price", "liquidity", "fee", "position", "equity")
 
 
@@ -111,8 +109,8 @@ def run_day(path: str | Path, spec: DaySpec) -> DayResult:
     books = _Books(spec.fees)
     fills: dict[str, list] = {c: [] for c in FILL_COLUMNS}
     kills = exchange_rejects = 0
-    buf = np.zeros(EVENT_BUFFER, dtype=EVENT_DTYPE)
-    raw = buf.view("V64")
+    ring = EventRing()
+    book.buf, book.lo, book.hi = ring.buf, 0, 0  # the book reads the ring's unapplied tail, applies it in bulk
 
     def mark(symbol: str) -> int:
         loc = directory.locate(symbol)
@@ -147,16 +145,27 @@ def run_day(path: str | Path, spec: DaySpec) -> DayResult:
         sim.on_packet(payload)
         if payload.find(R_MARK, HEADER_LEN) >= 0:
             directory.scan(payload)
+        if ring.needs_wrap():
+            book.sync()
+            ring.wrap()
+            book.lo = book.hi = 0
         card.feed(payload, 0)
         while True:
-            n = card.take_events(raw)
+            free = ring.free()
+            n = card.take_events(free)
             if n:
-                batch = buf[:n]
-                book.update(batch)
+                batch = ring.push(n)
+                book.hi = ring.pos
                 strategy.on_events(batch)
                 events += n
-            if n < EVENT_BUFFER:
+                if ring.pos - ring.applied >= SYNC_EVENTS:
+                    book.sync()
+                    ring.mark_applied()
+            if n < len(free):
                 break
+            book.sync()  # the ring is full and the card has more
+            ring.wrap()
+            book.lo = book.hi = 0
         if router.pending or sim.updates:
             deliver()
         if risk.position:
