@@ -34,3 +34,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory):
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """Ray embedded in the test process with 2 CPUs, started once per session (a few seconds) and shut down at
+    its end; the backtest and verify commands find it up and use it."""
+    ray = pytest.importorskip("ray")
+    from tickgate.host.parallel import ensure_ray
+
+    ensure_ray(2)
+    yield ray
+    ray.shutdown()

@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import gen, info, replay, run, sim
+from . import backtest, gen, info, replay, run, sim, verify
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (gen, replay, sim, info, run)
+SUBCOMMANDS = (gen, replay, sim, info, run, backtest, verify)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,155 @@
+"""A day checked against the reference model in shards: each shard a Ray task, compared byte for byte.
+
+A day is split by stock locate into N streams (shard `locate % N`; feed-wide messages, locate 0, go to every
+shard), each packed anew into MoldUDP64 packets. Each task reads the file itself and keeps its shard's
+messages, so nothing large crosses Ray. It feeds the same packets to the reference model and to the backend
+under test (the Verilated pipeline, or the software card), compares the events (every field but ts_local)
+chunk by chunk in bounded memory, and the counters at the end, and reports the number of differing events,
+the first one (both sides, and the day's message number that caused it) and the counters that differ.
+
+A shard is a stream of its own: its books see only its symbols, so capacity effects (a full symbol table)
+can differ from the whole day's; within the shard, model and backend must agree exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tickgate.protocol import moldudp64
+from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig
+from tickgate.protocol.events import KIND_DTYPES, comparable
+
+__all__ = ["GEOMETRIES", "ShardSpec", "shard_messages", "verify_shard"]
+
+CHUNK_PACKETS = 2048  # packets fed to both sides between comparisons
+SESSION = b"TGSHARD000"
+GEOMETRIES = {  # the pipeline images a check builds (the first build of one takes minutes, then it is cached)
+    "small": BookGeometry(symbols=64, levels=16, names=8,
+                          order_table=OrderTableConfig(bucket_bits=8, ways=4, stash=4)),
+    "default": BookGeometry(),
+}
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """What a shard task checks: the backend against the model, with this card configuration and geometry.
+
+    `plant` is a test hook: (shard, n) changes the n-th message (1-based) of that shard for the backend
+    only (one more share if it has a shares field, else one more in its last byte), as an RTL bug would
+    disagree with the model from that message on."""
+
+    backend: str = "sim"
+    config: CardConfig = field(default_factory=CardConfig)
+    geometry: BookGeometry = field(default_factory=lambda: GEOMETRIES["small"])
+    plant: tuple[int, int] | None = None
+
+
+def shard_messages(path: str | Path, shard: int, shards: int) -> Iterator[tuple[int, bytes]]:
+    """(the day's message number, message) of one shard, in order."""
+    from tickgate.host.feeds import open_feed
+
+    n = 0
+    for payload, _rx in open_feed(path):
+        for m in moldudp64.blocks(payload):
+            n += 1
+            locate = int.from_bytes(m[1:3], "big") if len(m) >= 3 else 0
+            if locate == 0 or locate % shards == shard:
+                yield n, m
+
+
+def _planted(m: bytes) -> bytes:
+    """The message with one share more (A, F, E, C, X, U: a field at a fixed offset), else its last byte + 1."""
+    from tickgate.protocol import itch_spec
+
+    spec = next((s for s in itch_spec.MESSAGES if s.type == chr(m[0])), None)
+    fields = {f.name: f for f in spec.fields} if spec else {}
+    f = next((fields[k] for k in ("shares", "executed_shares", "cancelled_shares") if k in fields), None)
+    if f is None:
+        return m[:-1] + bytes([(m[-1] + 1) & 0xFF])
+    value = int.from_bytes(m[f.offset:f.offset + f.width], "big") + 1
+    return m[:f.offset] + value.to_bytes(f.width, "big") + m[f.offset + f.width:]
+
+
+def _open(spec: ShardSpec):
+    from tickgate.host.backend import ModelBackend, open_backend
+
+    model = ModelBackend(spec.config)
+    if spec.backend == "sim":
+        from tickgate.host.backend_sim import SimBackend
+
+        return model, SimBackend(spec.config, spec.geometry)
+    return model, open_backend(spec.backend, spec.config, announce=None)
+
+
+def _event(events: np.ndarray, i: int) -> dict:
+    """Event `i` as a dict of its kind's fields (reserved bytes left out)."""
+    dtype = KIND_DTYPES.get(int(events["kind"][i]), events.dtype)
+    e = events[i:i + 1].view(dtype)[0]
+    return {k: (v.decode("latin-1") if isinstance(v, bytes) else int(v))
+            for k, v in zip(dtype.names, e.item(), strict=True) if not k.startswith("reserved")}
+
+
+def verify_shard(path: str, shard: int, shards: int, spec: ShardSpec) -> dict:
+    """Check one shard of a day; a JSON-able report."""
+    from tickgate.host.feeds import pack_messages
+
+    t0 = time.perf_counter()
+    model, dut = _open(spec)
+    origin: list[int] = []  # the day's message number of each message of the shard (index: shard seq - 1)
+    plant = spec.plant[1] if spec.plant and spec.plant[0] == shard else None
+
+    def messages(planted: bool) -> Iterator[bytes]:
+        for i, (n, m) in enumerate(shard_messages(path, shard, shards), 1):
+            if not planted:
+                origin.append(n)
+            yield _planted(m) if planted and i == plant else m
+
+    report = {"file": Path(path).name, "shard": shard, "shards": shards, "backend": spec.backend, "messages": 0,
+              "events": 0, "mismatched_events": 0, "first_mismatch": None, "counter_mismatches": {}}
+    want_packets = pack_messages(messages(False), session=SESSION)
+    got_packets = pack_messages(messages(True), session=SESSION) if plant else None
+    done = False
+    while not done:
+        fed = 0
+        for p in want_packets:
+            model.feed(p, 0)
+            dut.feed(next(got_packets) if got_packets is not None else p, 0)
+            fed += 1
+            if fed == CHUNK_PACKETS:
+                break
+        done = fed < CHUNK_PACKETS
+        _compare(model.take_events(), dut.take_events(), report, origin)
+    want_c, got_c = model.counters(), dut.counters()
+    report["counter_mismatches"] = {k: {"backend": got_c.get(k), "model": v} for k, v in want_c.items()
+                                    if got_c.get(k) != v}
+    report["messages"] = len(origin)
+    report["ok"] = report["mismatched_events"] == 0 and not report["counter_mismatches"]
+    report["seconds"] = round(time.perf_counter() - t0, 3)
+    close = getattr(dut, "close", None)
+    if close is not None:
+        close()
+    return report
+
+
+def _compare(want: np.ndarray, got: np.ndarray, report: dict, origin: list[int]) -> None:
+    n = min(len(want), len(got))
+    cw, cg = comparable(want[:n]), comparable(got[:n])
+    bad = np.flatnonzero((cw != cg).any(axis=1)) if n else np.zeros(0, dtype=np.int64)
+    extra = abs(len(want) - len(got))
+    if (len(bad) or extra) and report["first_mismatch"] is None:
+        i = int(bad[0]) if len(bad) else n
+        ev = want[i] if i < len(want) else got[i]
+        seq = int(ev["seq"])
+        report["first_mismatch"] = {
+            "event": report["events"] + i,
+            "message": origin[seq - 1] if 0 < seq <= len(origin) else None,  # the day's message number
+            "backend": _event(got, i) if i < len(got) else None,
+            "model": _event(want, i) if i < len(want) else None,
+        }
+    report["mismatched_events"] += len(bad) + extra
+    report["events"] += len(want)
