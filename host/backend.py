@@ -10,7 +10,7 @@ import numpy as np
 
 from tickgate.model.card import CardConfig, ReferenceCard
 from tickgate.protocol.events import EVENT_DTYPE
-from tickgate.protocol.moldudp64 import pack_dma
+from tickgate.protocol.moldudp64 import MAX_PACKET, pack_dma
 
 BACKENDS = ("model", "software", "f1", "auto", "sim")
 
@@ -52,20 +52,33 @@ class ModelBackend:
 
 class DmaBatches:
     """Packets gathered into DMA batches (`protocol.moldudp64.pack_dma`) of `BATCH_PACKETS`, as a card takes
-    them; a backend sets `self._batch = []` and says where a batch goes (`_submit`)."""
+    them; a backend sets `self._batch = []` and says where a batch goes (`_submit`). A packet longer than
+    `MAX_PACKET` is refused here (the DMA header cannot say its length) and counted `packets_oversize`, as
+    every implementation counts it: a backend's `counters()` adds `_refused` (`_host_counters`)."""
 
     BATCH_PACKETS = 512
     _batch: list[tuple[bytes, int]]
+    _refused = 0  # packets longer than MAX_PACKET, never sent
 
     def feed(self, payload: bytes, rx_ns: int = 0) -> None:
+        if len(payload) > MAX_PACKET:
+            self._refused += 1
+            return
         self._batch.append((payload, rx_ns))
         if len(self._batch) >= self.BATCH_PACKETS:
             self._flush()
 
     def _flush(self) -> None:
         if self._batch:
-            self._submit(pack_dma(self._batch), len(self._batch))
-            self._batch.clear()
+            try:
+                self._submit(pack_dma(self._batch), len(self._batch))
+            finally:  # a batch that failed is not retried forever: the backend stays usable
+                self._batch.clear()
+
+    def _host_counters(self, counters: dict[str, int]) -> dict[str, int]:
+        """The card's counters with the packets refused here added (64-bit, as the card's)."""
+        counters["packets_oversize"] = (counters.get("packets_oversize", 0) + self._refused) & ((1 << 64) - 1)
+        return counters
 
     def _submit(self, batch: bytes, packets: int) -> None:
         raise NotImplementedError
@@ -100,7 +113,7 @@ class SoftwareBackend(DmaBatches):
 
     def counters(self) -> dict[str, int]:
         self._flush()
-        return dict(self.card.counters())
+        return self._host_counters(dict(self.card.counters()))
 
 
 def _say(line: str) -> None:

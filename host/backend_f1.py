@@ -265,4 +265,4 @@ class F1Backend(DmaBatches):
 
     def counters(self) -> dict[str, int]:
         self._flush()
-        return dict(self.device.counters())
+        return self._host_counters(dict(self.device.counters()))

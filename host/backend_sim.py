@@ -81,7 +81,7 @@ class SimBackend(DmaBatches):
     def counters(self) -> dict[str, int]:
         """Every counter of the register map; those this pipeline does not keep read 0 (as on the card)."""
         self._flush()
-        return {**dict.fromkeys(counter_names(), 0), **self.pipeline.counters()}
+        return self._host_counters({**dict.fromkeys(counter_names(), 0), **self.pipeline.counters()})
 
     @property
     def cycles(self) -> int:

@@ -122,7 +122,7 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("order_table_second_choice", "orders placed in their right-bank bucket (the left one had fewer free ways)"),
     ("order_table_stashed", "orders placed in the stash (both buckets full)"),
     ("level_missing", "reductions whose price level is not held (only in a degraded book)"),
-    ("levels_full", "price levels that found no room on their side"),
+    ("levels_full", "price levels that found no room on their side, or whose shares would pass 2**32 - 1 (held there)"),
     ("symbols_full", "symbols that found no book slot"),
     ("degraded_symbols", "symbols marked degraded"),
     # events
@@ -134,6 +134,8 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("events_session", "session events"),
     ("events_degraded", "degraded-symbol events"),
     ("events_level", "price-level events"),
+    # appended (issue 17)
+    ("packets_oversize", "packets longer than MAX_PACKET (or than the image's DMA unframer takes), dropped whole"),
 )
 
 #: The counter each event kind advances (besides `events`), by the kind's letter.
