@@ -124,7 +124,7 @@ def test_a_packet_too_long_for_the_card_is_counted_and_the_backend_lives() -> No
     assert len(big) > mold.MAX_PACKET
     packets = [mold.build(SESSION, 1, [system_event()]), big, mold.build(SESSION, 6002, [system_event()]),
                b"", mold.build(SESSION, 6003, [b"\x00" * 1512])]  # empty; one 1,532-byte packet
-    ev, c = both(packets)
+    _, c = both(packets)
     assert c["packets_oversize"] == 1 and c["packets"] == 4 and c["packets_malformed"] == 1
     assert c["seq_gaps"] == 1 and c["messages_missed"] == 6000
     assert len(ReferenceCard().run([(big, 0)])) == 0
