@@ -85,7 +85,8 @@ class DmaUnframer(wiring.Component):
         window = Cat(*before, word)
         filled = Signal(range(HEADER_WORDS))  # header words held in `before` while in sync
         length = _field(window, "length")
-        length_ok = (length != 0) & (length <= self.max_length)
+        limit = (1 << len(length)) - 1
+        length_ok = (length != 0) & (length <= self.max_length) if self.max_length < limit else length != 0
         reserved_zero = Cat(*(_field(window, f.name) for f in _RESERVED)) == 0 if _RESERVED else Const(1)
 
         remaining = Signal(8 * _LENGTH.width)  # payload bytes still to pass, during a packet

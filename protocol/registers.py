@@ -17,7 +17,7 @@ from .itch_spec import MESSAGES
 __all__ = ["COUNTERS", "EVENT_COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Control", "Register", "RegisterMap",
            "counter_names"]
 
-MAP_VERSION = 3  # 3: level events, symbol names, order-table and latency statistics, DMA buffer levels
+MAP_VERSION = 4  # 3: level events, symbol names, order tables, latency, DMA buffer levels; 4: packets_oversize
 ID_MAGIC = 0x544B4754  # "TKGT"
 
 
@@ -93,8 +93,10 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("eth_bad_udp_length", "UDP lengths that disagree with the IPv4 length"),
     ("eth_truncated", "frames that end before their UDP payload does"),
     # DMA path (F1): the per-packet DMA header of `moldudp64.pack_dma`
-    ("dma_bad_length", "DMA headers with a length of 0 or past the largest packet (framing lost)"),
-    ("dma_skipped_words", "64-bit words skipped while finding the next DMA header"),
+    ("dma_bad_length", "DMA headers whose reserved fields are not zero (framing lost)"),
+    ("dma_skipped_words", "64-bit words skipped while finding the next DMA header or with an oversize packet"),
+    # (here, not appended: the book engine keeps every counter from untracked_symbol on as its own)
+    ("packets_oversize", "packets longer than MAX_PACKET (or than the image's DMA unframer takes), dropped whole"),
     # MoldUDP64 session
     ("packets", "MoldUDP64 packets received"),
     ("packets_heartbeat", "heartbeat packets (message count 0)"),
@@ -134,8 +136,6 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("events_session", "session events"),
     ("events_degraded", "degraded-symbol events"),
     ("events_level", "price-level events"),
-    # appended (issue 17)
-    ("packets_oversize", "packets longer than MAX_PACKET (or than the image's DMA unframer takes), dropped whole"),
 )
 
 #: The counter each event kind advances (besides `events`), by the kind's letter.
