@@ -16,12 +16,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import NamedTuple
 
-import numpy as np
+from tickgate.protocol.config import MAX_LEVEL_SHARES
+from tickgate.protocol.events import LevelAction
 
-from tickgate.protocol.events import EVENT_DTYPE, LevelAction
-
-#: The most shares a level holds: the events' 32-bit size fields (`bid_sz`, `level_sz`).
-MAX_LEVEL_SHARES = int(np.iinfo(EVENT_DTYPE["bid_sz"]).max)
 _NEW, _CHANGE, _DELETE = int(LevelAction.NEW), int(LevelAction.CHANGE), int(LevelAction.DELETE)
 
 

@@ -43,9 +43,8 @@ def _load_driver_override() -> None:
 _load_driver_override()
 
 from tickgate.host.backend import ModelBackend, SoftwareBackend  # noqa: E402
-from tickgate.model.config import CardConfig  # noqa: E402
-from tickgate.model.order_table import OrderTableConfig  # noqa: E402
 from tickgate.protocol import moldudp64 as mold  # noqa: E402
+from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig  # noqa: E402
 from tickgate.protocol.events import comparable  # noqa: E402
 from tickgate.protocol.itch_spec import BY_TYPE, MESSAGES  # noqa: E402
 
@@ -254,9 +253,7 @@ def case(d: Draw, max_packets: int = 12) -> Case:
     return Case(c, packets(d, c.session or d.pick(SESSIONS), max_packets))
 
 
-def rtl_geometry():
-    from tickgate.hdl.book.engine import BookGeometry
-
+def rtl_geometry() -> BookGeometry:
     return BookGeometry(symbols=64, levels=16, names=8, order_table=OrderTableConfig(bucket_bits=8, ways=4, stash=4))
 
 

@@ -17,14 +17,14 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from tickgate.model.book import MAX_LEVEL_SHARES
+from tickgate.protocol.config import MAX_LEVEL_SHARES
 from tickgate.protocol.events import LevelAction
 
 __all__ = ["Level", "LevelEvent", "LevelUpdate", "level_row"]
 
 PRICE_BITS = SHARES_BITS = ORDERS_BITS = 32
 if MAX_LEVEL_SHARES != (1 << SHARES_BITS) - 1:
-    raise AssertionError("a level's shares are held in the model's MAX_LEVEL_SHARES")
+    raise AssertionError("a level's shares are held in protocol.config.MAX_LEVEL_SHARES")
 
 Level = data.StructLayout({"price": PRICE_BITS, "shares": SHARES_BITS, "orders": ORDERS_BITS})
 

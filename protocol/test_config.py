@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tickgate.model.config import CardConfig
-from tickgate.model.order_table import OrderTableConfig
+from tickgate.protocol.config import CardConfig, OrderTableConfig
 
 BAD = [
     ({"session": b"SHORT"}, "session must be the 10 bytes"),
