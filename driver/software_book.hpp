@@ -25,17 +25,24 @@ struct LevelUpdate {
 class BookSide {
  public:
   static constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
+  /// The most shares a level holds: the events' size field.
+  static constexpr std::uint64_t kMaxShares = std::numeric_limits<decltype(events::Event::bid_sz)>::max();
 
   BookSide(bool bid, std::size_t cap) : bid_(bid), cap_(cap) { levels_.reserve(std::min<std::size_t>(cap, 64) + 1); }
 
   /// An order of `shares` joins the level at `price`. `full` is set if the side overflowed: the new level
-  /// was worse than `cap` held ones (not held: action 0), or the worst held level was dropped for it.
+  /// was worse than `cap` held ones (not held: action 0), the worst held level was dropped for it, or the
+  /// level's shares would pass kMaxShares (held there).
   LevelUpdate add(std::uint32_t price, std::uint64_t shares, bool& full) {
     using events::LevelAction;
     const std::uint32_t k = key(price);
     auto it = find(k);
     if (it != levels_.end() && it->key == k) {
-      it->shares += shares;
+      it->shares += shares;  // both at most 2^32 - 1: no wrap
+      if (it->shares > kMaxShares) {  // saturates; the side overflowed (model/book.py MAX_LEVEL_SHARES)
+        it->shares = kMaxShares;
+        full = true;
+      }
       it->orders += 1;
       return {static_cast<std::uint8_t>(LevelAction::kChange), index_of(it), it->shares, it->orders};
     }

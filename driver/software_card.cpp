@@ -61,7 +61,7 @@ SoftwareCard::SoftwareCard(SoftwareCardConfig config)
     has_session_ = true;
   }
   if (config.first_sequence) {
-    expected_ = *config.first_sequence;
+    expected_ = {false, *config.first_sequence};
     has_expected_ = true;
   }
   for (const itch::Message& m : itch::kMessages) {
@@ -105,8 +105,12 @@ std::size_t SoftwareCard::take_events(std::span<events::Event> out) noexcept {
 
 void SoftwareCard::feed(std::span<const std::byte> packet, std::uint64_t rx_ns) {
   Counters& k = counters_;
-  ++k[c::packets];
   const std::size_t n = packet.size();
+  if (n > mold::kMaxPacket) {  // no card takes it: dropped whole, not counted in `packets`
+    ++k[c::packets_oversize];
+    return;
+  }
+  ++k[c::packets];
   if (n < Header::kLength) {
     ++k[c::packets_malformed];
     return;
@@ -131,7 +135,7 @@ void SoftwareCard::feed(std::span<const std::byte> packet, std::uint64_t rx_ns) 
     session_event(events::SessionCode::kChanged, seq, rx_ns, p + Header::Offset::session);
   }
   if (!has_expected_) {
-    expected_ = seq;
+    expected_ = {false, seq};
     has_expected_ = true;
   }
 
@@ -150,13 +154,13 @@ void SoftwareCard::feed(std::span<const std::byte> packet, std::uint64_t rx_ns) 
     return;
   }
 
-  const std::uint64_t end = seq + count;
+  const Seq65 end = Seq65::sum(seq, count);  // may pass 2^64 - 1 (model/session.py)
   if (end <= expected_) {
     ++k[c::packets_duplicate];
     return;
   }
   check_gap(seq, rx_ns);
-  const std::uint64_t skip = expected_ - seq;  // messages at the head already seen
+  const std::uint64_t skip = expected_.low - seq;  // messages at the head already seen (< count: no wrap)
   expected_ = end;
 
   std::size_t pos = Header::kLength;
@@ -177,7 +181,7 @@ void SoftwareCard::feed(std::span<const std::byte> packet, std::uint64_t rx_ns) 
       ++k[c::messages_duplicate];
     } else {
       ++k[c::messages];
-      message(p + pos, length, seq + i, rx_ns);
+      message(p + pos, length, seq + i, rx_ns);  // modulo 2^64, as the event's field
     }
     pos += length;
   }
@@ -185,16 +189,16 @@ void SoftwareCard::feed(std::span<const std::byte> packet, std::uint64_t rx_ns) 
 }
 
 void SoftwareCard::check_gap(std::uint64_t seq, std::uint64_t rx_ns) {
-  if (seq <= expected_) return;
-  const std::uint64_t missed = seq - expected_;
+  if (Seq65{false, seq} <= expected_) return;
+  const std::uint64_t missed = seq - expected_.low;  // expected_ < seq < 2^64 here
   ++counters_[c::seq_gaps];
   counters_[c::messages_missed] += missed;
   auto e = record<events::GapEvent>(0, 0, Msg{0, seq, 0, rx_ns});
-  e.gap_expected = expected_;
+  e.gap_expected = expected_.low;
   e.gap_received = seq;
   e.gap_missed = missed;
   push(e);
-  expected_ = seq;
+  expected_ = {false, seq};
 }
 
 void SoftwareCard::session_event(events::SessionCode code, std::uint64_t seq, std::uint64_t rx_ns,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -33,6 +34,15 @@ struct SoftwareCardConfig {
   std::optional<std::size_t> max_levels;
   std::optional<std::size_t> max_symbols;
   bool level_events = false;
+};
+
+/// A sequence number of the session's 65-bit space (model/session.py): `seq + count` may pass 2^64 - 1.
+struct Seq65 {
+  bool carry = false;  // bit 64, compared first
+  std::uint64_t low = 0;
+
+  static constexpr Seq65 sum(std::uint64_t a, std::uint64_t b) noexcept { return {a + b < a, a + b}; }
+  friend constexpr auto operator<=>(const Seq65&, const Seq65&) = default;
 };
 
 class SoftwareCard {
@@ -114,7 +124,7 @@ class SoftwareCard {
 
   std::array<char, 10> session_{};
   bool has_session_ = false;
-  std::uint64_t expected_ = 0;
+  Seq65 expected_;
   bool has_expected_ = false;
   bool ended_ = false;
 

@@ -132,6 +132,28 @@ def test_faults_and_overflows() -> None:
         assert_same(payloads, config())
 
 
+def test_faults_of_issue_17() -> None:
+    """The cases of tests/test_faults.py on the RTL: sequence numbers past 2**64, a level's shares past
+    2**32 - 1, an empty packet, a 1,532-byte one and one too long for the DMA header (refused by the host)."""
+    u64, s = 1 << 64, "TICKGATE01"
+    add = [itch.encode(itch.make("A", stock_locate=1, timestamp=2, order_reference_number=ref, buy_sell_indicator="B",
+                                 shares=shares, stock="AAA", price=1_000_000))
+           for ref, shares in ((1, 0xFFFF_FFFF), (2, 1), (3, 5))]
+    delete = [itch.encode(itch.make("D", stock_locate=1, timestamp=3, order_reference_number=ref)) for ref in (2, 1, 3)]
+    payloads = [
+        mold.build(s, 1, [*add, *delete]),
+        b"",
+        mold.build(s, 7, [b"\x00" * 1512]),
+        mold.build(s, 8, [sysev("O")] * 6000),  # 72,020 bytes
+        mold.build(s, u64 - 2, [sysev("O"), sysev("S"), sysev("Q")]),
+        mold.build(s, u64 - 1, [sysev("Q"), sysev("M"), sysev("E")]),
+        mold.build(s, u64 - 1, [sysev("C")]),
+    ]
+    ev = assert_same(payloads, config())
+    assert ev["seq"].tolist()[-4:] == [u64 - 2, u64 - 1, 0, 1]
+    assert EventKind.DEGRADED in set(ev["kind"].tolist())
+
+
 def test_configured_session_and_first_sequence() -> None:
     payloads = [mold.build("OTHER", 1, [sysev("O")]), mold.build("MINE", 3, [sysev("S"), sysev("Q")])]
     ev = assert_same(payloads, config(session=b"MINE      ", first_sequence=2))

@@ -5,16 +5,21 @@ reserved, rx_time_ns; little-endian), the packet, zeros to a multiple of `DMA_AL
 little-endian (byte 0 in bits 0-7), one a cycle; the payload words leave as `PacketBeat`s one a cycle, the
 same word with `nbytes` and `last` added (the padding bytes of the last beat are the host's zeros).
 
-Framing and resynchronisation. A header is accepted in sync when its length is 1..`max_length`. A length of 0
-or over `max_length` means the framing is lost: `dma_bad_length` pulses once and the unframer hunts for the
-next header by sliding a header-sized window one word at a time; a window is taken as a header when its
-length is 1..`max_length` and every other field but `rx_time_ns` (flags, reserved) is zero. Each word
-discarded while hunting (the bad header's words included) pulses `dma_skipped` once, so
+Every length the header can say is a packet (the rule of `model.session`, issue 17): 1..`max_length` bytes
+pass; an empty packet leaves as one beat with `nbytes` 0 and `last` (the decoder counts it a packet,
+malformed, as the model does); a longer one (an image built with a `max_length` under `MAX_PACKET`) is
+skipped whole, its words counted skipped, and `oversize` pulses once (the register map's
+`packets_oversize`).
+
+Framing and resynchronisation. A header is accepted in sync when its reserved fields (flags, reserved) are
+zero, as the host writes them. Otherwise the framing is lost: `dma_bad_length` pulses once and the unframer
+hunts for the next header by sliding a header-sized window one word at a time; a window is taken as a
+header when its length is 1..`max_length` and its reserved fields are zero. Each word discarded while
+hunting (the bad header's words included) or skipped with an oversize packet pulses `dma_skipped` once, so
 words in = header words + payload words + skipped words, always. A MoldUDP64 packet starts with ten ASCII
-session bytes, which never pass as a length of at most 1500, so a hunt usually resynchronises on the
-next true header; binary message bytes can fool it, which the decoder's own checks (session, counts,
-lengths) then count. The pipeline counts the pulses in the register map's `dma_bad_length` and
-`dma_skipped_words`.
+session bytes, never six zero bytes, so a hunt usually resynchronises on the next true header; binary
+message bytes can fool it, which the decoder's own checks (session, counts, lengths) then count. The
+pipeline counts the pulses in the register map's `dma_bad_length` and `dma_skipped_words`.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from tickgate.protocol.moldudp64 import DMA_ALIGN, DMA_HEADER, DMA_HEADER_LEN
+from tickgate.protocol.moldudp64 import DMA_ALIGN, DMA_HEADER, DMA_HEADER_LEN, MAX_PACKET
 
 from .layouts import BEAT_BYTES, PacketBeat
 
@@ -49,13 +54,14 @@ def _field(header, name: str):
 class DmaUnframer(wiring.Component):
     """DMA-framed packets as 64-bit words (`i`) in; `PacketBeat`s (`o`) out, with `rx_time` of the packet on `o`.
 
-    `max_length` (default 1500) is the longest packet accepted; see the module docstring for framing,
-    resynchronisation and the `dma_bad_length` / `dma_skipped` pulses (one cycle each per event). `o` is the
-    input word itself (no register): `i.ready` is `o.ready` during a packet and high between packets.
+    `max_length` (default `MAX_PACKET`) is the longest packet passed; see the module docstring for framing,
+    resynchronisation and the `dma_bad_length` / `dma_skipped` / `oversize` pulses (one cycle each per
+    event). `o` is the input word itself (no register): `i.ready` is `o.ready` during a packet and high
+    between packets.
     `rx_time` changes only between packets: it is the header's `rx_time_ns` of every beat on `o`.
     """
 
-    def __init__(self, *, max_length: int = 1500) -> None:
+    def __init__(self, *, max_length: int = MAX_PACKET) -> None:
         limit = (1 << 8 * _LENGTH.width) - 1
         if not isinstance(max_length, int) or isinstance(max_length, bool) or not 1 <= max_length <= limit:
             raise ValueError(f"max_length must be an integer from 1 to {limit}, not {max_length!r}")
@@ -66,6 +72,7 @@ class DmaUnframer(wiring.Component):
             "rx_time": Out(8 * _RX_TIME.width),
             "dma_bad_length": Out(1),
             "dma_skipped": Out(1),
+            "oversize": Out(1),
         })
 
     def elaborate(self, platform) -> Module:
@@ -78,7 +85,8 @@ class DmaUnframer(wiring.Component):
         window = Cat(*before, word)
         filled = Signal(range(HEADER_WORDS))  # header words held in `before` while in sync
         length = _field(window, "length")
-        length_ok = (length != 0) & (length <= self.max_length)
+        limit = (1 << len(length)) - 1
+        length_ok = (length != 0) & (length <= self.max_length) if self.max_length < limit else length != 0
         reserved_zero = Cat(*(_field(window, f.name) for f in _RESERVED)) == 0 if _RESERVED else Const(1)
 
         remaining = Signal(8 * _LENGTH.width)  # payload bytes still to pass, during a packet
@@ -87,7 +95,7 @@ class DmaUnframer(wiring.Component):
             self.o.payload.nbytes.eq(Mux(remaining >= BEAT_BYTES, BEAT_BYTES, remaining)),
             self.o.payload.last.eq(remaining <= BEAT_BYTES),
         ]
-        m.d.sync += [self.dma_bad_length.eq(0), self.dma_skipped.eq(0)]
+        m.d.sync += [self.dma_bad_length.eq(0), self.dma_skipped.eq(0), self.oversize.eq(0)]
 
         def shift() -> list:
             return [a.eq(b) for a, b in zip(before, [*before[1:], word], strict=True)]
@@ -101,12 +109,18 @@ class DmaUnframer(wiring.Component):
                 with m.If(take):
                     with m.If(filled < HEADER_WORDS - 1):
                         m.d.sync += [*shift(), filled.eq(filled + 1)]
+                    with m.Elif(~reserved_zero):  # framing lost: the oldest word leaves the window, the hunt starts
+                        m.d.sync += [*shift(), self.dma_bad_length.eq(1), self.dma_skipped.eq(1)]
+                        m.next = "HUNT"
+                    with m.Elif(length == 0):
+                        m.d.sync += start_packet()
+                        m.next = "EMPTY"
                     with m.Elif(length_ok):
                         m.d.sync += start_packet()
                         m.next = "PAYLOAD"
-                    with m.Else():  # framing lost: the oldest word leaves the window, the hunt starts
-                        m.d.sync += [*shift(), self.dma_bad_length.eq(1), self.dma_skipped.eq(1)]
-                        m.next = "HUNT"
+                    with m.Else():
+                        m.d.sync += [*start_packet(), self.oversize.eq(1)]
+                        m.next = "SKIP"
             with m.State("HUNT"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(take):
@@ -115,6 +129,16 @@ class DmaUnframer(wiring.Component):
                         m.next = "PAYLOAD"
                     with m.Else():
                         m.d.sync += [*shift(), self.dma_skipped.eq(1)]
+            with m.State("EMPTY"):  # one beat of no bytes, ending the packet; no input taken
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(0)]
+                with m.If(self.o.ready):
+                    m.next = "HEADER"
+            with m.State("SKIP"):  # an oversize packet's words, dropped
+                m.d.comb += self.i.ready.eq(1)
+                with m.If(take):
+                    m.d.sync += [remaining.eq(remaining - BEAT_BYTES), self.dma_skipped.eq(1)]
+                    with m.If(remaining <= BEAT_BYTES):
+                        m.next = "HEADER"
             with m.State("PAYLOAD"):
                 m.d.comb += [self.i.ready.eq(self.o.ready), self.o.valid.eq(self.i.valid)]
                 with m.If(take):

@@ -16,6 +16,8 @@ from amaranth.hdl import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from tickgate.protocol.moldudp64 import MAX_PACKET
+
 from .book.engine import BOOK_COUNTERS, BookEngine, BookGeometry
 from .csr import ADDR_WIDTH, AxiLiteSignature, CsrBlock
 from .decoder import DECODER_COUNTERS, ItchDecoder
@@ -28,7 +30,7 @@ __all__ = ["DECODER_LATENCY", "INPUTS", "DmaStatus", "Pipeline", "pipeline_count
 
 INPUTS = ("dma", "network", "packets")
 DECODER_LATENCY = 2  # cycles from a message's last beat to its record, when nothing backs up
-DMA_COUNTERS = ("dma_bad_length", "dma_skipped_words")
+DMA_COUNTERS = ("dma_bad_length", "dma_skipped_words", "packets_oversize")
 
 #: Levels of the F1 shell adapter's buffers, shown in registers of the same names.
 DmaStatus = data.StructLayout({"events_ready": 32, "ingress_free": 32})
@@ -47,7 +49,7 @@ class Pipeline(wiring.Component):
     the decoder and the book engine (bursts of short messages wait there)."""
 
     def __init__(self, geometry: BookGeometry | None = None, *, input: str = "dma", queue_depth: int = 32,
-                 max_packet: int = 1500) -> None:
+                 max_packet: int = MAX_PACKET) -> None:
         self.geometry = geometry or BookGeometry()
         self.input = input
         self.counter_names = pipeline_counters(input)
@@ -86,7 +88,8 @@ class Pipeline(wiring.Component):
             wiring.connect(m, wiring.flipped(self.dma_in), unframer.i)
             wiring.connect(m, unframer.o, decoder.i)
             for name, pulse in (("dma_bad_length", unframer.dma_bad_length),
-                                ("dma_skipped_words", unframer.dma_skipped)):
+                                ("dma_skipped_words", unframer.dma_skipped),
+                                ("packets_oversize", unframer.oversize)):
                 count = Signal(64, name=name)
                 m.d.sync += count.eq(Mux(csr.clear, 0, count) + pulse)
                 counts[name] = count

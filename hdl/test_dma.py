@@ -9,7 +9,7 @@ import pytest
 from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
-from tickgate.protocol.moldudp64 import DMA_HEADER_LEN, DmaHeader, pack_dma
+from tickgate.protocol.moldudp64 import DMA_HEADER_LEN, MAX_PACKET, DmaHeader, pack_dma
 
 from .dma import HEADER_WORDS, DmaUnframer
 from .layouts import BEAT_BYTES
@@ -35,6 +35,7 @@ class Expected:
     beats: list[tuple[int, int, int, int]] = field(default_factory=list)
     bad: int = 0
     skipped: int = 0
+    oversize: int = 0
 
 
 def reference(words: list[int], max_length: int = 1500) -> Expected:
@@ -44,7 +45,8 @@ def reference(words: list[int], max_length: int = 1500) -> Expected:
     while pos + HEADER_WORDS <= len(words):
         hdr = b"".join(w.to_bytes(8, "little") for w in words[pos:pos + HEADER_WORDS])
         h = DmaHeader.decode(hdr)
-        ok = 1 <= h.length <= max_length and (not hunting or hdr[2:8] == bytes(6))
+        reserved_zero = hdr[2:8] == bytes(6)
+        ok = reserved_zero and (not hunting or 1 <= h.length <= max_length)
         if not ok:
             exp.bad += not hunting
             exp.skipped += 1
@@ -55,12 +57,18 @@ def reference(words: list[int], max_length: int = 1500) -> Expected:
         body = b"".join(w.to_bytes(8, "little") for w in words[pos + HEADER_WORDS:pos + HEADER_WORDS + n])
         if len(body) < h.length:
             break  # the stream ends inside this packet: its beats so far come out, tested elsewhere
-        exp.beats += beats(body[:h.length], h.rx_time_ns, body)
+        if h.length == 0:
+            exp.beats.append((0, 0, 1, h.rx_time_ns))
+        elif h.length > max_length:
+            exp.oversize += 1
+            exp.skipped += n
+        else:
+            exp.beats += beats(body[:h.length], h.rx_time_ns, body)
         pos += HEADER_WORDS + n
     return exp
 
 
-def run(words: list[int], *, max_length: int = 1500, seed: int = 0, valid_rate: float = 1.0,
+def run(words: list[int], *, max_length: int = MAX_PACKET, seed: int = 0, valid_rate: float = 1.0,
         ready_rate: float = 1.0, tail: int = 8) -> tuple[Expected, int, int]:
     """Feed `words`; what came out, the cycles it took and how often `i.ready` was low with input waiting."""
     dut = DmaUnframer(max_length=max_length)
@@ -88,6 +96,7 @@ def run(words: list[int], *, max_length: int = 1500, seed: int = 0, valid_rate: 
             await ctx.tick()
             got.bad += ctx.get(dut.dma_bad_length)
             got.skipped += ctx.get(dut.dma_skipped)
+            got.oversize += ctx.get(dut.oversize)
             stats["cycles"] += 1
             quiet = quiet + 1 if pos == len(words) else 0
             assert stats["cycles"] < 20 * len(words) + 100, "unframer stuck"
@@ -125,16 +134,34 @@ def test_back_pressure_and_gaps_lose_nothing():
     assert stalls > 0 and (got.bad, got.skipped) == (0, 0)
 
 
-@pytest.mark.parametrize("length", [0, 1501, 0xFFFF])
-def test_bad_length_counted_and_resynchronised(length):
-    """A bad header (rx_time 0, so no window through it is a header) costs exactly its own two words."""
-    rng = random.Random(length)
+@pytest.mark.parametrize("flags", [1, 0x8000])
+def test_bad_header_counted_and_resynchronised(flags):
+    """A header with its reserved bits set (rx_time 0, so no window through it is a header) costs exactly its own
+    two words."""
+    rng = random.Random(flags)
     before, after = packets(rng, 3, (20, 90)), packets(rng, 3, (20, 90))
-    bad = DmaHeader(length, 0).encode()
-    words = words_of(pack_dma(before) + bad + pack_dma(after))
+    bad = bytearray(DmaHeader(40, 0).encode())
+    bad[2:4] = flags.to_bytes(2, "little")
+    words = words_of(pack_dma(before) + bytes(bad) + pack_dma(after))
     got, _, _ = run(words, seed=4, valid_rate=0.8, ready_rate=0.8)
     assert got.beats == [b for p, rx in before + after for b in beats(p, rx, p + bytes(8))]
-    assert (got.bad, got.skipped) == (1, DMA_HEADER_LEN // 8)
+    assert (got.bad, got.skipped, got.oversize) == (1, DMA_HEADER_LEN // 8, 0)
+
+
+def test_every_length_is_a_packet():
+    """Issue 17 fault 6: an empty packet is one empty last beat (the decoder counts it malformed), a 1,532-byte
+    packet passes whole (it used to lose the framing and swallow the next packet), and one longer than
+    `max_length` is skipped whole and counted, the next packet intact."""
+    rng = random.Random(8)
+    empty, long, after = (b"", 5), (rng.randbytes(1532), 6), (rng.randbytes(30), 7)
+    words = words_of(pack_dma([empty, long, after]))
+    got, _, _ = run(words, seed=9, valid_rate=0.8, ready_rate=0.8)
+    assert got.beats == [(0, 0, 1, 5), *beats(long[0], 6, long[0] + bytes(8)), *beats(after[0], 7, after[0] + bytes(8))]
+    assert (got.bad, got.skipped, got.oversize) == (0, 0, 0)
+    got, _, _ = run(words, max_length=1500)
+    assert got == reference(words, 1500)
+    assert got.beats == [(0, 0, 1, 5), *beats(after[0], 7, after[0] + bytes(8))]
+    assert (got.bad, got.skipped, got.oversize) == (0, -(-1532 // 8), 1)
 
 
 def test_max_length_is_a_parameter():
@@ -144,26 +171,27 @@ def test_max_length_is_a_parameter():
     got, _, _ = run(words, max_length=64)
     want = reference(words, 64)
     assert got == want
-    assert got.bad == 1 and got.beats[:8] == beats(ok[0], 7, ok[0]) and got.beats[-8:] == got.beats[:8]
-    # the 65-byte packet's payload is hunted through: its header's two words and 9 payload words are skipped
-    assert got.skipped == 2 + 9
+    assert got.bad == 0 and got.oversize == 1
+    assert got.beats[:8] == beats(ok[0], 7, ok[0]) and got.beats[-8:] == got.beats[:8]
+    assert got.skipped == 9  # the 65-byte packet's payload words
 
 
 def test_garbage_between_packets_matches_the_reference():
-    """ASCII and random words between batches: the same beats and counts as the reference reading."""
+    """ASCII and random words between batches, and empty packets: the same beats and counts as the reference."""
     rng = random.Random(6)
     stream = b""
     for n in range(12):
         stream += pack_dma(packets(rng, rng.randint(1, 3), (20, 120)))
         if n % 3 == 1:
-            stream += b"TICKGATE" * rng.randint(1, 3)  # session-like ASCII: never a length <= 1500
+            stream += b"TICKGATE" * rng.randint(1, 3)  # session-like ASCII: never zero reserved bytes
         elif n % 3 == 2:
             stream += DmaHeader(0, rng.getrandbits(64)).encode()
     words = words_of(stream)
     want = reference(words)
     got, _, _ = run(words, seed=7, valid_rate=0.9, ready_rate=0.7)
     assert got == want
-    assert want.bad == 8 and want.skipped >= 8 and len(want.beats) > 100
+    assert want.bad == 4 and want.skipped >= 4 and len(want.beats) > 100
+    assert sum(b[1] == 0 for b in want.beats) == 4
 
 
 def test_rejects_bad_parameters():

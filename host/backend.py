@@ -16,7 +16,7 @@ import numpy as np
 
 from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import EVENT_DTYPE
-from tickgate.protocol.moldudp64 import pack_dma
+from tickgate.protocol.moldudp64 import MAX_PACKET, pack_dma
 
 if TYPE_CHECKING:
     from tickgate.host.backend_f1 import F1Options
@@ -75,24 +75,36 @@ class Backend:
         self.description = description
         self.batch_packets = batch_packets
         self._batch: list[tuple[bytes, int]] = []
+        self.refused = 0  # packets longer than MAX_PACKET, never sent (counted packets_oversize)
 
     def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        """Queue one packet; a full batch goes to the device."""
+        """Queue one packet; a full batch goes to the device. A packet longer than `MAX_PACKET` (the DMA header
+        cannot say its length) is refused here and counted `packets_oversize`, as every implementation counts
+        one."""
+        if len(payload) > MAX_PACKET:
+            self.refused += 1
+            return
         self._batch.append((payload, rx_ns))
         if len(self._batch) >= self.batch_packets:
             self.flush()
 
     def flush(self) -> None:
-        """Send the queued packets to the device as one DMA batch."""
+        """Send the queued packets to the device as one DMA batch (cleared even if the device refuses it, so
+        the backend stays usable)."""
         if self._batch:
-            self.device.submit(pack_dma(self._batch))
-            self._batch.clear()
+            try:
+                self.device.submit(pack_dma(self._batch))
+            finally:
+                self._batch.clear()
 
     def tick(self, payload: bytes, rx_ns: int, out: np.ndarray) -> int:
         """One packet to the device at once (after anything queued), its events into `out`: how many (up to
         len(out); `collect` takes the rest)."""
         if self._batch:
             self.flush()
+        if len(payload) > MAX_PACKET:
+            self.refused += 1
+            return 0
         return self.device.submit_packet(payload, rx_ns, out)
 
     def collect(self, out: np.ndarray) -> int:
@@ -122,7 +134,9 @@ class Backend:
         """Every counter of the register map, after the packets fed so far."""
         self.flush()
         self.device.settle()
-        return dict(self.device.counters())
+        counters = dict(self.device.counters())
+        counters["packets_oversize"] = (counters.get("packets_oversize", 0) + self.refused) & ((1 << 64) - 1)
+        return counters
 
     def reset(self) -> None:
         """Drop the queued packets and reset the device: counters cleared, waiting events dropped (and what

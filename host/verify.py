@@ -76,14 +76,11 @@ def _planted(m: bytes) -> bytes:
 
 
 def _open(spec: ShardSpec):
-    from tickgate.host.backend import ModelBackend, open_backend
+    from tickgate.host.backend import open_backend
+    from tickgate.host.backend_sim import SimOptions
 
-    model = ModelBackend(spec.config)
-    if spec.backend == "sim":
-        from tickgate.host.backend_sim import SimBackend
-
-        return model, SimBackend(spec.config, spec.geometry)
-    return model, open_backend(spec.backend, spec.config, announce=None)
+    model = open_backend("model", spec.config, announce=None)
+    return model, open_backend(spec.backend, spec.config, sim=SimOptions(geometry=spec.geometry), announce=None)
 
 
 def _event(events: np.ndarray, i: int) -> dict:

@@ -4,7 +4,10 @@ A side holds levels sorted best first (bids: highest price first; asks: lowest f
 (`max_levels`) it holds at most K: a new level worse than K held ones is not held, and a new level that
 pushes a side to K+1 levels drops the worst one; both are overflows (the card counts `levels_full` and
 degrades the book). Orders at a level that is not held are still kept by the card; reducing one finds
-no level (`level_missing`). Every level operation returns what a depth-of-book receiver needs: a
+no level (`level_missing`). A level's shares saturate at MAX_LEVEL_SHARES (2**32 - 1, the events' size
+field): an add that would pass it leaves the level there and overflows the side like a level that found
+no room (the card counts `levels_full` and degrades the book); reductions then come off the held sum.
+Every level operation returns what a depth-of-book receiver needs: a
 `LevelUpdate` (NEW, CHANGE or DELETE at an index from the best), the LEVEL event of the card.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import NamedTuple
 
+from tickgate.protocol.config import MAX_LEVEL_SHARES
 from tickgate.protocol.events import LevelAction
 
 _NEW, _CHANGE, _DELETE = int(LevelAction.NEW), int(LevelAction.CHANGE), int(LevelAction.DELETE)
@@ -50,9 +54,10 @@ class Side:
         pos = bisect_left(prices, price)
         level = self.levels.get(price)
         if level is not None:
-            level[0] += shares
+            total = level[0] + shares
+            level[0] = min(total, MAX_LEVEL_SHARES)
             level[1] += 1
-            return LevelUpdate(_CHANGE, self._index(pos), price, level[0], level[1]), False
+            return LevelUpdate(_CHANGE, self._index(pos), price, level[0], level[1]), total > MAX_LEVEL_SHARES
         index = len(prices) - pos if self._bid else pos  # held levels better than `price`
         cap = self.cap
         if cap is not None and index >= cap:

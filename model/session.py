@@ -7,9 +7,18 @@ Rules (shared by every implementation):
 - A packet starting past the expected sequence is a gap: a GAP event and counters; its messages are used.
   A heartbeat (count 0) or end of session (count 0xFFFF) reveals gaps the same way.
 - Messages already seen are skipped: a whole packet is a duplicate, a partly repeated one loses its head.
+- A packet longer than `MAX_PACKET` is counted `packets_oversize` and dropped whole (its messages show as
+  a gap); an empty one, like any shorter than the header, is a packet, malformed.
 - Blocks are framed by their 2-byte length; one that runs past the packet end is counted truncated and
   the rest of the packet is dropped; bytes left over after `count` blocks make the packet malformed.
   The sequence advances by the packet's count regardless, as the publisher numbered them.
+- Sequence numbers past 2**64 - 1: `seq + count` is reckoned without wrapping (the gateware's expected
+  sequence is 65 bits), so a packet running past 2**64 - 1 is framed like any other and its messages are
+  used; a message's sequence number, as events carry it, is taken modulo 2**64 (the record's field is
+  64 bits). The session then expects 2**64 + k, which no header can reach: every later data packet of
+  the session is a repeat, until an end of session and a new session.
+- Counters are 64-bit, as the registers: they wrap at 2**64 (only `messages_missed`, which adds a gap's
+  size, can get there).
 """
 
 from __future__ import annotations
@@ -17,11 +26,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tickgate.protocol.events import EventKind, SessionCode
-from tickgate.protocol.moldudp64 import END_OF_SESSION, HEADER_LEN, HEADER_STRUCT
+from tickgate.protocol.moldudp64 import END_OF_SESSION, HEADER_LEN, HEADER_STRUCT, MAX_PACKET
 
 from .sink import EventSink
 
 _HEADER = HEADER_STRUCT
+_U64 = (1 << 64) - 1
 
 
 class MoldSession:
@@ -38,6 +48,9 @@ class MoldSession:
     def messages(self, payload: bytes, rx_ns: int) -> Iterator[tuple[int, bytes]]:
         """The new messages of one packet, with their sequence numbers."""
         c = self.counters
+        if len(payload) > MAX_PACKET:
+            c["packets_oversize"] += 1  # no card takes it: dropped whole, not counted in `packets`
+            return
         c["packets"] += 1
         if len(payload) < HEADER_LEN:
             c["packets_malformed"] += 1
@@ -92,7 +105,7 @@ class MoldSession:
                 c["messages_duplicate"] += 1
             else:
                 c["messages"] += 1
-                yield seq + i, payload[pos:pos + length]
+                yield (seq + i) & _U64, payload[pos:pos + length]
             pos += length
         if pos != n:
             c["packets_malformed"] += 1  # bytes after the last counted block
@@ -101,6 +114,6 @@ class MoldSession:
         if seq > self.expected:
             missed = seq - self.expected
             self.counters["seq_gaps"] += 1
-            self.counters["messages_missed"] += missed
+            self.counters["messages_missed"] = (self.counters["messages_missed"] + missed) & _U64
             self.sink.emit(EventKind.GAP, 0, 0, 0, seq, 0, rx_ns, self.expected, seq, missed)
             self.expected = seq

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import IO, BinaryIO
 
-__all__ = ["GZIP_MAGIC", "MAX_MESSAGE", "BinaryFileReader", "open_maybe_gzip", "write_binaryfile"]
+__all__ = ["GZIP_MAGIC", "MAX_MESSAGE", "BinaryFileReader", "TruncatedFileError", "open_maybe_gzip", "write_binaryfile"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_MESSAGE = 0xFFFF  # the length prefix is 2 bytes
@@ -62,6 +62,10 @@ def open_maybe_gzip(path_or_fileobj: str | os.PathLike[str] | BinaryIO) -> tuple
     return raw, raw, False
 
 
+class TruncatedFileError(ValueError):
+    """A gzip BinaryFILE cut short (a partial download): an error unless the reader allows it."""
+
+
 class BinaryFileReader:
     """Iterates the messages (without length prefixes) of a plain or gzip BinaryFILE, in bounded memory.
 
@@ -69,16 +73,20 @@ class BinaryFileReader:
     ahead of the consumer by the rest of the current chunk), `bytes_read` (decoded bytes read),
     `end_of_session` (the zero-length marker was seen; reading stops there), `truncated_bytes`
     (bytes of an incomplete last message, 0 if none), `total_bytes` (size on disk, 0 if unknown),
-    `gzip_incomplete` (a gzip stream cut before its end: read up to the cut, then treated as the end).
+    `gzip_incomplete` (a gzip stream cut before its end). A gzip stream cut before its end raises
+    `TruncatedFileError` at the cut, unless `allow_truncated`: then it is read up to the cut and treated as
+    the end (`gzip_incomplete`).
     """
 
     def __init__(
-        self, path_or_fileobj: str | os.PathLike[str] | BinaryIO, chunk_bytes: int = 1 << 20
+        self, path_or_fileobj: str | os.PathLike[str] | BinaryIO, chunk_bytes: int = 1 << 20, *,
+        allow_truncated: bool = False,
     ) -> None:
         if chunk_bytes < 1:
             raise ValueError("chunk_bytes must be at least 1")
         self.source = path_or_fileobj
         self.chunk_bytes = chunk_bytes
+        self.allow_truncated = allow_truncated
         self.messages = 0
         self.bytes_read = 0
         self.end_of_session = False
@@ -203,6 +211,11 @@ class BinaryFileReader:
                 got += len(data)
         except EOFError:
             self.gzip_incomplete = True
+            if not self.allow_truncated:
+                name = os.fspath(self.source) if isinstance(self.source, _PATHLIKE) else "the file"
+                raise TruncatedFileError(
+                    f"{name}: the gzip stream is cut short after {self.bytes_read + got:,} decoded bytes (a partial "
+                    f"download?); allow_truncated (--allow-truncated) reads it up to the cut") from None
         return b"".join(parts)
 
     def _messages(self) -> Iterator[bytes]:

@@ -213,6 +213,7 @@ def mold_section(mold: ModuleType) -> list[str]:
            f"inline constexpr std::size_t kBlockLength = {mold.BLOCK_LEN};  // length before each message",
            f"inline constexpr std::uint16_t kEndOfSession = {mold.END_OF_SESSION:#06x};  // message count",
            f"inline constexpr std::size_t kMaxPayload = {mold.MAX_PAYLOAD};",
+           f"inline constexpr std::size_t kMaxPacket = {mold.MAX_PACKET};  // longer: packets_oversize",
            f"inline constexpr std::size_t kDmaAlign = {mold.DMA_ALIGN};  // DMA header + packet padded",
            ""]
     out += _layout("Header", "MoldUDP64 downstream header, big-endian.", mold.HEADER, mold.HEADER_LEN, "be")

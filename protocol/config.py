@@ -6,16 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .events import KIND_FIELDS, EventKind
+from .moldudp64 import HEADER
 from .order_hash import MAX_BUCKET_BITS
 from .registers import Control
 
-__all__ = ["LOCATES", "MAX_LEVELS", "MAX_LEVEL_EVENTS_LEVELS", "MAX_NAMES", "BookGeometry", "CardConfig",
-           "OrderTableConfig", "register_writes"]
+__all__ = ["LOCATES", "MAX_LEVELS", "MAX_LEVEL_EVENTS_LEVELS", "MAX_LEVEL_SHARES", "MAX_NAMES", "BookGeometry",
+           "CardConfig", "OrderTableConfig", "register_writes"]
 
 MAX_LEVEL_EVENTS_LEVELS = 255  # max_levels with level events (level_index is one byte)
 LOCATES = 1 << 16  # ITCH stock locates are 16-bit: the most book slots an image can have
 MAX_LEVELS = 255  # price levels per side an image can hold
 MAX_NAMES = 4096  # symbol-name table entries an image can hold
+#: The most shares a price level holds: the width of the events' size fields (`bid_sz`, `level_sz`). Past it
+#: a level saturates and its side overflows (`model.book`).
+MAX_LEVEL_SHARES = (1 << 8 * next(f.width for f in KIND_FIELDS[EventKind.BBO] if f.name == "bid_sz")) - 1
+SESSION_LEN, SEQ_BITS = HEADER[0].width, 8 * HEADER[1].width  # the MoldUDP64 header's session and sequence
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,12 @@ class BookGeometry:
 @dataclass(frozen=True)
 class CardConfig:
     """What the card is told: which symbols to track (None: all), capacities (None: unbounded), session,
-    and whether to emit LEVEL events (which needs `max_levels`, at most 255)."""
+    and whether to emit LEVEL events (which needs `max_levels`, at most 255).
+
+    Validated here, once, for every implementation (each backend is configured from a CardConfig): a symbol
+    is 1 to 8 printable ASCII characters without spaces (the wire pads with spaces); `session` is the 10
+    bytes of a MoldUDP64 session as on the wire, printable ASCII (space-padded); `first_sequence` a 64-bit
+    sequence number, 0 to 2**64 - 1; capacities integers of at least 1."""
 
     symbols: frozenset[str] | None = None
     order_table: OrderTableConfig | None = None
@@ -90,15 +101,31 @@ class CardConfig:
     def __post_init__(self) -> None:
         for name in ("max_levels", "max_symbols"):
             v = getattr(self, name)
-            if v is not None and v < 1:
-                raise ValueError(f"{name} must be at least 1 or None (unbounded), not {v}")
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ValueError(f"{name} must be an integer of at least 1 or None (unbounded), not {v!r}")
         if self.level_events and (self.max_levels is None or self.max_levels > MAX_LEVEL_EVENTS_LEVELS):
             raise ValueError(f"level_events needs max_levels set and at most {MAX_LEVEL_EVENTS_LEVELS}, "
                              f"not {self.max_levels}")
+        if self.order_table is not None and not isinstance(self.order_table, OrderTableConfig):
+            raise ValueError(f"order_table must be an OrderTableConfig or None, not {self.order_table!r}")
         if self.symbols is not None:
-            bad = [s for s in self.symbols if not 1 <= len(s) <= 8]
+            if isinstance(self.symbols, str | bytes):
+                raise ValueError(f"symbols must be a set of names, not the one string {self.symbols!r}")
+            bad = sorted(repr(s) for s in self.symbols if not _symbol_ok(s))
             if bad:
-                raise ValueError(f"ITCH symbols are 1 to 8 characters: {bad}")
+                raise ValueError(f"ITCH symbols are 1 to 8 printable ASCII characters without spaces: "
+                                 f"{', '.join(bad)}")
+        if self.session is not None and not (isinstance(self.session, bytes) and len(self.session) == SESSION_LEN
+                                             and all(0x20 <= b < 0x7F for b in self.session)):
+            raise ValueError(f"session must be the {SESSION_LEN} bytes of a MoldUDP64 session, printable ASCII "
+                             f"(space-padded), not {self.session!r}")
+        fs = self.first_sequence
+        if fs is not None and (not isinstance(fs, int) or isinstance(fs, bool) or not 0 <= fs < 1 << SEQ_BITS):
+            raise ValueError(f"first_sequence must be an integer from 0 to 2**{SEQ_BITS} - 1, not {fs!r}")
+
+
+def _symbol_ok(s: object) -> bool:
+    return isinstance(s, str) and 1 <= len(s) <= 8 and all("!" <= ch <= "~" for ch in s)
 
 
 def register_writes(config: CardConfig, *, clear_counters: bool = False) -> list[tuple[str, int]]:

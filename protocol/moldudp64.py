@@ -19,6 +19,7 @@ __all__ = [
     "HEADER",
     "HEADER_LEN",
     "HEADER_STRUCT",
+    "MAX_PACKET",
     "MAX_PAYLOAD",
     "DmaHeader",
     "Header",
@@ -158,6 +159,10 @@ DMA_HEADER: tuple[Field, ...] = (
 )
 _DMA = _struct(DMA_HEADER, "<")
 DMA_HEADER_LEN = _DMA.size
+#: The longest MoldUDP64 packet a card takes: what the DMA header's length field can say (and more than a UDP
+#: datagram holds). Every implementation counts a longer one `packets_oversize` and drops it whole (the host
+#: refuses it before the DMA path, which cannot frame it); its messages then show as a gap.
+MAX_PACKET = (1 << 8 * next(f.width for f in DMA_HEADER if f.name == "length")) - 1
 DMA_ALIGN = 8  # each header + packet is padded to a multiple of 8 bytes (one 64-bit beat)
 
 
@@ -177,10 +182,13 @@ class DmaHeader(NamedTuple):
 
 
 def pack_dma(packets: Iterable[tuple[bytes, int]]) -> bytes:
-    """(packet, rx_time_ns) pairs as one DMA batch: per packet its header, the packet, zeros to DMA_ALIGN."""
+    """(packet, rx_time_ns) pairs as one DMA batch: per packet its header, the packet, zeros to DMA_ALIGN.
+    ValueError for a packet longer than MAX_PACKET (callers refuse those first, counted)."""
     parts: list[bytes] = []
     for payload, rx_ns in packets:
         n = len(payload)
+        if n > MAX_PACKET:
+            raise ValueError(f"a packet of {n} bytes is longer than the DMA path takes ({MAX_PACKET})")
         parts.append(_DMA.pack(n, 0, 0, rx_ns))
         parts.append(payload)
         pad = -(DMA_HEADER_LEN + n) % DMA_ALIGN

@@ -62,12 +62,26 @@ def is_capture(head: bytes) -> bool:
     return len(head) >= 4 and (int.from_bytes(head[:4], "big") in PCAP_MAGICS or head[:4] == b"\n\r\r\n")
 
 
+class UnsupportedLinkType(ValueError):
+    """A capture record of a link type the reader does not decode."""
+
+
+_DECODED = "Ethernet (1), raw IPv4 (101, 12, 14), Linux cooked (113), BSD loopback (0, 108)"
+
+
+def _unsupported(linktype: int, what: str = _DECODED) -> UnsupportedLinkType:
+    names = {v: k[4:] for k, v in vars(dpcap).items() if k.startswith("DLT_") and isinstance(v, int)}
+    name = f" ({names[linktype]})" if linktype in names else ""
+    return UnsupportedLinkType(f"capture link type {linktype}{name} is not read; this reader decodes {what}")
+
+
 class PcapReader:
     """Iterates the IPv4 UDP/TCP `Frame`s of a classic pcap or pcapng file (gzip allowed).
 
     Counters: `frames` (records read), `ipv4`, `udp`, `tcp`, `non_ipv4`, `other_proto` (IPv4 neither UDP
     nor TCP), `fragments` (IP fragments, skipped), `truncated` (records cut short by the snap length or
-    the end of the file), `unsupported_link` (records of a link type this reader does not decode).
+    the end of the file). A record of a link type it does not decode raises `UnsupportedLinkType`, naming
+    it (`unsupported_link` stays 0; it is kept for the feed's statistics).
     """
 
     def __init__(self, path_or_fileobj: str | os.PathLike[str] | BinaryIO) -> None:
@@ -101,10 +115,9 @@ class PcapReader:
         try:
             for ts_ns, linktype, data in self._records(stream):
                 self.frames += 1
-                if linktype == _DLT_ETHERNET:
-                    yield ts_ns, data
-                else:
-                    self.unsupported_link += 1
+                if linktype != _DLT_ETHERNET:
+                    raise _unsupported(linktype, "Ethernet frames only (what a network-attached card sees)")
+                yield ts_ns, data
         finally:
             if owned:
                 stream.close()
@@ -202,8 +215,7 @@ class PcapReader:
             elif linktype in _DLT_NULL:
                 etype, off = (_ETH_IP if d[0] == 2 or d[3] == 2 else 0), 4
             else:
-                self.unsupported_link += 1
-                return None
+                raise _unsupported(linktype)
             if etype != _ETH_IP or d[off] >> 4 != 4:
                 self.non_ipv4 += 1
                 return None

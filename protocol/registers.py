@@ -17,7 +17,7 @@ from .itch_spec import MESSAGES
 __all__ = ["COUNTERS", "EVENT_COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Control", "Register", "RegisterMap",
            "counter_names"]
 
-MAP_VERSION = 3  # 3: level events, symbol names, order-table and latency statistics, DMA buffer levels
+MAP_VERSION = 4  # 3: level events, symbol names, order tables, latency, DMA buffer levels; 4: packets_oversize
 ID_MAGIC = 0x544B4754  # "TKGT"
 
 
@@ -93,8 +93,10 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("eth_bad_udp_length", "UDP lengths that disagree with the IPv4 length"),
     ("eth_truncated", "frames that end before their UDP payload does"),
     # DMA path (F1): the per-packet DMA header of `moldudp64.pack_dma`
-    ("dma_bad_length", "DMA headers with a length of 0 or past the largest packet (framing lost)"),
-    ("dma_skipped_words", "64-bit words skipped while finding the next DMA header"),
+    ("dma_bad_length", "DMA headers whose reserved fields are not zero (framing lost)"),
+    ("dma_skipped_words", "64-bit words skipped while finding the next DMA header or with an oversize packet"),
+    # (here, not appended: the book engine keeps every counter from untracked_symbol on as its own)
+    ("packets_oversize", "packets longer than MAX_PACKET (or than the image's DMA unframer takes), dropped whole"),
     # MoldUDP64 session
     ("packets", "MoldUDP64 packets received"),
     ("packets_heartbeat", "heartbeat packets (message count 0)"),
@@ -122,7 +124,7 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("order_table_second_choice", "orders placed in their right-bank bucket (the left one had fewer free ways)"),
     ("order_table_stashed", "orders placed in the stash (both buckets full)"),
     ("level_missing", "reductions whose price level is not held (only in a degraded book)"),
-    ("levels_full", "price levels that found no room on their side"),
+    ("levels_full", "price levels that found no room on their side, or whose shares would pass 2**32 - 1 (held there)"),
     ("symbols_full", "symbols that found no book slot"),
     ("degraded_symbols", "symbols marked degraded"),
     # events

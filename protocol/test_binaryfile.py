@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tickgate.protocol import itch
-from tickgate.protocol.binaryfile import BinaryFileReader, write_binaryfile
+from tickgate.protocol.binaryfile import BinaryFileReader, TruncatedFileError, write_binaryfile
 
 ITCH_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "itch"
 DAY_START = ITCH_DIR / "nasdaq_day_start_1000msgs.itch50"
@@ -98,12 +98,23 @@ def test_cut_gzip_stream_reads_up_to_the_cut(tmp_path: Path) -> None:
     path = tmp_path / "cut.itch50.gz"
     path.write_bytes(z[: len(z) // 2])
     for chunk in (1000, 1 << 20):
-        r = BinaryFileReader(path, chunk_bytes=chunk)
+        r = BinaryFileReader(path, chunk_bytes=chunk, allow_truncated=True)
         msgs = list(r)
         assert 0 < len(msgs) < 1000 and msgs == ref[: len(msgs)]
         assert r.gzip_incomplete and not r.end_of_session
-        runs = list(BinaryFileReader(path, chunk_bytes=chunk).runs(1400))
+        runs = list(BinaryFileReader(path, chunk_bytes=chunk, allow_truncated=True).runs(1400))
         assert sum(c for _, c in runs) == len(msgs)
+
+
+def test_cut_gzip_stream_is_an_error_unless_allowed(tmp_path: Path) -> None:
+    """Issue 17: a gzip cut short (a partial download of a day) read as if complete, only a counter to show it."""
+    z = gzip.compress(DAY_START.read_bytes())
+    path = tmp_path / "cut.itch50.gz"
+    path.write_bytes(z[: len(z) // 2])
+    with pytest.raises(TruncatedFileError, match=r"cut\.itch50\.gz: the gzip stream is cut short .*allow"):
+        list(BinaryFileReader(path))
+    with pytest.raises(TruncatedFileError):
+        list(BinaryFileReader(path).runs(1400))
 
 
 @needs_data

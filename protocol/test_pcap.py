@@ -13,7 +13,15 @@ import pytest
 
 from tickgate.protocol import itch, moldudp64
 from tickgate.protocol.packet import Packet
-from tickgate.protocol.pcap import PcapReader, classify, ipv4_checksum, read_pcap, udp_frame, write_pcap
+from tickgate.protocol.pcap import (
+    PcapReader,
+    UnsupportedLinkType,
+    classify,
+    ipv4_checksum,
+    read_pcap,
+    udp_frame,
+    write_pcap,
+)
 
 PCAP_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "pcap"
 ALL = sorted(PCAP_DIR.rglob("*.pcap"))
@@ -199,6 +207,19 @@ def test_link_layers_vlans_fragments_and_padding(tmp_path: Path) -> None:
     raw = tmp_path / "raw.pcap"
     raw.write_bytes(_classic([_ip_udp(mold)], linktype=101))
     assert [f.payload for f in read_pcap(raw)] == [mold]
+
+
+def test_an_unsupported_link_type_is_an_error_naming_it(tmp_path: Path) -> None:
+    """Issue 17: a capture of a link type the reader does not decode gave 0 messages and no error."""
+    mold = moldudp64.build("S", 1, [b"hi"])
+    path = tmp_path / "usb.pcap"
+    path.write_bytes(_classic([b"\0" * 4 + _ip_udp(mold)], linktype=189))  # LINUX_USB (DLT 189)
+    with pytest.raises(UnsupportedLinkType, match=r"link type 189.*Ethernet"):
+        list(PcapReader(path))
+    raw = tmp_path / "raw.pcap"
+    raw.write_bytes(_classic([_ip_udp(mold)], linktype=101))
+    with pytest.raises(UnsupportedLinkType, match=r"link type 101.*Ethernet frames only"):
+        list(PcapReader(raw).ethernet_frames())
 
 
 def test_truncated_file_and_gzip(tmp_path: Path) -> None:

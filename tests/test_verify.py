@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tickgate.host.backend import ModelBackend
+from tickgate.host.backend import open_backend
 from tickgate.host.feeds import pack_messages
 from tickgate.host.parallel import map_tasks
 from tickgate.host.verify import GEOMETRIES, SESSION, ShardSpec, shard_messages, verify_shard
@@ -29,7 +29,7 @@ def day(generated):
 def first_bbo_add(path, shard: int) -> tuple[int, int]:
     """(shard message number, the day's message number) of the first Add in the shard that moves a top of book."""
     pairs = list(shard_messages(path, shard, SHARDS))
-    model = ModelBackend(CONFIG)
+    model = open_backend("model", CONFIG)
     for p in pack_messages((m for _, m in pairs), session=SESSION):
         model.feed(p, 0)
     ev = model.take_events()

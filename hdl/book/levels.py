@@ -4,7 +4,8 @@ A row holds the levels best first (bids: highest price first; asks: lowest), hel
 ones; a level is empty when its order count is 0. `LevelUpdate` is the combinational step the book engine
 applies to a row read from memory; its rules are `model.book`'s for a side of `max_levels` levels:
 
-- add: a level at the price gains the order (CHANGE); else a new level is inserted at its place (NEW),
+- add: a level at the price gains the order (CHANGE), its shares saturating at MAX_LEVEL_SHARES (`full`,
+  as the model: the engine counts `levels_full` and degrades the book); else a new level is inserted at its place (NEW),
   the worst held level dropping off a full side (`full`); a price worse than every level of a full side
   is not held (`full`, no event).
 - reduce: shares and, if the order goes, one order come off the level at the price (saturating at 0);
@@ -16,11 +17,14 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from tickgate.protocol.config import MAX_LEVEL_SHARES
 from tickgate.protocol.events import LevelAction
 
 __all__ = ["Level", "LevelEvent", "LevelUpdate", "level_row"]
 
 PRICE_BITS = SHARES_BITS = ORDERS_BITS = 32
+if MAX_LEVEL_SHARES != (1 << SHARES_BITS) - 1:
+    raise AssertionError("a level's shares are held in protocol.config.MAX_LEVEL_SHARES")
 
 Level = data.StructLayout({"price": PRICE_BITS, "shares": SHARES_BITS, "orders": ORDERS_BITS})
 
@@ -79,10 +83,15 @@ class LevelUpdate(wiring.Component):
         ev = self.event
         with m.If(self.add):
             with m.If(hit):
-                set_at(found.shares + self.shares, found.orders + 1)
+                total = Signal(SHARES_BITS + 1)
+                held_sum = Signal(SHARES_BITS)  # saturated at the most a level holds
+                m.d.comb += [total.eq(found.shares + self.shares),
+                             held_sum.eq(Mux(total[SHARES_BITS], MAX_LEVEL_SHARES, total[:SHARES_BITS]))]
+                set_at(held_sum, found.orders + 1)
                 m.d.comb += [
+                    self.full.eq(total[SHARES_BITS]),
                     ev.action.eq(LevelAction.CHANGE), ev.index.eq(at), ev.price.eq(self.price),
-                    ev.shares.eq(found.shares + self.shares), ev.orders.eq(found.orders + 1), ev.valid.eq(1),
+                    ev.shares.eq(held_sum), ev.orders.eq(found.orders + 1), ev.valid.eq(1),
                 ]
             with m.Elif(place == k):
                 m.d.comb += self.full.eq(1)

@@ -17,8 +17,11 @@ def _row_of(side: Side, levels: int) -> list[dict[str, int]]:
         [{"price": 0, "shares": 0, "orders": 0}] * (levels - len(held))
 
 
-@pytest.mark.parametrize(("levels", "is_bid", "seed"), [(1, True, 1), (4, True, 2), (4, False, 3), (8, False, 4)])
-def test_level_update_matches_the_model(levels: int, is_bid: bool, seed: int) -> None:
+@pytest.mark.parametrize(("levels", "is_bid", "seed", "big"),
+                         [(1, True, 1, False), (4, True, 2, False), (4, False, 3, False), (8, False, 4, False),
+                          (4, True, 5, True), (2, False, 6, True)])
+def test_level_update_matches_the_model(levels: int, is_bid: bool, seed: int, big: bool) -> None:
+    """`big`: shares up to 2**32 - 1, so levels saturate (issue 17 fault 3: the sum used to wrap)."""
     dut = LevelUpdate(levels)
     rng = random.Random(seed)
     side = Side(bid=is_bid, cap=levels)
@@ -31,6 +34,8 @@ def test_level_update_matches_the_model(levels: int, is_bid: bool, seed: int) ->
             ctx.set(dut.is_bid, is_bid)
             if not orders or rng.random() < 0.55:
                 price, shares = rng.randrange(100, 100 + 3 * levels), rng.randrange(1, 500)
+                if big and rng.random() < 0.5:
+                    shares = rng.choice([0xFFFF_FFFF, 0xFFFF_FFFE, 1 << 31, (1 << 31) + 1])
                 ctx.set(dut.add, 1)
                 ctx.set(dut.price, price)
                 ctx.set(dut.shares, shares)

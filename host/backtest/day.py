@@ -90,8 +90,7 @@ class _Books:
 def _open_card(config: CardConfig):
     from tickgate.host.backend import open_backend
 
-    backend = open_backend("software", config)
-    return backend, backend.card
+    return open_backend("software", config, announce=None)
 
 
 def run_day(path: str | Path, spec: DaySpec) -> DayResult:
@@ -99,7 +98,7 @@ def run_day(path: str | Path, spec: DaySpec) -> DayResult:
     from tickgate.host.feeds.sources import open_source
 
     t0 = time.perf_counter()
-    backend, card = _open_card(spec.card)
+    backend = _open_card(spec.card)
     sim = FillSimulator(spec.latency, spec.fees)
     directory, book = Directory(), TopOfBook()
     risk = Risk(spec.limits, clock=sim.clock)
@@ -149,10 +148,9 @@ def run_day(path: str | Path, spec: DaySpec) -> DayResult:
             book.sync()
             ring.wrap()
             book.lo = book.hi = 0
-        card.feed(payload, 0)
+        free = ring.free()
+        n = backend.tick(payload, 0, free)
         while True:
-            free = ring.free()
-            n = card.take_events(free)
             if n:
                 batch = ring.push(n)
                 book.hi = ring.pos
@@ -166,6 +164,8 @@ def run_day(path: str | Path, spec: DaySpec) -> DayResult:
             book.sync()  # the ring is full and the card has more
             ring.wrap()
             book.lo = book.hi = 0
+            free = ring.free()
+            n = backend.collect(free)
         if router.pending or sim.updates:
             deliver()
         if risk.position:

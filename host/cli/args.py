@@ -56,6 +56,8 @@ def add_source_arguments(p: argparse.ArgumentParser, *, flag: str | None = None)
         p.add_argument("source", metavar="SOURCE", help=SOURCES)
     else:
         p.add_argument(flag, dest="source", metavar="SOURCE", required=True, help=SOURCES)
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="a gzip BinaryFILE cut short (a partial download) is replayed up to the cut, not an error")
     g = p.add_argument_group("live feed (udp://)")
     g.add_argument("--rerequest", metavar="HOST:PORT", help="MoldUDP64 re-request server of a udp:// feed")
     g.add_argument("--idle-timeout", type=float, default=5.0, help="udp:// feed: end after this many idle seconds")
@@ -65,7 +67,8 @@ def open_source_of(args: argparse.Namespace) -> Iterable[Packet]:
     """The feed of `add_source_arguments`' options."""
     from tickgate.host.feeds.sources import open_source
 
-    return open_source(args.source, rerequest=args.rerequest, idle_timeout_s=args.idle_timeout)
+    return open_source(args.source, rerequest=args.rerequest, idle_timeout_s=args.idle_timeout,
+                       allow_truncated=args.allow_truncated)
 
 
 def is_live(args: argparse.Namespace) -> bool:

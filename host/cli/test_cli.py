@@ -95,3 +95,27 @@ def test_replay_software_backend_equals_the_model(tmp_path):
     assert np.load(tmp_path / "software_caps.npy").tobytes() == np.load(tmp_path / "model_caps.npy").tobytes()
     r = tickgate("replay", str(feed), "--backend", "software", "--level-events")
     assert r.returncode == 2 and "level_events needs max_levels" in r.stderr
+
+
+def test_replay_of_a_gzip_cut_short_is_an_error_unless_allowed(tmp_path):
+    """Issue 17: a partial download of a day replayed with exit 0 and only file_truncated_bytes to show it."""
+    import gzip
+
+    whole = gzip.compress((DATA / "itch/nasdaq_day_start_1000msgs.itch50").read_bytes())
+    cut = tmp_path / "12302019.NASDAQ_ITCH50.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    r = tickgate("replay", str(cut), "--json")
+    assert r.returncode == 2 and "gzip stream is cut short" in r.stderr and "--allow-truncated" in r.stderr
+    r = tickgate("replay", str(cut), "--json", "--allow-truncated")
+    assert r.returncode == 0, r.stderr
+    assert 0 < json.loads(r.stdout.strip().splitlines()[-1])["messages"] < 1000
+
+
+def test_replay_of_an_unsupported_link_type_names_it(tmp_path):
+    import struct
+
+    cap = tmp_path / "usb.pcap"
+    cap.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 189) + struct.pack("<IIII", 1, 0, 4, 4)
+                    + b"\0" * 4)
+    r = tickgate("replay", str(cap))
+    assert r.returncode == 2 and "link type 189" in r.stderr

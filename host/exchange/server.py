@@ -29,7 +29,8 @@ from .matching import Matcher
 __all__ = ["SimServer", "main", "serve"]
 
 COUNTERS = ("connections", "logins", "login_rejects", "logouts", "client_timeouts", "heartbeats_sent",
-            "heartbeats_received", "unsequenced", "unknown_packets", "not_logged_in")
+            "heartbeats_received", "unsequenced", "unknown_packets", "not_logged_in",
+            "closed_by_client", "packets_at_close", "partial_at_close")
 _HEARTBEAT = soup.encode("H")
 _END = soup.encode("Z")
 _LINGER_RESET = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # SO_LINGER on, 0 s: close sends a reset
@@ -140,8 +141,11 @@ class SimServer:
             self.counters["connections"] += 1
 
     def _drain(self) -> None:
-        """Read and process everything every client has written so far (never blocks)."""
+        """Read and process everything every client has written so far (never blocks). A client's close (or
+        reset) is handled after every whole packet read before it (`packets_at_close`); the bytes of a packet it
+        left unfinished are counted (`partial_at_close`) and dropped."""
         for c in list(self._conns.values()):
+            closed = False
             while True:
                 try:
                     chunk = c.sock.recv(1 << 16)
@@ -150,7 +154,7 @@ class SimServer:
                 except OSError:
                     chunk = b""
                 if not chunk:
-                    self._close(c)
+                    closed = True
                     break
                 c.inbuf += chunk
                 c.last_recv = time.monotonic()
@@ -160,6 +164,11 @@ class SimServer:
                 if c.closing:
                     break
                 self._on_packet(c, pkt)
+                self.counters["packets_at_close"] += closed
+            if closed and not c.closing:
+                self.counters["closed_by_client"] += 1
+                self.counters["partial_at_close"] += bool(c.inbuf)
+                self._close(c)
 
     def _on_packet(self, c: _Conn, pkt: bytes) -> None:
         kind = chr(pkt[2]) if len(pkt) >= 3 else ""
@@ -249,8 +258,10 @@ class SimServer:
     def _close(self, c: _Conn) -> None:
         if c.closing:
             return
-        self._flush(c)
-        c.closing = True
+        c.closing = True  # first: a failing last send cannot come back here
+        if c.outbuf:
+            with contextlib.suppress(OSError):
+                c.sock.send(c.outbuf)
         self._conns.pop(c.sock, None)
         with contextlib.suppress(OSError):
             c.sock.close()

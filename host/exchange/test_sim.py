@@ -191,3 +191,45 @@ def test_an_order_sent_before_update_book_meets_the_book_before_it():
         assert [(f.token, f.price, f.shares, f.ts) for f in fills] == [(i + 1, 1_000_500, 10, 2 * i) for i in range(20)]
         assert sim.summary()["position"] == {"AAPL": 200}
         c.close()
+
+
+def test_packets_arriving_with_the_close_are_handled_nasdaq_client():
+    """Issue 17: Nasdaq's own client (nasdaq-protocols) sends an order, a Logout Request and closes at once; the
+    simulator handles both (it used to close on the empty read first, losing them), and counts them."""
+    nasdaq_soup = pytest.importorskip("nasdaq_protocols.soup")
+    with SimExchange() as sim:
+        sim.set_symbols(SYMBOLS)
+        for token in range(1, 6):
+            peer = nasdaq_soup.connect(sim.address, "tick", "gate", sequence=0)
+            peer.send_unseq_data(enter(token, "B", 10, "AAPL", 10_000))
+            peer.logout()
+        deadline = time.monotonic() + 5.0
+        while sim.summary()["orders"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        summary = sim.summary()
+        assert summary["orders"] == summary["accepted"] == 5
+        c = summary["counters"]
+        assert c["logouts"] == 5 and c["logins"] == 5
+        # each Logout Request closed its connection; those read together with the client's close are counted
+        assert c["closed_by_client"] == 0 and c["partial_at_close"] == 0 and c["packets_at_close"] <= 10
+
+
+def test_a_close_without_logout_keeps_whole_packets_and_counts_a_partial_one():
+    import socket
+
+    from tickgate.protocol import soupbintcp as soup
+
+    with SimExchange() as sim:
+        sim.set_symbols(SYMBOLS)
+        s = socket.create_connection(sim.address)
+        s.sendall(soup.encode("L", username="tick", password="gate", requested_session="",
+                              requested_sequence_number=0))
+        assert s.recv(64)[2:3] == b"A"
+        order = soup.frame("U", enter(1, "B", 10, "AAPL", 10_000))
+        s.sendall(order + soup.frame("U", enter(2, "B", 10, "AAPL", 10_000))[:7])  # and half of another
+        s.close()
+        deadline = time.monotonic() + 5.0
+        while sim.counters["closed_by_client"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        c = sim.counters
+        assert (c["closed_by_client"], c["partial_at_close"], sim.summary()["accepted"]) == (1, 1, 1)

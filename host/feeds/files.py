@@ -90,12 +90,13 @@ class BinaryFileFeed:
         session: bytes | str = DEFAULT_SESSION,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         chunk_bytes: int = 1 << 20,
+        allow_truncated: bool = False,
     ) -> None:
         _check_max_payload(max_payload)
         self.path = path
         self.session = _session_bytes(session)
         self.max_payload = max_payload
-        self.reader = BinaryFileReader(path, chunk_bytes=chunk_bytes)
+        self.reader = BinaryFileReader(path, chunk_bytes=chunk_bytes, allow_truncated=allow_truncated)
         self.packets = 0
 
     def __iter__(self) -> Iterator[Packet]:
@@ -178,8 +179,10 @@ def _head(path: str | os.PathLike[str]) -> bytes:
         raw.close()
 
 
-def open_feed(path: str | os.PathLike[str], **kw: object) -> BinaryFileFeed | PcapFeed:
-    """A `PcapFeed` for a pcap or pcapng file (gzip allowed), else a `BinaryFileFeed`; `kw` go to it."""
+def open_feed(path: str | os.PathLike[str], *, allow_truncated: bool = False,
+              **kw: object) -> BinaryFileFeed | PcapFeed:
+    """A `PcapFeed` for a pcap or pcapng file (gzip allowed), else a `BinaryFileFeed`; `kw` go to it, and
+    `allow_truncated` to a BinaryFileFeed (a gzip cut short is read up to the cut, not an error)."""
     if is_capture(_head(path)):
         return PcapFeed(path, **kw)  # type: ignore[arg-type]
-    return BinaryFileFeed(path, **kw)  # type: ignore[arg-type]
+    return BinaryFileFeed(path, allow_truncated=allow_truncated, **kw)  # type: ignore[arg-type]

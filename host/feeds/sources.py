@@ -45,8 +45,10 @@ def _hostport(s: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: float = 5.0) -> Iterable[Packet]:
-    """The feed named by `spec` (see the module doc); ValueError if it cannot be."""
+def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: float = 5.0,
+                allow_truncated: bool = False) -> Iterable[Packet]:
+    """The feed named by `spec` (see the module doc); ValueError if it cannot be. `allow_truncated`: a gzip
+    BinaryFILE cut short is read up to the cut (else an error at the cut)."""
     if spec.startswith("gen:"):
         parts = spec.split(":")[1:]
         if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
@@ -62,4 +64,4 @@ def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: floa
     path = Path(spec)
     if not path.exists():
         raise ValueError(f"feed {spec}: no such file (or use gen:MESSAGES:SYMBOLS:SEED, udp://GROUP:PORT)")
-    return open_feed(path)
+    return open_feed(path, allow_truncated=allow_truncated)

@@ -23,7 +23,7 @@ __all__ = ["LoginRejectedError", "SessionDownError", "SessionState", "SoupBinCli
 COUNTERS = (
     "sequenced", "unsequenced_sent", "heartbeats_received", "heartbeats_sent", "debug_received", "logins",
     "login_rejects", "link_drops", "server_timeouts", "login_timeouts", "connect_failures", "reconnects",
-    "end_of_session", "malformed", "unknown_packets",
+    "end_of_session", "malformed", "unknown_packets", "logouts", "logout_closes", "logout_timeouts",
 )
 _HEARTBEAT = soup.encode("R")
 _LOGOUT = soup.encode("O")
@@ -75,6 +75,7 @@ class SoupBinClient:
         self._retry_at = 0.0
         self._ever_logged_in = False
         self._pending: list[bytes] = []
+        self._logging_out = False
 
     # --- public -------------------------------------------------------------------------------------------------
 
@@ -135,11 +136,29 @@ class SoupBinClient:
         self.counters["unsequenced_sent"] += 1
         return t
 
-    def logout(self) -> None:
-        """Send a logout request and close; the session does not reconnect."""
+    def logout(self, timeout: float = 1.0) -> list[bytes]:
+        """Send a Logout Request, wait for the server to end the session (its close of the connection or an End
+        of Session) for at most `timeout` s, then close; the session does not reconnect. Everything sent before
+        reaches the server, and the sequenced messages that arrive meanwhile are returned, not lost (counted
+        `logouts`; a server still silent after `timeout` also `logout_timeouts`)."""
+        out: list[bytes] = []
         if self.state is SessionState.ACTIVE:
+            self.reconnect = False
+            self._logging_out = True
             self._write(_LOGOUT)
+            deadline = time.monotonic() + timeout
+            while self.state is SessionState.ACTIVE:
+                if time.monotonic() > deadline:
+                    self.counters["logout_timeouts"] += 1
+                    break
+                if self._outbuf:
+                    self._flush()
+                if self._sock is not None:
+                    self._read(time.monotonic(), out)
+                time.sleep(0.0002)
+            self.counters["logouts"] += 1
         self.close()
+        return out
 
     def close(self) -> None:
         self._close_socket()
@@ -263,7 +282,7 @@ class SoupBinClient:
                 self._drop("link_drops")
                 break
             if not chunk:
-                self._drop("link_drops")
+                self._drop("logout_closes" if self._logging_out else "link_drops")
                 break
             self._inbuf += chunk
             got = True

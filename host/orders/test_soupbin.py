@@ -243,3 +243,28 @@ def test_nothing_listening_is_counted_then_times_out():
     with pytest.raises(TimeoutError, match="not logged in"):
         c.connect(timeout=0.2)
     assert c.counters["connect_failures"] >= 2
+
+
+def test_logout_waits_for_the_server_to_end_the_session(peer: Peer):
+    """Issue 17: the client used to send its Logout Request and close at once, so what the server had not read
+    yet, and its answers, could be lost. Now it waits for the server's close (the nasdaq-protocols server closes
+    on a Logout Request): every message sent before reaches the server and the echoes come back from logout()."""
+    c = _client(peer).connect()
+    sent = [b"m%d" % i for i in range(200)]
+    for m in sent:
+        c.send(m)
+    got = c.logout(timeout=5.0)
+    assert c.state is SessionState.CLOSED
+    assert peer.stream.received == sent
+    assert got == [b"echo:" + m for m in sent]
+    assert (c.counters["logouts"], c.counters["logout_closes"], c.counters["logout_timeouts"]) == (1, 1, 0)
+    assert c.counters["link_drops"] == 0
+
+
+def test_logout_is_bounded_when_the_server_stays(peer: Peer):
+    c = _client(peer, server_timeout=30.0).connect()
+    c._write = lambda data: None  # the Logout Request never leaves: the server does not close
+    t0 = time.monotonic()
+    c.logout(timeout=0.2)
+    assert 0.2 <= time.monotonic() - t0 < 2.0
+    assert c.state is SessionState.CLOSED and c.counters["logout_timeouts"] == 1
