@@ -26,11 +26,12 @@ from tickgate.host.fanout import EventPublisher
 from tickgate.host.feeds.packet import Packet
 from tickgate.host.market import R_MARK, Directory, TopOfBook
 from tickgate.host.metrics import Metrics
+from tickgate.host.orders.native import make_risk
 from tickgate.host.orders.types import OrderGateway, UpdateKind
-from tickgate.host.risk import Risk, RiskLimits
+from tickgate.host.risk import RiskLimits
 from tickgate.host.run_control import RunControl
 from tickgate.host.strategy import Strategy
-from tickgate.host.strategy.orders import OrderRouter
+from tickgate.host.strategy.orders import make_router
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import HEADER_LEN
 
@@ -97,8 +98,8 @@ class Runner(RunControl):
         self.metrics = Metrics()
         self.directory = Directory()
         self.book = TopOfBook()
-        self.risk = Risk(limits)
-        self.router = OrderRouter(gateway, self.risk, self.directory, self.book, self.metrics)
+        self.risk = make_risk(limits, gateway)  # native over a native gateway, else host.risk.Risk
+        self.router = make_router(gateway, self.risk, self.directory, self.book, self.metrics)
         strategy.bind(self.router, self.book, self.directory)
         self._shared = exchange is not None and hasattr(exchange, "share_book")
         if self._shared:
@@ -208,6 +209,7 @@ class Runner(RunControl):
                                 if xbook is not None:
                                     xbook.end = pos
                                 router.tick_rx_ns = rx
+                                router.see_events(batch)  # the native order path's mids
                                 t_call = _now()
                                 strategy.on_events(batch)
                                 t2s.add_n(t_call - rx, n)  # one packet: its events share its receive time
@@ -282,6 +284,7 @@ class Runner(RunControl):
         t = _now() - shift
         self.book.defer(batch)
         self.router.tick_rx_ns = rx + shift if rx else 0
+        self.router.see_events(batch)
         self.strategy.on_events(batch)
         ts_local = batch["ts_local"]
         self.metrics.latency["tick_to_strategy"].add_many(t, ts_local)

@@ -38,14 +38,20 @@ def pick_backend(name: str, config: CardConfig) -> tuple[backends.Backend, str]:
 
 
 def open_exchange(spec: str, args: argparse.Namespace | None = None):
-    """(gateway, exchange or None, note) for `paper`, `sim` or HOST:PORT."""
+    """(gateway, exchange or None, note) for `paper`, `sim` or HOST:PORT.
+
+    OUCH orders take the native path (risk, encoding and the socket write in C++) unless `--order-path python`.
+    """
     if spec == "paper":
         from tickgate.host.paper import PaperExchange
 
         ex = PaperExchange()
         return ex, ex, "paper: in-process fills against the replayed book"
+    from tickgate.host.orders.native import NATIVE_AVAILABLE, NativeOuchGateway
     from tickgate.host.orders.ouch_gateway import OuchGateway
 
+    native = getattr(args, "order_path", "native") == "native" and NATIVE_AVAILABLE
+    gateway = NativeOuchGateway if native else OuchGateway
     user = getattr(args, "ouch_user", None)
     password = getattr(args, "ouch_password", None)
     if spec == "sim":
@@ -55,17 +61,18 @@ def open_exchange(spec: str, args: argparse.Namespace | None = None):
         sim = SimExchange(**kw).start()
         host, port = sim.address
         try:
-            gw = OuchGateway.connect(host, port, sim.username, sim.password)
+            gw = gateway.connect(host, port, sim.username, sim.password)
         except BaseException:
             sim.close()
             raise
-        return gw, sim, f"sim: local exchange simulator on {host}:{port}, OUCH 5.0 over SoupBinTCP"
+        return gw, sim, (f"sim: local exchange simulator on {host}:{port}, OUCH 5.0 over SoupBinTCP "
+                         f"({'native' if native else 'python'} order path)")
     host, _, port = spec.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"--exchange {spec!r}: expected sim, paper or HOST:PORT")
     if not user or not password:
         raise ValueError("--exchange HOST:PORT needs --ouch-user and --ouch-password")
-    return OuchGateway.connect(host, int(port), user, password), None, f"OUCH 5.0 to {spec}"
+    return gateway.connect(host, int(port), user, password), None, f"OUCH 5.0 to {spec}"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -129,6 +136,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                                       "or HOST:PORT of an OUCH 5.0 / SoupBinTCP server")
     r.add_argument("--ouch-user", help="SoupBinTCP username (sim: the simulator's default)")
     r.add_argument("--ouch-password", help="SoupBinTCP password")
+    r.add_argument("--order-path", choices=("native", "python"), default="native",
+                   help="OUCH orders through the native path (C++ risk, encoding, send; default) or the Python one")
     r.add_argument("--limits", type=Path, help="risk limits, a JSON object (reloadable by the control socket)")
     r.add_argument("--limit", action="append", metavar="KEY=VALUE", help="one risk limit (repeatable)")
     r.add_argument("--rerequest", metavar="HOST:PORT", help="MoldUDP64 re-request server of a udp:// feed")
