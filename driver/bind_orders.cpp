@@ -52,6 +52,7 @@ void bind_orders(py::module_& m) {
 
   py::class_<SoupWriter>(m, "SoupWriter",
                          "Ordered writes of whole SoupBinTCP packets on a non-blocking socket it does not own.")
+      .def(py::init<>())
       .def("attach", &SoupWriter::attach, py::arg("fd"), "A new connection's socket (what was queued is dropped).")
       .def("detach", &SoupWriter::detach)
       .def_property_readonly("fd", &SoupWriter::fd)
