@@ -260,3 +260,20 @@ def test_against_the_nasdaq_protocols_peer():
         client.close()
     finally:
         peer.stop()
+
+
+def test_fast_enter_checks_its_arguments():
+    from tickgate._driver import OrderPath
+
+    p = OrderPath(RiskLimits())
+    enter = p.fast_enter
+    del p  # the function keeps the path alive
+    with pytest.raises(TypeError, match="enter\\(locate"):
+        enter(1, "B", 1, 1)
+    with pytest.raises(TypeError, match="1-character"):
+        enter(1, "BUY", 1, 1, "0", True)
+    with pytest.raises(ValueError, match="locate is 0 to 65535"):
+        enter(70_000, "B", 1, 1, "0", True)
+    with pytest.raises(TypeError):
+        enter(1, "B", "1", 1, "0", True)
+    assert enter(1, "B", 1, 1, "0", False) == -1  # locate 1 has no name yet

@@ -154,7 +154,7 @@ class NativeOrderRouter(OrderRouter):
         self._native_gateway = gateway
         self._session = gateway.session
         self._active = gateway.session.state.__class__.ACTIVE
-        self._enter, self.see_events = path.enter, path.see_events  # type: ignore[method-assign]
+        self._enter, self.see_events = path.fast_enter, path.see_events  # type: ignore[method-assign]
 
     @property
     def next_token(self) -> int:  # type: ignore[override]
