@@ -7,7 +7,10 @@
    Python risk's mid reads it); each order is immediate-or-cancel one tick inside the price band and away from
    the touch (accepted, then canceled: no position builds), and its updates are drained before the next.
    `--runs` runs of `--orders` orders, the paths interleaved; p50/p99 of each run and their medians.
-2. Whole `tickgate run`s (the `make demo` feed: generated, imbalance strategy, software card, the simulator):
+2. Where the time goes, the native call alone, no simulator: risk + encoding + the call (`active` False: nothing
+   written); + the write on a Unix socket pair; + the write on loopback TCP to a reader process asleep in
+   recv (SCHED_BATCH, as the simulator; its wake-up is the sender's work), 100 us between orders.
+3. Whole `tickgate run`s (the `make demo` feed: generated, imbalance strategy, software card, the simulator):
    `latency_us.strategy_to_order` and `tick_to_order` of `--order-path python` and `native`, one run each.
 
     .venv/bin/python tests/bench_orders.py [--orders 5000] [--runs 5] [--demo-messages 200000]
@@ -16,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import statistics
@@ -88,6 +92,64 @@ def one_run(path: str, sim: SimExchange, orders: int, seed: int) -> np.ndarray:
     return s2o.ring[:s2o.n].copy()
 
 
+def components(orders: int) -> dict[str, np.ndarray]:
+    """ns of `fast_enter` alone, writing to a socket pair, and to a sleeping reader over loopback TCP."""
+    import os
+    import socket
+
+    from tickgate._driver import OrderPath
+
+    limits = RiskLimits(max_orders_per_s=1e12, max_position=10**12, max_total_position=10**12,
+                        max_notional=1e12)
+    out: dict[str, np.ndarray] = {}
+    now = time.perf_counter_ns
+    ring = market(random.Random(0))
+    for what in ("call", "unix", "tcp"):
+        path = OrderPath(limits)
+        path.see_events(ring)
+        path.set_symbol(int(ring[0]["locate"]), "S")
+        loc, bid = int(ring[0]["locate"]), int(ring[0]["bid_px"])
+        enter = path.fast_enter
+        child, ours, theirs = 0, None, None
+        if what == "unix":
+            ours, theirs = socket.socketpair()
+        elif what == "tcp":
+            srv = socket.create_server(("127.0.0.1", 0))
+            child = os.fork()
+            if child == 0:  # the reader: asleep in recv until an order arrives; SCHED_BATCH as the simulator
+                os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+                conn = socket.create_connection(srv.getsockname())
+                while conn.recv(1 << 16):
+                    pass
+                os._exit(0)
+            ours, _ = srv.accept()
+            srv.close()
+            ours.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ours is not None:
+            ours.setblocking(False)
+            path.writer.attach(ours.fileno())
+        ns = np.zeros(orders, dtype=np.int64)
+        for i in range(orders):
+            if what == "tcp":
+                until = now() + 100_000
+                while now() < until:
+                    pass
+            t0 = now()
+            enter(loc, "B", 1, bid, "0", what != "call")
+            ns[i] = (path.last_send_ns if what != "call" else now()) - t0
+            if what == "unix" and i % 64 == 0:
+                with contextlib.suppress(BlockingIOError):
+                    while theirs.recv(1 << 16, socket.MSG_DONTWAIT):
+                        pass
+        for sock in (ours, theirs):
+            if sock is not None:
+                sock.close()
+        if child:
+            os.waitpid(child, 0)
+        out[what] = ns
+    return out
+
+
 def demo_run(feed: Path, path: str) -> dict:
     proc = subprocess.run([sys.executable, "-m", "tickgate.host.cli", "run", "--feed", str(feed), "--strategy",
                            "imbalance", "--backend", "software", "--exchange", "sim", "--order-path", path,
@@ -118,6 +180,12 @@ def main() -> int:
         print(f"median of runs, {p:7s}  p50 {p50:7.2f}  p99 {p99:7.2f}")
     (n50, n99), (p50, p99) = med["native"], med["python"]
     print(f"native / python: p50 {n50 / p50:.3f}, p99 {n99 / p99:.3f}   goal: native p50 <= 2, p99 <= 10")
+
+    print("the native call alone (us): p50 / p99")
+    for what, ns in components(args.orders).items():
+        label = {"call": "risk + encode + call, nothing written", "unix": "+ write, Unix socket pair",
+                 "tcp": "+ write, loopback TCP, reader asleep"}[what]
+        print(f"  {label:40s} {np.percentile(ns, 50) / 1e3:6.2f} / {np.percentile(ns, 99) / 1e3:6.2f}")
 
     if args.demo_messages:
         with tempfile.TemporaryDirectory() as tmp:
