@@ -99,6 +99,9 @@ class OrderRouter:
     def replace(self, token: int, shares: int, price: int, tif: str = "0") -> int:
         """Replace an open order by `shares` at `price` under a new token: the new token (0 if `token` is not
         open). Risk checks it as a new order whose worst case no longer counts the replaced order's shares."""
+        send = getattr(self._gateway, "replace", None)
+        if send is None:
+            raise NotImplementedError(f"{type(self._gateway).__name__} has no Replace Order: cancel and enter anew")
         o = self.risk.open.get(token)
         if o is None:
             return 0
@@ -114,7 +117,7 @@ class OrderRouter:
             return new
         t0 = self._before_send(t0)
         self.risk.replaced(token, new, shares, price)
-        t_wire = self._gateway.replace(token, new, shares, price, tif)  # type: ignore[attr-defined]
+        t_wire = send(token, new, shares, price, tif)
         self.replaces += 1
         self._timed(t0, t_wire)
         return new
