@@ -22,6 +22,9 @@ void bind_protocol(pybind11::module_& m);
 /// SoftwareCard, the card modelled in C++ (software_card.hpp).
 void bind_software(pybind11::module_& m);
 
+/// OrderPath, the native order path (risk, OUCH 5.0, SoupBinTCP), and its SoupWriter (bind_orders.cpp).
+void bind_orders(pybind11::module_& m);
+
 /// The Device interface, SoftwareDevice, F1Device and the fake F1 card (bind_device.cpp).
 void bind_device(pybind11::module_& m);
 

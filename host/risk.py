@@ -104,8 +104,11 @@ class Risk:
 
     # -- the check -----------------------------------------------------------------------------------------
 
-    def check(self, symbol: str, side: Side, shares: int, price: int, mid: int | None) -> str:
-        """Why an order may not go ('' if it may). `mid` is the symbol's current mid (None: unknown symbol)."""
+    def check(self, symbol: str, side: Side, shares: int, price: int, mid: int | None, replacing: int = 0) -> str:
+        """Why an order may not go ('' if it may). `mid` is the symbol's current mid (None: unknown symbol).
+
+        `replacing`: the open shares of the order a replace takes the place of (they leave the worst case).
+        """
         lim = self.limits
         if self.killed:
             return self._reject("kill switch")
@@ -123,12 +126,12 @@ class Risk:
             return self._reject("price band")
         pos = self.position.get(symbol, 0)
         if side is Side.BUY:
-            worst = pos + self.open_buy.get(symbol, 0) + shares
+            worst = pos + self.open_buy.get(symbol, 0) - replacing + shares
         else:
-            worst = pos - self.open_sell.get(symbol, 0) - shares
+            worst = pos - self.open_sell.get(symbol, 0) + replacing - shares
         if abs(worst) > lim.max_position:
             return self._reject("symbol position limit")
-        if self.gross_position + self.open_shares + shares > lim.max_total_position:
+        if self.gross_position + self.open_shares - replacing + shares > lim.max_total_position:
             return self._reject("total position limit")
         now = self.clock()
         self._tokens = min(float(lim.max_orders_per_s), self._tokens + (now - self._last_refill) * 1e-9 *
@@ -157,6 +160,14 @@ class Risk:
         book = self.open_buy if side is Side.BUY else self.open_sell
         book[symbol] = book.get(symbol, 0) + shares
         self.open_shares += shares
+
+    def replaced(self, token: int, new_token: int, shares: int, price: int) -> None:
+        """A replace passed the check and was sent: `token` becomes `new_token` with `shares` at `price`."""
+        o = self.open.get(token)
+        if o is None:
+            return
+        self._close_shares(token, o, o.shares)
+        self.opened(new_token, o.symbol, o.side, shares, price)
 
     def _close_shares(self, token: int, o: OpenOrder, shares: int) -> None:
         shares = min(shares, o.shares)

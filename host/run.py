@@ -26,11 +26,12 @@ from tickgate.host.exchange import Exchange
 from tickgate.host.fanout import EventPublisher
 from tickgate.host.market import R_MARK, Directory, TopOfBook
 from tickgate.host.metrics import Metrics
+from tickgate.host.orders.native import make_risk
 from tickgate.host.orders.types import OrderGateway, UpdateKind
-from tickgate.host.risk import Risk, RiskLimits
+from tickgate.host.risk import RiskLimits
 from tickgate.host.run_control import RunControl, RunState
 from tickgate.host.strategy import Strategy
-from tickgate.host.strategy.orders import OrderRouter
+from tickgate.host.strategy.orders import make_router
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import HEADER_LEN
 from tickgate.protocol.packet import Packet
@@ -141,8 +142,8 @@ class Runner:
         self.metrics = Metrics()
         self.directory = Directory()
         self.book = TopOfBook()
-        self.risk = Risk(limits)
-        self.router = OrderRouter(gateway, self.risk, self.directory, self.book, self.metrics)
+        self.risk = make_risk(limits, gateway)  # native over a native gateway, else host.risk.Risk
+        self.router = make_router(gateway, self.risk, self.directory, self.book, self.metrics)
         strategy.bind(self.router, self.book, self.directory)
         self._shared = exchange is not None and exchange.share_book(self.book)  # in-process: reads the host's book
         self.state = RunState()
@@ -245,6 +246,7 @@ class Runner:
             if xbook is not None:
                 xbook.end = pos
             router.tick_rx_ns = rx
+            router.see_events(batch)  # the native order path's mids
             t_call = _now()
             strategy.on_events(batch)
             if per_packet:

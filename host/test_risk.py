@@ -157,3 +157,20 @@ def test_limits_from_dict_refuse_unknown_keys(tmp_path):
     assert RiskLimits.from_file(p) == RiskLimits(max_position=7)
     assert set(REASONS) >= {"kill switch", "max order size", "max notional", "price band", "symbol position limit",
                             "total position limit", "order rate"}
+
+
+def test_replace_is_checked_without_the_replaced_shares_and_moves_the_open_order():
+    risk = Risk(RiskLimits(max_position=300))
+    risk.opened(1, "AAA", Side.BUY, 200, MID)
+    assert risk.check("AAA", Side.BUY, 250, MID, MID) == "symbol position limit"  # 200 open + 250
+    assert risk.check("AAA", Side.BUY, 250, MID, MID, replacing=200) == ""  # 250 instead of the 200
+    risk.replaced(1, 2, 250, MID + 1)
+    assert list(risk.open) == [2] and risk.open[2].shares == 250 and risk.open_buy == {"AAA": 250}
+    assert risk.open_shares == 250
+
+
+def test_replace_on_a_gateway_without_replace_is_a_clear_error():
+    router, _ = make_router(RiskLimits())
+    token = router.buy("AAA", 10, MID - 100)
+    with pytest.raises(NotImplementedError, match="PaperExchange has no Replace Order"):
+        router.replace(token, 5, MID - 100)

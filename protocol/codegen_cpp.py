@@ -2,6 +2,7 @@
 
 Namespaces: `tickgate::wire` (field descriptors, byte-order readers), `tickgate::itch` (one struct per
 ITCH message type: offsets, widths, typed accessors), `tickgate::mold` (MoldUDP64 and DMA headers),
+`tickgate::ouch` (OUCH 5.0 messages, with writers for the inbound ones), `tickgate::soup` (SoupBinTCP framing),
 `tickgate::events` (the 64-byte record and its per-kind views), `tickgate::regs` (the register map).
 
 Run as a script at build time, without the package installed: `python protocol/codegen_cpp.py OUT_PATH`
@@ -18,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 _HERE = Path(__file__).resolve().parent
-_TABLES = ("itch_spec", "moldudp64", "events", "registers")
+_TABLES = ("itch_spec", "moldudp64", "ouch", "soupbintcp", "events", "registers")
 _SECTIONS = "codegen_cpp_sections"
 _SCRIPT_PACKAGE = "_tickgate_protocol_tables"  # the name protocol/ is loaded under when run as a script
 HEADER_PATH = "tickgate/protocol.hpp"
@@ -114,6 +115,25 @@ inline std::string_view read_alpha(const std::byte* p, std::size_t width) noexce
   return {reinterpret_cast<const char*>(p), width};
 }
 
+/// An unsigned integer written big-endian at `p` (any alignment).
+template <class T>
+inline void store_be(std::byte* p, T v) noexcept {
+  if constexpr (std::endian::native == std::endian::little) v = byteswap(v);
+  std::memcpy(p, &v, sizeof(T));
+}
+
+inline void write_u8(std::byte* p, std::uint8_t v) noexcept { *p = static_cast<std::byte>(v); }
+inline void write_u16(std::byte* p, std::uint16_t v) noexcept { store_be(p, v); }
+inline void write_u32(std::byte* p, std::uint32_t v) noexcept { store_be(p, v); }
+inline void write_u64(std::byte* p, std::uint64_t v) noexcept { store_be(p, v); }
+inline void write_char(std::byte* p, char v) noexcept { *p = static_cast<std::byte>(v); }
+/// An alpha field: `v` left-justified and space-padded to `width` (the caller keeps v.size() <= width).
+inline void write_alpha(std::byte* p, std::size_t width, std::string_view v) noexcept {
+  const std::size_t n = v.size() < width ? v.size() : width;
+  std::memcpy(p, v.data(), n);
+  std::memset(p + n, ' ', width - n);
+}
+
 }  // namespace tickgate::wire
 """
 
@@ -142,8 +162,8 @@ def render() -> str:
     banner = [f"// {HEADER_PATH}: generated from protocol/ by protocol/codegen_cpp.py, do not edit.",
               "// Sources: " + ", ".join(f"protocol/{name}.py" for name in _TABLES) + ".", ""]
     kinds = ["", *sec.kind_enum(m["itch_spec"].KINDS), "", ""]
-    body = [*sec.itch_section(m["itch_spec"]), *sec.mold_section(m["moldudp64"]),
-            *sec.events_section(m["events"]), *sec.regs_section(m["registers"])]
+    body = [*sec.itch_section(m["itch_spec"]), *sec.mold_section(m["moldudp64"]), *sec.ouch_section(m["ouch"]),
+            *sec.soup_section(m["soupbintcp"]), *sec.events_section(m["events"]), *sec.regs_section(m["registers"])]
     return "\n".join(banner) + _INCLUDES + "\n".join(kinds) + _WIRE + "\n" + "\n".join(body)
 
 

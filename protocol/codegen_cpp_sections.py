@@ -1,7 +1,7 @@
 """The sections of the generated C++ header, one function per protocol table (see `codegen_cpp`).
 
 Each takes a table module and returns the lines of its namespace: `itch_section`, `mold_section`,
-`events_section`, `regs_section`; `kind_enum` gives the kinds of wire fields.
+`ouch_section`, `soup_section`, `events_section`, `regs_section`; `kind_enum` gives the kinds of wire fields.
 """
 
 from __future__ import annotations
@@ -19,12 +19,16 @@ default delete do double dynamic_cast else enum explicit export extern false flo
 int long mutable namespace new noexcept not not_eq nullptr operator or or_eq private protected public register
 reinterpret_cast requires return short signed sizeof static static_assert static_cast struct switch template
 this thread_local throw true try typedef typeid typename union unsigned using virtual void volatile wchar_t
-while xor xor_eq offsetof Offset Width kFields kLength kType kName kBook kKind for_each_field
+while xor xor_eq offsetof Offset Width kFields kLength kType kName kBook kKind for_each_field kInbound kAppendage
 """.split())  # noqa: SIM905
 
 _USING_WIRE = ["using wire::Field;", "using wire::Kind;"] + [
     f"using wire::{r};" for r in ("read_u8", "read_u16", "read_u32", "read_u48", "read_u64", "read_le_u16",
                                   "read_le_u32", "read_le_u64", "read_char", "read_alpha")]
+_USING_WRITERS = [f"using wire::{w};" for w in ("write_u8", "write_u16", "write_u32", "write_u64", "write_char",
+                                                "write_alpha")]
+# OUCH and SoupBinTCP field kinds as the wire Kind enum (protocol/itch_spec.py KINDS) names them.
+_WIRE_KIND = {"price": "price8"}
 
 _ITCH_TABLES = """\
 /// One message type, for iteration over all of them.
@@ -151,6 +155,8 @@ def _accessor(f: Any, endian: str) -> tuple[str, str]:
         return "std::string_view", f"read_alpha({at}, Width::{f.name})"
     if f.kind == "ts" and f.width == 6 and endian == "be":
         return "std::uint64_t", f"read_u48({at})"
+    if f.kind == "ts" and f.width == 8 and endian == "be":
+        return "std::uint64_t", f"read_u64({at})"
     if f.width not in (1, 2, 4, 8) or f.kind == "ts":
         raise ValueError(f"field {f.name}: no C++ reader for {f.width} bytes of {f.kind} ({endian})")
     bits = 8 * f.width
@@ -158,9 +164,25 @@ def _accessor(f: Any, endian: str) -> tuple[str, str]:
     return f"std::uint{bits}_t", f"{reader}({at})"
 
 
+def _writer(f: Any) -> str:
+    """The setter of a big-endian wire field: `put_NAME(msg, value)`."""
+    at = f"msg + Offset::{f.name}"
+    if f.kind == "alpha":
+        if f.width == 1:
+            return f"  static void put_{f.name}(std::byte* msg, char v) noexcept {{ write_char({at}, v); }}"
+        return (f"  static void put_{f.name}(std::byte* msg, std::string_view v) noexcept "
+                f"{{ write_alpha({at}, Width::{f.name}, v); }}")
+    if f.width not in (1, 2, 4, 8):
+        raise ValueError(f"field {f.name}: no C++ writer for {f.width} bytes of {f.kind}")
+    bits = 8 * f.width
+    return (f"  static void put_{f.name}(std::byte* msg, std::uint{bits}_t v) noexcept "
+            f"{{ write_u{bits}({at}, v); }}")
+
+
 def _layout(name: str, doc: str, fields: Sequence[Any], length: int, endian: str,
-            extra: Iterable[str] = ()) -> list[str]:
-    """A struct of a wire layout: constants, Offset and Width of each field, kFields and accessors."""
+            extra: Iterable[str] = (), *, writers: bool = False) -> list[str]:
+    """A struct of a wire layout: constants, Offset and Width of each field, kFields and accessors
+    (and, with `writers`, a `put_` setter of each field: big-endian layouts only)."""
     names = [_ident(f.name) for f in fields]
     out = [f"/// {_comment(doc)}", f"struct {_ident(name)} {{", *(f"  {e}" for e in extra),
            f"  static constexpr std::size_t kLength = {length};", "  struct Offset {"]
@@ -174,6 +196,10 @@ def _layout(name: str, doc: str, fields: Sequence[Any], length: int, endian: str
     for f in fields:
         ctype, expr = _accessor(f, endian)
         out.append(f"  static {ctype} {f.name}(const std::byte* msg) noexcept {{ return {expr}; }}")
+    if writers:
+        if endian != "be":
+            raise ValueError(f"{name}: writers are for big-endian layouts")
+        out += [_writer(f) for f in fields]
     out += ["  /// Calls fn(field, value) for each field in order, the value read by its typed accessor.",
             "  template <class Fn>", "  static void for_each_field(const std::byte* msg, Fn&& fn) {"]
     out += [f"    fn(kFields[{i}], {n}(msg));" for i, n in enumerate(names)]
@@ -220,6 +246,51 @@ def mold_section(mold: ModuleType) -> list[str]:
     out += _layout("DmaHeader", "Per-packet header of the DMA path, little-endian.", mold.DMA_HEADER,
                    mold.DMA_HEADER_LEN, "le")
     return [*out, "}  // namespace tickgate::mold", ""]
+
+
+def _wire_fields(fields: Sequence[Any]) -> list[Any]:
+    """Fields with their kinds renamed to the wire Kind enum's (OUCH `price` is an 8-byte Price(4))."""
+    return [type(f)(f.name, f.offset, f.width, _WIRE_KIND.get(f.kind, f.kind)) for f in fields]
+
+
+def ouch_section(ouch: ModuleType) -> list[str]:
+    """Namespace tickgate::ouch, from protocol/ouch.py: one struct per message, writers on the inbound ones."""
+    out = ["namespace tickgate::ouch {", "", *_USING_WIRE, *_USING_WRITERS, "",
+           f"inline constexpr std::uint64_t kMaxPrice = {ouch.MAX_PRICE};  // Price(4): the largest limit price", ""]
+    for m in ouch.MESSAGES:
+        inbound = m.direction == "in"
+        consts = (f"static constexpr char kType = {_char(m.type)};",
+                  f'static constexpr std::string_view kName = "{m.name}";',
+                  f"static constexpr bool kInbound = {'true' if inbound else 'false'};",
+                  f"static constexpr bool kAppendage = {'true' if m.appendage else 'false'};")
+        doc = (f"OUCH 5.0 {'inbound' if inbound else 'outbound'} '{m.type}': {m.name}, {m.length} bytes"
+               f"{' before its optional appendage' if m.appendage else ''}, big-endian.")
+        out += _layout(m.name, doc, _wire_fields(m.fields), m.length, "be", consts, writers=inbound)
+    option_tags = {name: tag for tag, (name, _, _) in ouch.OPTIONS.items()}
+    out += ["/// Tags of the optional appendage's TLV options (each: length 1, tag 1, value).", "namespace option {"]
+    out += [f"inline constexpr std::uint8_t {_ident(name)} = {tag};" for name, tag in option_tags.items()]
+    out += ["}  // namespace option", ""]
+    return [*out, "}  // namespace tickgate::ouch", ""]
+
+
+def soup_section(soup: ModuleType) -> list[str]:
+    """Namespace tickgate::soup, from protocol/soupbintcp.py: the packet header and the packet types."""
+    out = ["namespace tickgate::soup {", "", *_USING_WIRE, *_USING_WRITERS, "",
+           f"inline constexpr std::size_t kHeaderLength = {soup.HEADER_LEN};",
+           f"inline constexpr std::size_t kMaxPacket = {soup.MAX_PACKET:#x};  // the length field's largest value",
+           ""]
+    out += _layout("Header", "SoupBinTCP packet header: the length counts the type byte and the payload.",
+                   _wire_fields(soup.HEADER), soup.HEADER_LEN, "be", writers=True)
+    out += ["/// One packet type: type byte, name, sender, whether its payload is free, its length field if fixed.",
+            "struct PacketType {", "  char type;", "  std::string_view name;", "  std::string_view direction;",
+            "  bool variable;", "  std::uint16_t length_field;  // 0 for variable packets", "};", "",
+            "/// The type byte of each packet.", "namespace type {"]
+    out += [f"inline constexpr char {_ident(p.name)} = {_char(p.type) if p.type.isalnum() else repr(p.type)};"
+            for p in soup.PACKETS]
+    out += ["}  // namespace type", "", f"inline constexpr std::array<PacketType, {len(soup.PACKETS)}> kPackets{{{{"]
+    out += [f'    {{type::{p.name}, "{p.name}", "{p.direction}", {"true" if p.variable else "false"}, '
+            f"{0 if p.variable else p.length_field}}}," for p in soup.PACKETS]
+    return [*out, "}};", "", "}  // namespace tickgate::soup", ""]
 
 
 def _enum(cls: type[IntEnum]) -> list[str]:

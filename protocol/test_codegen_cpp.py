@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tickgate.protocol import codegen_cpp, codegen_cpp_sections, events, registers
+from tickgate.protocol import codegen_cpp, codegen_cpp_sections, events, ouch, registers, soupbintcp
 from tickgate.protocol.itch_spec import MESSAGES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def test_render_is_deterministic_and_bannered() -> None:
     assert text == codegen_cpp.render()
     banner = text.split("\n", 1)[0]
     assert banner.startswith("// tickgate/protocol.hpp: generated from protocol/") and "do not edit" in banner
-    for ns in ("wire", "itch", "mold", "events", "regs"):
+    for ns in ("wire", "itch", "mold", "ouch", "soup", "events", "regs"):
         assert f"namespace tickgate::{ns} {{" in text
     assert text.endswith("}  // namespace tickgate::regs\n")
 
@@ -86,6 +86,11 @@ def _cross_checks() -> str:
         for name, (dt, off, *_) in dtype.fields.items():
             out.append(f"static_assert(offsetof(events::{view}, {name}) == {off} && "
                        f"sizeof(events::{view}::{name}) == {dt.itemsize});")
+    for m in ouch.MESSAGES:
+        out.append(f"static_assert(ouch::{m.name}::kLength == {m.length} && ouch::{m.name}::kType == '{m.type}');")
+        out += [f"static_assert(ouch::{m.name}::Offset::{f.name} == {f.offset} && "
+                f"ouch::{m.name}::Width::{f.name} == {f.width});" for f in m.fields]
+    out.append(f"static_assert(soup::kHeaderLength == {soupbintcp.HEADER_LEN} && soup::type::UnsequencedData == 'U');")
     for r in registers.REGISTER_MAP:
         out.append(f"static_assert(regs::offset::{r.name} == {r.offset});")
     out.append(f"static_assert(regs::kMapVersion == {registers.MAP_VERSION});")

@@ -41,7 +41,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.limit:
         limits = RiskLimits.from_dict(limits.as_dict() | _limit_values(_pairs(args.limit, "--limit")))
     feed = open_source_of(args)
-    gateway, exchange, ex_note = open_exchange(args.exchange, user=args.ouch_user, password=args.ouch_password)
+    gateway, exchange, ex_note = open_exchange(args.exchange, user=args.ouch_user, password=args.ouch_password,
+                                                   order_path=args.order_path)
     print(f"tickgate run: {backend.name} backend, strategy {strategy.name}, exchange {ex_note}", file=sys.stderr)
     live = is_live(args)
     opts = RunOptions(restamp=not live, batch_packets=args.batch_packets, fanout=args.fanout,
@@ -83,6 +84,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                                       "or HOST:PORT of an OUCH 5.0 / SoupBinTCP server")
     r.add_argument("--ouch-user", help="SoupBinTCP username (sim: the simulator's default)")
     r.add_argument("--ouch-password", help="SoupBinTCP password")
+    r.add_argument("--order-path", choices=("native", "python"), default="native",
+                   help="OUCH orders through the native path (C++ risk, encoding, send; default) or the Python one")
     r.add_argument("--limits", type=Path, help="risk limits, a JSON object (reloadable by the control socket)")
     r.add_argument("--limit", action="append", metavar="KEY=VALUE", help="one risk limit (repeatable)")
     r.add_argument("--fanout", metavar="ENDPOINT", nargs="?", const="tcp://127.0.0.1:5555",

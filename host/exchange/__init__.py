@@ -31,16 +31,25 @@ class Exchange(Protocol):
     def close(self) -> None: ...
 
 
-def open_exchange(spec: str, *, user: str | None = None,
-                  password: str | None = None) -> tuple[OrderGateway, Exchange | None, str]:
-    """(gateway, the exchange if it fills against the feed, a note) for `paper`, `sim` or HOST:PORT."""
+def open_exchange(spec: str, *, user: str | None = None, password: str | None = None,
+                  order_path: str = "native") -> tuple[OrderGateway, Exchange | None, str]:
+    """(gateway, the exchange if it fills against the feed, a note) for `paper`, `sim` or HOST:PORT.
+
+    OUCH orders take the native path (risk, encoding and the socket write in C++) unless `order_path` is
+    "python"; the paper exchange has no wire and keeps the Python one.
+    """
     if spec == "paper":
         from .paper import PaperExchange
 
         ex = PaperExchange()
         return ex, ex, "paper: in-process fills against the replayed book"
+    from tickgate.host.orders.native import NATIVE_AVAILABLE, NativeOuchGateway
     from tickgate.host.orders.ouch_gateway import OuchGateway
 
+    if order_path not in ("native", "python"):
+        raise ValueError(f"order path {order_path!r}: native or python")
+    native = order_path == "native" and NATIVE_AVAILABLE
+    gateway = NativeOuchGateway if native else OuchGateway
     if spec == "sim":
         from .sim import SimExchange
 
@@ -48,14 +57,15 @@ def open_exchange(spec: str, *, user: str | None = None,
         sim = SimExchange(**kw).start()
         host, port = sim.address
         try:
-            gw = OuchGateway.connect(host, port, sim.username, sim.password)
+            gw = gateway.connect(host, port, sim.username, sim.password)
         except BaseException:
             sim.close()
             raise
-        return gw, sim, f"sim: local exchange simulator on {host}:{port}, OUCH 5.0 over SoupBinTCP"
+        return gw, sim, (f"sim: local exchange simulator on {host}:{port}, OUCH 5.0 over SoupBinTCP "
+                         f"({'native' if native else 'python'} order path)")
     host, _, port = spec.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"--exchange {spec!r}: expected sim, paper or HOST:PORT")
     if not user or not password:
         raise ValueError("--exchange HOST:PORT needs --ouch-user and --ouch-password")
-    return OuchGateway.connect(host, int(port), user, password), None, f"OUCH 5.0 to {spec}"
+    return gateway.connect(host, int(port), user, password), None, f"OUCH 5.0 to {spec}"

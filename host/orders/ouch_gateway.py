@@ -127,6 +127,10 @@ class OuchGateway:
         self._local.append(OrderUpdate(_REJECTED, token, symbol, side, reason=f"not sent: {why}", ts_ns=now))
         return now
 
+    def _order_of(self, token: int) -> tuple[str, Side] | None:
+        """(symbol, side) of a token this gateway sent."""
+        return self._orders.get(token)
+
     def _update(self, t: str, m: dict, now: int) -> OrderUpdate | None:
         c = self.counters
         if t == "S":
@@ -140,7 +144,7 @@ class OuchGateway:
             c["cancel_pending" if t == "P" else "cancel_rejects"] += 1
             return None
         token = m["user_ref_num"]
-        known = self._orders.get(token)
+        known = self._order_of(token)
         if known is None:
             c["unknown_token"] += 1
             return None

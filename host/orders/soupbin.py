@@ -6,6 +6,9 @@ connection are a dropped link, after which the session reconnects (every `reconn
 succeeds) and logs in to the same session asking for the next sequence number (last received + 1), so
 nothing is received twice or lost. Login rejected raises `LoginRejectedError` with the server's reason. No
 threads: every step happens in `poll()` (or `connect()`, which polls until logged in). TCP_NODELAY is set.
+
+With a `writer` (the native order path's `tickgate._driver.SoupWriter`), every byte the session sends goes
+through it, so packets the native path writes on the same socket never interleave with the session's.
 """
 
 from __future__ import annotations
@@ -76,6 +79,8 @@ class SoupBinClient:
         self._ever_logged_in = False
         self._pending: list[bytes] = []
         self._logging_out = False
+        self.writer = None  # a native SoupWriter sharing the socket (the native order path's), or None
+        self._writer_sock: socket.socket | None = None  # the socket the writer was last attached to
 
     # --- public -------------------------------------------------------------------------------------------------
 
@@ -110,7 +115,7 @@ class SoupBinClient:
         if st is SessionState.ACTIVE or st is SessionState.LOGGING_IN:
             self._read(now, out)
             if self.state is SessionState.ACTIVE:
-                if self._outbuf:
+                if self._outbuf or (self.writer is not None and self.writer.pending):
                     self._flush()
                 if now - self._last_sent >= self.heartbeat_interval:
                     self._write(_HEARTBEAT)
@@ -239,6 +244,18 @@ class SoupBinClient:
     # --- bytes ----------------------------------------------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
+        w = self.writer
+        if w is not None:
+            sock = self._sock
+            assert sock is not None
+            if self._writer_sock is not sock:  # a new connection (its fd number may be the last one's)
+                w.attach(sock.fileno())
+                self._writer_sock = sock
+            if not w.write(data):
+                self._drop("link_drops")
+                return
+            self._last_sent = time.monotonic()
+            return
         if self._outbuf:
             self._outbuf += data
             self._flush()
@@ -257,6 +274,12 @@ class SoupBinClient:
 
     def _flush(self) -> None:
         assert self._sock is not None
+        if self.writer is not None and self._writer_sock is self._sock:
+            if not self.writer.flush():
+                self._drop("link_drops")
+            else:
+                self._last_sent = time.monotonic()
+            return
         try:
             n = self._sock.send(self._outbuf)
         except BlockingIOError:

@@ -1,0 +1,208 @@
+"""Benchmark: strategy -> OUCH bytes written, the native order path next to the Python one, in one run.
+
+1. The order path alone: `self.orders.buy(...)` as a strategy calls it, to the exchange simulator (its own
+   process) over loopback TCP, through risk, OUCH 5.0 encoding and the SoupBinTCP write. The latency is the
+   router's `strategy_to_order` (decision -> bytes written on the socket), as `tickgate run` reports it, each
+   sample exact (no histogram buckets). The host's book holds a ring of unapplied events as in a run (the
+   Python risk's mid reads it); each order is immediate-or-cancel one tick inside the price band and away from
+   the touch (accepted, then canceled: no position builds), and its updates are drained before the next.
+   `--runs` runs of `--orders` orders, the paths interleaved; p50/p99 of each run and their medians.
+2. Where the time goes, the native call alone, no simulator: risk + encoding + the call (`active` False: nothing
+   written); + the write on a Unix socket pair; + the write on loopback TCP to a reader process asleep in
+   recv (SCHED_BATCH, as the simulator; its wake-up is the sender's work), 100 us between orders.
+3. Whole `tickgate run`s (the `make demo` feed: generated, imbalance strategy, software card, the simulator):
+   `latency_us.strategy_to_order` and `tick_to_order` of `--order-path python` and `native`, one run each.
+
+    .venv/bin/python tests/bench_orders.py [--orders 5000] [--runs 5] [--demo-messages 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tickgate.host.exchange.sim import SimExchange  # noqa: E402
+from tickgate.host.market import Directory, TopOfBook  # noqa: E402
+from tickgate.host.metrics import Metrics  # noqa: E402
+from tickgate.host.orders.native import NativeOuchGateway, make_risk  # noqa: E402
+from tickgate.host.orders.ouch_gateway import OuchGateway  # noqa: E402
+from tickgate.host.risk import RiskLimits  # noqa: E402
+from tickgate.host.strategy.orders import make_router  # noqa: E402
+from tickgate.protocol.events import EventKind, empty  # noqa: E402
+
+SYMBOLS = {loc: f"S{loc:03d}" for loc in range(1, 201)}
+RING = 1 << 10  # events the run loop hands out before the book applies them (host/run.py SYNC_EVENTS)
+LIMITS = RiskLimits(max_orders_per_s=1e9)  # the bench sends as fast as the round trips allow
+
+
+def market(rng: random.Random) -> np.ndarray:
+    """A ring of BBO events over the symbols, around $100."""
+    ev = empty(RING)
+    ev["kind"] = EventKind.BBO
+    ev["locate"] = [rng.choice(list(SYMBOLS)) for _ in range(RING)]
+    bid = np.array([1_000_000 + rng.randint(-2_000, 2_000) for _ in range(RING)])
+    ev["bid_px"], ev["ask_px"] = bid, bid + 100
+    ev["bid_sz"], ev["ask_sz"] = 300, 300
+    return ev
+
+
+def one_run(path: str, sim: SimExchange, orders: int, seed: int) -> np.ndarray:
+    """strategy -> bytes written (ns) of each order of one run on a new session of `sim`."""
+    rng = random.Random(seed)
+    cls = NativeOuchGateway if path == "native" else OuchGateway
+    gw = cls.connect(*sim.address, sim.username, sim.password)
+    directory, book, metrics = Directory(SYMBOLS), TopOfBook(), Metrics()
+    risk = make_risk(LIMITS, gw)
+    router = make_router(gw, risk, directory, book, metrics)
+    ring = market(rng)
+    book.update(ring)
+    router.see_events(ring)
+    book.buf, book.lo = ring, 0
+    s2o = metrics.latency["strategy_to_order"]
+    for i in range(orders):
+        hi = 1 + (i * 37) % RING  # how far the ring has filled since the book last applied it
+        book.hi = hi
+        ev = ring[hi - 1]
+        loc, bid = int(ev["locate"]), int(ev["bid_px"])
+        tok = router.buy(loc, 100, bid - 100, "3") if i % 2 else router.sell(loc, 100, bid + 200, "3")
+        done = 0
+        deadline = time.monotonic() + 5
+        while done < 2:  # accepted, then canceled (immediate or cancel, nothing to fill)
+            for u in gw.poll():
+                risk.on_update(u)
+                done += u.token == tok
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{path}: no updates for order {tok}: {gw.counters}")
+    if router.risk_rejects or len(s2o.ring[:s2o.n]) != orders:
+        raise RuntimeError(f"{path}: {router.risk_rejects} risk rejections, {s2o.n} samples")
+    gw.close()
+    return s2o.ring[:s2o.n].copy()
+
+
+def components(orders: int) -> dict[str, np.ndarray]:
+    """ns of `fast_enter` alone, writing to a socket pair, and to a sleeping reader over loopback TCP."""
+    import os
+    import socket
+
+    from tickgate._driver import OrderPath
+
+    limits = RiskLimits(max_orders_per_s=1e12, max_position=10**12, max_total_position=10**12,
+                        max_notional=1e12)
+    out: dict[str, np.ndarray] = {}
+    now = time.perf_counter_ns
+    ring = market(random.Random(0))
+    for what in ("call", "unix", "tcp"):
+        path = OrderPath(limits)
+        path.see_events(ring)
+        path.set_symbol(int(ring[0]["locate"]), "S")
+        loc, bid = int(ring[0]["locate"]), int(ring[0]["bid_px"])
+        enter = path.fast_enter
+        child, ours, theirs = 0, None, None
+        if what == "unix":
+            ours, theirs = socket.socketpair()
+        elif what == "tcp":
+            srv = socket.create_server(("127.0.0.1", 0))
+            child = os.fork()
+            if child == 0:  # the reader: asleep in recv until an order arrives; SCHED_BATCH as the simulator
+                os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+                conn = socket.create_connection(srv.getsockname())
+                while conn.recv(1 << 16):
+                    pass
+                os._exit(0)
+            ours, _ = srv.accept()
+            srv.close()
+            ours.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ours is not None:
+            ours.setblocking(False)
+            path.writer.attach(ours.fileno())
+        ns = np.zeros(orders, dtype=np.int64)
+        for i in range(orders):
+            if what == "tcp":
+                until = now() + 100_000
+                while now() < until:
+                    pass
+            t0 = now()
+            enter(loc, "B", 1, bid, "0", what != "call")
+            ns[i] = (path.last_send_ns if what != "call" else now()) - t0
+            if what == "unix" and i % 64 == 0:
+                with contextlib.suppress(BlockingIOError):
+                    while theirs.recv(1 << 16, socket.MSG_DONTWAIT):
+                        pass
+        for sock in (ours, theirs):
+            if sock is not None:
+                sock.close()
+        if child:
+            os.waitpid(child, 0)
+        out[what] = ns
+    return out
+
+
+def demo_run(feed: Path, path: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "tickgate.host.cli", "run", "--feed", str(feed), "--strategy",
+                           "imbalance", "--backend", "software", "--exchange", "sim", "--order-path", path,
+                           "--no-progress", "--json"], capture_output=True, text=True, check=True)
+    return json.loads(next(line for line in reversed(proc.stdout.splitlines()) if line.startswith("{")))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--orders", type=int, default=5_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--demo-messages", type=int, default=200_000, help="0: skip the whole-run comparison")
+    args = ap.parse_args()
+
+    print(f"strategy -> OUCH bytes written, {args.orders:,} orders a run, {args.runs} runs, to the simulator "
+          "over loopback (us)")
+    results: dict[str, list[tuple[float, float]]] = {"python": [], "native": []}
+    for run in range(args.runs):
+        for path in ("python", "native"):
+            with SimExchange() as sim:  # a session of its own: no earlier run's messages replayed at login
+                sim.set_symbols(SYMBOLS)
+                ns = one_run(path, sim, args.orders, seed=run)
+            p50, p99 = np.percentile(ns, 50) / 1e3, np.percentile(ns, 99) / 1e3
+            results[path].append((p50, p99))
+            print(f"  run {run + 1} {path:7s} p50 {p50:7.2f}  p99 {p99:7.2f}  max {ns.max() / 1e3:8.1f}")
+    med = {p: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs)) for p, rs in results.items()}
+    for p, (p50, p99) in med.items():
+        print(f"median of runs, {p:7s}  p50 {p50:7.2f}  p99 {p99:7.2f}")
+    (n50, n99), (p50, p99) = med["native"], med["python"]
+    print(f"native / python: p50 {n50 / p50:.3f}, p99 {n99 / p99:.3f}   goal: native p50 <= 2, p99 <= 10")
+
+    print("the native call alone (us): p50 / p99")
+    for what, ns in components(args.orders).items():
+        label = {"call": "risk + encode + call, nothing written", "unix": "+ write, Unix socket pair",
+                 "tcp": "+ write, loopback TCP, reader asleep"}[what]
+        print(f"  {label:40s} {np.percentile(ns, 50) / 1e3:6.2f} / {np.percentile(ns, 99) / 1e3:6.2f}")
+
+    if args.demo_messages:
+        with tempfile.TemporaryDirectory() as tmp:
+            feed = Path(tmp) / "demo.itch50"
+            subprocess.run([sys.executable, "-m", "tickgate.host.cli", "gen", str(feed), "--messages",
+                            str(args.demo_messages), "--symbols", "200", "--seed", "1"], check=True,
+                           capture_output=True)
+            print(f"tickgate run (make demo's feed, {args.demo_messages:,} messages, imbalance, software card, "
+                  "sim), us")
+            for path in ("python", "native"):
+                s = demo_run(feed, path)
+                lat = s["latency_us"]
+                row = "  ".join(f"{k} p50 {lat[k]['p50']:.2f} p99 {lat[k]['p99']:.2f}"
+                                for k in ("strategy_to_order", "tick_to_order"))
+                print(f"  {path:7s} orders {s['orders']:5d}  {row}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
