@@ -196,7 +196,7 @@ def test_duplicates_are_dropped_and_reordered_packets_held_back(stream, impl):
 @pytest.mark.parametrize("impl", IMPLS)
 def test_an_end_of_session_behind_a_gap_ends_the_feed(stream, impl):
     _msgs, packets = stream
-    events, counters, st, seconds = receive(impl, packets[:-2] + packets[-1:], idle_timeout_s=3.0)
+    _events, counters, st, seconds = receive(impl, packets[:-2] + packets[-1:], idle_timeout_s=3.0)
     assert st["udp_gaps_given_up"] == 1 and st["udp_idle_end"] == 0 and seconds < 2.5  # ended by the end of session
     assert counters["seq_gaps"] == 1
 
