@@ -7,6 +7,11 @@ packets answer the control socket. The host's book sees new events at once (a re
 unapplied tail) and applies them in bulk every `SYNC_EVENTS` events, off the tick path; an exchange
 simulator with a book of its own gets them before each order and while orders rest on it. GC is frozen
 and disabled for the run; `cpu` pins the process. `run()` returns the summary (what `--json` prints).
+
+A feed received natively (`NativeUdpFeed`) with a backend that has a C++ device takes another body
+(`_native_loop`): no Python per packet. Each step hands whatever arrived, in order, to the device as one
+DMA batch and the strategy gets all its events at once; every event's `ts_local` is its packet's kernel
+receive time (CLOCK_MONOTONIC, as `perf_counter_ns`), so tick -> strategy is measured per event from it.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ RING_EVENTS = 1 << 16  # the event buffer the card writes into, reused as a ring
 RING_RESERVE = 1 << 13  # room kept for one packet's events before wrapping
 SYNC_EVENTS = 1 << 10  # events handed out before the book applies them (reads see them at once regardless)
 LOSS_CHECK_S = 0.05  # seconds between P&L checks against max_loss (marking every position)
+NATIVE_WAIT_S = 0.05  # a native receive step waits at most this long (control, updates and stop are served)
 _now = time.perf_counter_ns
 
 
@@ -151,7 +157,9 @@ class Runner(RunControl):
             os.sched_setaffinity(0, {opt.cpu})
         if self.publisher and opt.fanout_wait:
             self.publisher.wait_for_subscribers(opt.fanout_wait)
+        native = self._native_device()
         card = self.backend.card if isinstance(self.backend, SoftwareBackend) and opt.batch_packets <= 1 else None
+        ringed = card is not None or native is not None
         ring = opt.ring_events
         reserve = min(RING_RESERVE, ring // 4)
         buf = np.zeros(ring, dtype=EVENT_DTYPE)
@@ -160,7 +168,7 @@ class Runner(RunControl):
         strategy, router, book, directory = self.strategy, self.router, self.book, self.directory
         publisher, control = self.publisher, self.control
         ex_update = None if self._shared or self.exchange is None else getattr(self.exchange, "update_book", None)
-        xbook = _ExchangeBook(ex_update, buf) if ex_update is not None and card is not None else None
+        xbook = _ExchangeBook(ex_update, buf) if ex_update is not None and ringed else None
         router.before_send = xbook.flush if xbook is not None else None
         self._xbook = xbook
         lat = self.metrics.latency
@@ -179,12 +187,15 @@ class Runner(RunControl):
         t_start = time.perf_counter()
         packets = events = 0
         pos = pend = 0  # buf[pend:pos]: events handed out, not yet applied to the book
-        if card is not None:
+        if ringed:
             book.buf, book.lo, book.hi = buf, 0, 0
         next_loss_check = 0.0
         try:
             try:
-                for payload, rx in self.feed:
+                if native is not None:
+                    self.feed.attach(native)
+                    packets, events, pos, pend = self._native_loop(buf, xbook)
+                for payload, rx in self.feed if native is None else ():
                     if restamp:
                         rx = _now()
                     packets += 1
@@ -247,7 +258,7 @@ class Runner(RunControl):
                             bar.update((stats()["file_bytes_read"] if total else packets) - bar.n)
             except KeyboardInterrupt:
                 self.interrupted = True  # Ctrl-C: stop feeding, settle, drain and summarise as at the end
-            if card is None:
+            if not ringed:
                 events += self._batch(self.backend.take_events(), 0, ex_update)
             else:
                 self._settle(buf[pend:pos])
@@ -260,6 +271,86 @@ class Runner(RunControl):
         self._drain()
         strategy.on_stop()
         return self.summary()
+
+    def _native_device(self):
+        """The C++ device a natively received feed hands its packets to, or None (packets go through Python)."""
+        if not hasattr(self.feed, "receive_into"):
+            return None
+        device = getattr(self.backend, "device", None)
+        if device is None and isinstance(self.backend, SoftwareBackend):
+            device = self.backend.card
+        return device
+
+    def _native_loop(self, buf: np.ndarray, xbook: _ExchangeBook | None) -> tuple[int, int, int, int]:
+        """The loop's body for a natively received feed (see the module doc); (packets, events, ring position,
+        settled position). Returns at the end of the feed, on a stop or on Ctrl-C."""
+        feed, book, directory, strategy, router = self.feed, self.book, self.directory, self.strategy, self.router
+        publisher, control, risk = self.publisher, self.control, self.risk
+        rx = feed.rx  # the C++ receiver: its methods called straight, no Python frame in between
+        receive, collect = rx.receive_into, rx.collect
+        lat = self.metrics.latency
+        f2e, t2s = lat["feed_to_event"], lat["tick_to_strategy"]
+        raw = buf.view("V64")
+        ring = len(buf)
+        reserve = min(RING_RESERVE, ring // 4)
+        packets = events = pos = pend = 0
+        next_control, next_loss_check = CONTROL_EVERY, 0.0
+        try:
+            while not rx.ended and not self._stop:
+                if pos > ring - reserve:
+                    self._settle(buf[pend:pos])
+                    pos = pend = book.lo = book.hi = 0
+                    if xbook is not None:
+                        xbook.start = xbook.end = 0
+                n = receive(raw[pos:], NATIVE_WAIT_S)
+                if rx.directory_waiting:  # Stock Directory packets: names before their events
+                    for p in rx.take_directory():
+                        directory.scan(p)
+                    self._new_symbols()
+                while n:
+                    t = _now()
+                    batch = buf[pos:pos + n]
+                    pos += n
+                    book.hi = pos
+                    if xbook is not None:
+                        xbook.end = pos
+                    rx_ns = batch["ts_local"]  # each event's packet's kernel receive time
+                    router.tick_rx_ns = int(rx_ns[0])
+                    t_call = _now()
+                    strategy.on_events(batch)
+                    t2s.add_many(t_call, rx_ns)
+                    f2e.add_many(t, rx_ns)
+                    if publisher is not None:
+                        publisher.publish(batch)
+                    events += n
+                    if xbook is not None and (risk.open or pos - xbook.start >= SYNC_EVENTS):
+                        xbook.flush()
+                    if pos - pend >= SYNC_EVENTS:
+                        self._settle(buf[pend:pos])
+                        pend = pos
+                    if pos < ring:
+                        break
+                    self._settle(buf[pend:pos])  # the ring is full and the device may have more
+                    pos = pend = book.lo = book.hi = 0
+                    if xbook is not None:
+                        xbook.start = xbook.end = 0
+                    n = collect(raw)
+                self._updates()
+                arrived, packets = rx.packets != packets, rx.packets
+                if packets >= next_control or not arrived:
+                    next_control = packets + CONTROL_EVERY
+                    self.packets, self.events = packets, events
+                    if control is not None:
+                        control.poll()
+                    now = time.monotonic()
+                    if now >= next_loss_check:
+                        next_loss_check = now + LOSS_CHECK_S
+                        if risk.position and risk.check_loss(self._mark):
+                            self.kills += 1
+                            router.cancel_all()
+        except KeyboardInterrupt:
+            self.interrupted = True
+        return packets, events, pos, pend
 
     def _settle(self, region: np.ndarray) -> None:
         """Apply handed-out events to the book (and to an exchange that reads it) before reuse of their buffer."""

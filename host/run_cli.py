@@ -83,7 +83,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     limits = RiskLimits.from_file(args.limits) if args.limits else RiskLimits()
     if args.limit:
         limits = RiskLimits.from_dict(limits.as_dict() | _limit_values(_pairs(args.limit, "--limit")))
-    feed = open_source(args.feed, rerequest=args.rerequest, idle_timeout_s=args.idle_timeout)
+    feed = open_source(args.feed, rerequest=args.rerequest, idle_timeout_s=args.idle_timeout,
+                       udp_receiver=args.udp_receiver)
     gateway, exchange, ex_note = open_exchange(args.exchange, args)
     print(f"tickgate run: {backend.name} backend, strategy {strategy.name}, exchange {ex_note}", file=sys.stderr)
     live = args.feed.startswith("udp://")
@@ -133,6 +134,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     r.add_argument("--limit", action="append", metavar="KEY=VALUE", help="one risk limit (repeatable)")
     r.add_argument("--rerequest", metavar="HOST:PORT", help="MoldUDP64 re-request server of a udp:// feed")
     r.add_argument("--idle-timeout", type=float, default=5.0, help="udp:// feed: end after this many idle seconds")
+    r.add_argument("--udp-receiver", choices=("native", "python"), default="native",
+                   help="udp:// feed: received in C++ (recvmmsg, kernel receive times; default) or by the Python "
+                        "reference receiver")
     r.add_argument("--fanout", metavar="ENDPOINT", nargs="?", const="tcp://127.0.0.1:5555",
                    help="publish events on ZeroMQ (default endpoint tcp://127.0.0.1:5555)")
     r.add_argument("--fanout-wait", type=int, default=0, metavar="N", help="wait for N subscribers first")

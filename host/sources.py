@@ -3,7 +3,8 @@
 - `gen:MESSAGES:SYMBOLS:SEED` (or `gen:MESSAGES:SYMBOLS`, seed 1): the seeded generator, packed into
   MoldUDP64 packets, ending with an end-of-session packet;
 - `udp://GROUP:PORT[@IFACE_ADDR]`: a live MoldUDP64 stream (multicast group or unicast address), with
-  gap re-requests to `rerequest` (HOST:PORT) if given;
+  gap re-requests to `rerequest` (HOST:PORT) if given, received natively (`NativeUdpFeed`: C++, kernel
+  receive times) or, with `udp_receiver="python"`, by `MoldUdpFeed` (the reference);
 - anything else: a file, BinaryFILE (plain or gzip) or pcap/pcapng (`open_feed`).
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from .feeds import open_feed, pack_messages
 from .feeds.packet import Packet
 
-__all__ = ["GeneratedFeed", "open_source"]
+__all__ = ["UDP_RECEIVERS", "GeneratedFeed", "open_source"]
 
 
 class GeneratedFeed:
@@ -44,7 +45,11 @@ def _hostport(s: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: float = 5.0) -> Iterable[Packet]:
+UDP_RECEIVERS = ("native", "python")
+
+
+def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: float = 5.0,
+                udp_receiver: str = "native") -> Iterable[Packet]:
     """The feed named by `spec` (see the module doc); ValueError if it cannot be."""
     if spec.startswith("gen:"):
         parts = spec.split(":")[1:]
@@ -53,11 +58,15 @@ def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: floa
         messages, symbols, seed = (int(p) for p in (*parts, "1")[:3])
         return GeneratedFeed(messages, symbols, seed)
     if spec.startswith("udp://"):
+        from .feeds.udp_native import NativeUdpFeed
         from .udpfeed import MoldUdpFeed, parse_udp_source
 
+        if udp_receiver not in UDP_RECEIVERS:
+            raise ValueError(f"UDP receiver {udp_receiver!r}: expected one of {', '.join(UDP_RECEIVERS)}")
         group, port, iface = parse_udp_source(spec)
         rr = _hostport(rerequest) if rerequest else None
-        return MoldUdpFeed(group, port, iface=iface, rerequest=rr, idle_timeout_s=idle_timeout_s)
+        feed = NativeUdpFeed if udp_receiver == "native" else MoldUdpFeed
+        return feed(group, port, iface=iface, rerequest=rr, idle_timeout_s=idle_timeout_s)
     path = Path(spec)
     if not path.exists():
         raise ValueError(f"feed {spec}: no such file (or use gen:MESSAGES:SYMBOLS:SEED, udp://GROUP:PORT)")
