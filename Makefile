@@ -62,6 +62,7 @@ bench: setup
 	$(BIN)/python tests/bench_software.py
 	$(BIN)/python tests/bench_host.py
 	$(BIN)/python tests/bench_sim.py
+	$(BIN)/python tests/bench_udp.py --rt 50 --sender-nice -10
 
 clean:
 	rm -rf build $(OUT) .pytest_cache
