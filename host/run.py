@@ -315,11 +315,15 @@ class Runner(RunControl):
                     if xbook is not None:
                         xbook.end = pos
                     rx_ns = batch["ts_local"]  # each event's packet's kernel receive time
-                    router.tick_rx_ns = int(rx_ns[0])
+                    router.tick_rx_ns = first = int(rx_ns[0])
                     t_call = _now()
                     strategy.on_events(batch)
-                    t2s.add_many(t_call, rx_ns)
-                    f2e.add_many(t, rx_ns)
+                    if n == 1:  # the common case at live rates: a scalar write, not a numpy call
+                        t2s.add(t_call - first)
+                        f2e.add(t - first)
+                    else:
+                        t2s.add_many(t_call, rx_ns)
+                        f2e.add_many(t, rx_ns)
                     if publisher is not None:
                         publisher.publish(batch)
                     events += n
@@ -336,7 +340,8 @@ class Runner(RunControl):
                         xbook.start = xbook.end = 0
                     n = collect(raw)
                 self._updates()
-                arrived, packets = rx.packets != packets, rx.packets
+                handed = rx.packets
+                arrived, packets = handed != packets, handed
                 if packets >= next_control or not arrived:
                     next_control = packets + CONTROL_EVERY
                     self.packets, self.events = packets, events
