@@ -276,10 +276,12 @@ class Runner(RunControl):
         """The C++ device a natively received feed hands its packets to, or None (packets go through Python)."""
         if not hasattr(self.feed, "receive_into"):
             return None
+        from tickgate._driver import Device, SoftwareCard
+
         device = getattr(self.backend, "device", None)
         if device is None and isinstance(self.backend, SoftwareBackend):
             device = self.backend.card
-        return device
+        return device if isinstance(device, Device | SoftwareCard) else None  # a Python model has no C++ side
 
     def _native_loop(self, buf: np.ndarray, xbook: _ExchangeBook | None) -> tuple[int, int, int, int]:
         """The loop's body for a natively received feed (see the module doc); (packets, events, ring position,

@@ -54,9 +54,9 @@ def packets():
     return list(pack_messages(iter(Generator(4_000, 30, 5)), max_payload=72, end_of_session=True))
 
 
-def run(feed, packets, strategy, ring_events: int = 1 << 16):
+def run(feed, packets, strategy, ring_events: int = 1 << 16, backend: str = "software"):
     ex = PaperExchange()
-    r = Runner(feed, open_backend("software"), strategy, ex, exchange=ex,
+    r = Runner(feed, open_backend(backend), strategy, ex, exchange=ex,
                options=RunOptions(restamp=False, drain_s=0.0, ring_events=ring_events))
     t = send(feed.address, packets)
     try:
@@ -90,6 +90,17 @@ def test_native_feed_runs_the_imbalance_strategy_to_orders(packets):
     s_ref, _ = run(MoldUdpFeed("127.0.0.1", 0, idle_timeout_s=2.0), packets, load_strategy("imbalance"))
     assert s["events"] == s_ref["events"] and s["packets"] == len(packets)
     assert s["orders"] > 0
+
+
+def test_a_backend_without_a_cpp_device_iterates_the_native_feed(packets):
+    rec_model, rec_sw = Recorder(), Recorder()
+    s_model, r_model = run(NativeUdpFeed("127.0.0.1", 0, idle_timeout_s=2.0), packets, rec_model, backend="model")
+    run(NativeUdpFeed("127.0.0.1", 0, idle_timeout_s=2.0), packets, rec_sw)
+    assert r_model._native_device() is None
+    model, sw = np.concatenate(rec_model.seen), np.concatenate(rec_sw.seen)
+    cols = [n for n in EVENT_DTYPE.names if n != "ts_local" and not n.startswith("reserved")]
+    assert len(model) == len(sw) and all(np.array_equal(model[c], sw[c]) for c in cols)
+    assert s_model["packets"] == len(packets) and (model["ts_local"] > 0).all()
 
 
 def test_a_quiet_native_feed_still_answers_the_control_socket():
