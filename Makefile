@@ -31,9 +31,19 @@ $(UV):
 	echo '*' > $(TOOLS)/.gitignore
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
+# The editable install maps each module to its file when it is made: a module added, moved or removed needs a
+# new install. $(MODULES) lists the package's Python files and changes only when that list does.
+MODULES := build/python-modules.txt
+PY_FILES := $(sort $(wildcard */*.py */*/*.py */*/*/*.py))
+$(MODULES): FORCE
+	@mkdir -p build
+	@echo "$(PY_FILES)" | cmp -s - $@ || echo "$(PY_FILES)" > $@
+.PHONY: FORCE
+FORCE:
+
 # The venv holds everything: the package (editable, with its C++ extension rebuilt when a source changes),
 # simulators and the peers used as oracles, at the versions of uv.lock.
-$(STAMP): $(UV) uv.lock pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp*.py) protocol/itch_spec.py protocol/moldudp64.py protocol/events.py protocol/registers.py
+$(STAMP): $(UV) $(MODULES) uv.lock pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp*.py) protocol/itch_spec.py protocol/moldudp64.py protocol/events.py protocol/registers.py
 	$(UV_ENV) $(UV) sync --frozen --extra dev --no-install-project
 	$(UV_ENV) $(UV) sync --frozen --extra dev --reinstall-package tickgate
 	touch $(STAMP)

@@ -56,8 +56,7 @@ class BitstreamConfig:
 
     def geometry(self) -> Any:
         """The book's `hdl.book.engine.BookGeometry` for this configuration."""
-        from tickgate.hdl.book.engine import BookGeometry
-        from tickgate.model.order_table import OrderTableConfig
+        from tickgate.protocol.config import BookGeometry, OrderTableConfig
 
         table = OrderTableConfig(bucket_bits=self.order_bucket_bits, ways=self.order_ways, stash=self.order_stash)
         return BookGeometry(symbols=self.symbols, levels=self.levels, names=self.names, order_table=table)

@@ -14,8 +14,8 @@ from typing import Any
 
 from tickgate import _driver
 from tickgate.host.backend_f1 import F1Backend, layout
-from tickgate.model.config import CardConfig
 from tickgate.protocol import f1_map
+from tickgate.protocol.config import CardConfig
 
 __all__ = ["APP_IDS", "Tree", "make_tree"]
 

@@ -9,9 +9,9 @@ import pytest
 from tickgate import _driver
 from tickgate.host.feeds import pack_messages
 from tickgate.host.feeds.generator import generate
-from tickgate.model.order_table import OrderTableConfig
 from tickgate.protocol import itch
 from tickgate.protocol import moldudp64 as mold
+from tickgate.protocol.config import OrderTableConfig
 from tickgate.protocol.events import EVENT_DTYPE, EventKind
 from tickgate.protocol.registers import COUNTERS, ID_MAGIC, MAP_VERSION, REGISTER_MAP
 

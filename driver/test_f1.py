@@ -19,12 +19,11 @@ from tickgate.host.backend import BACKENDS, ModelBackend, SoftwareBackend, open_
 from tickgate.host.backend_f1 import F1Backend, ImageManifest, find_cards
 from tickgate.host.feeds import BinaryFileFeed, PcapFeed, adversarial, pack_messages
 from tickgate.host.feeds.generator import generate
-from tickgate.host.feeds.packet import Packet
-from tickgate.model.config import CardConfig
-from tickgate.model.order_table import OrderTableConfig
 from tickgate.protocol import itch
 from tickgate.protocol import moldudp64 as mold
+from tickgate.protocol.config import CardConfig, OrderTableConfig
 from tickgate.protocol.events import EVENT_DTYPE, EventKind
+from tickgate.protocol.packet import Packet
 from tickgate.protocol.registers import MAP_VERSION, REGISTER_MAP
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -13,16 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tickgate.hdl.book.engine import BookGeometry
 from tickgate.host.backend import ModelBackend, open_backend
 from tickgate.host.backend_sim import SimBackend, sim_geometry
 from tickgate.host.feeds import open_feed, pack_messages
 from tickgate.host.feeds.adversarial import duplicates_and_faults, hash_collisions, level_overflow, symbol_overflow
 from tickgate.host.feeds.generator import generate, symbol_names
-from tickgate.model.card import CardConfig
-from tickgate.model.order_table import OrderTableConfig
 from tickgate.protocol import itch
 from tickgate.protocol import moldudp64 as mold
+from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig
 from tickgate.protocol.events import EventKind, comparable
 from tickgate.protocol.registers import ID_MAGIC, REGISTER_MAP, counter_names
 

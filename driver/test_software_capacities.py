@@ -12,13 +12,12 @@ from tickgate._driver import SoftwareCard, order_table_buckets
 from tickgate.driver.test_software_card import assert_same, book_stream, timed
 from tickgate.host.feeds import adversarial, pack_messages
 from tickgate.host.feeds.generator import generate
-from tickgate.host.feeds.packet import Packet
-from tickgate.model.card import CardConfig, ReferenceCard
-from tickgate.model.config import MAX_LEVEL_EVENTS_LEVELS
-from tickgate.model.order_table import OrderTableConfig
+from tickgate.model.card import ReferenceCard
 from tickgate.protocol import moldudp64 as mold
+from tickgate.protocol.config import MAX_LEVEL_EVENTS_LEVELS, CardConfig, OrderTableConfig
 from tickgate.protocol.events import EventKind
 from tickgate.protocol.order_hash import MAX_BUCKET_BITS, buckets
+from tickgate.protocol.packet import Packet
 
 SMALL_TABLE = OrderTableConfig(bucket_bits=6, ways=2, stash=4)  # 260 entries: fails on generated streams
 

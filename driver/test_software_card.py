@@ -12,11 +12,12 @@ import pytest
 from tickgate._driver import SoftwareCard
 from tickgate.host.feeds import BinaryFileFeed, PcapFeed, pack_messages
 from tickgate.host.feeds.generator import generate
-from tickgate.host.feeds.packet import Packet
-from tickgate.model.card import CardConfig, ReferenceCard
+from tickgate.model.card import ReferenceCard
 from tickgate.protocol import itch
 from tickgate.protocol import moldudp64 as mold
+from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import EVENT_DTYPE, EVENT_SIZE, EventKind
+from tickgate.protocol.packet import Packet
 from tickgate.protocol.registers import counter_names
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -15,9 +15,9 @@ from tickgate.host.feeds.generator import generate
 from tickgate.protocol import itch
 from tickgate.protocol.itch_spec import MESSAGES
 from tickgate.protocol.moldudp64 import blocks
+from tickgate.sim.simulate import DecoderRun, check_against_reference, message_latencies, packet, random_message
 
 from .decoder import DECODER_COUNTERS, DecoderCounters, ItchDecoder
-from .simulate import DecoderRun, check_against_reference, message_latencies, packet, random_message
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 CAPTURES = sorted((SHARED / "data" / "pcap").glob("*Itch*/*.pcap"))

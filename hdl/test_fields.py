@@ -7,9 +7,9 @@ from amaranth.sim import Simulator
 from tickgate.protocol import itch
 from tickgate.protocol.decoded import DECODED_TYPES, decode_record
 from tickgate.protocol.itch_spec import MESSAGES
+from tickgate.sim.simulate import random_message
 
 from .fields import KEPT_BYTES, MessageCounts, RecordExtractor
-from .simulate import random_message
 
 
 def _evaluate(cases: list[tuple[bytes, int, bool]]) -> list[tuple[bool, dict[str, int], dict[str, int]]]:

@@ -3,8 +3,7 @@
 import random
 
 from tickgate.protocol.itch_spec import MESSAGES
-
-from .simulate import check_against_reference, packet, random_message
+from tickgate.sim.simulate import check_against_reference, packet, random_message
 
 TYPES = [m.type for m in MESSAGES]
 

@@ -9,13 +9,12 @@ import sys
 import pytest
 from amaranth.back import verilog
 
-from tickgate.hdl.book.engine import BookGeometry
 from tickgate.hdl.csr import CsrBlock
 from tickgate.hdl.decoder import ItchDecoder
 from tickgate.hdl.ethernet import EthernetFrontEnd
 from tickgate.hdl.network_decoder import NetworkDecoder
 from tickgate.hdl.pipeline import Pipeline
-from tickgate.model.order_table import OrderTableConfig
+from tickgate.protocol.config import BookGeometry, OrderTableConfig
 from tickgate.protocol.registers import counter_names
 from tickgate.sim import verilator
 from tickgate.sim.waivers import alias_waivers

@@ -4,8 +4,7 @@ import random
 
 from tickgate.protocol.decoded import Notice
 from tickgate.protocol.moldudp64 import end_of_session, heartbeat
-
-from .simulate import SESSION, check_against_reference, packet, random_message
+from tickgate.sim.simulate import SESSION, check_against_reference, packet, random_message
 
 OTHER = b"OTHERSESS1"
 

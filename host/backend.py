@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tickgate.model.card import CardConfig, ReferenceCard
+from tickgate.model.card import ReferenceCard
+from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import pack_dma
 

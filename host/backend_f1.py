@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from tickgate.host.backend import DmaBatches
-from tickgate.model.config import CardConfig, register_writes
 from tickgate.protocol import f1_map
+from tickgate.protocol.config import CardConfig, register_writes
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.registers import MAP_VERSION, REGISTER_MAP
 

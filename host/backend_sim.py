@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tickgate.hdl.book.engine import BookGeometry
 from tickgate.host.backend import DmaBatches
-from tickgate.model.config import CardConfig, register_writes
+from tickgate.protocol.config import BookGeometry, CardConfig, register_writes
 from tickgate.protocol.registers import REGISTER_MAP, counter_names
 
 __all__ = ["SimBackend", "sim_geometry"]

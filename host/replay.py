@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from tickgate.host.backend import Backend
 from tickgate.host.eventfile import EventFileWriter
-from tickgate.host.feeds.packet import Packet
+from tickgate.protocol.packet import Packet
 
 CHUNK_EVENTS = 1 << 16
 

@@ -27,19 +27,20 @@ from tqdm import tqdm
 
 from tickgate.host.backend import Backend, SoftwareBackend
 from tickgate.host.control import ControlServer
+from tickgate.host.exchange import Exchange
 from tickgate.host.fanout import EventPublisher
-from tickgate.host.feeds.packet import Packet
 from tickgate.host.market import R_MARK, Directory, TopOfBook
 from tickgate.host.metrics import Metrics
 from tickgate.host.orders.types import OrderGateway, UpdateKind
 from tickgate.host.risk import Risk, RiskLimits
-from tickgate.host.run_control import RunControl
+from tickgate.host.run_control import RunControl, RunState
 from tickgate.host.strategy import Strategy
 from tickgate.host.strategy.orders import OrderRouter
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import HEADER_LEN
+from tickgate.protocol.packet import Packet
 
-__all__ = ["RunOptions", "Runner"]
+__all__ = ["EventRing", "RunOptions", "Runner"]
 
 CONTROL_EVERY = 64  # packets between control-socket polls
 RING_EVENTS = 1 << 16  # the event buffer the card writes into, reused as a ring
@@ -48,6 +49,48 @@ SYNC_EVENTS = 1 << 10  # events handed out before the book applies them (reads s
 LOSS_CHECK_S = 0.05  # seconds between P&L checks against max_loss (marking every position)
 NATIVE_WAIT_S = 0.05  # a native receive step waits at most this long (control, updates and stop are served)
 _now = time.perf_counter_ns
+
+
+class EventRing:
+    """The buffer a backend writes events into, reused as a ring.
+
+    A backend writes at `pos` (into `free()`), `push(n)` hands those `n` out; `buf[applied:pos]` are handed
+    out and not yet applied to the book (`unapplied`, `mark_applied`). `wrap` starts again at 0 (once
+    everything is applied), which `needs_wrap` asks for when less than `reserve` is left for a packet.
+    """
+
+    __slots__ = ("applied", "buf", "pos", "raw", "reserve", "size")
+
+    def __init__(self, size: int = RING_EVENTS, reserve: int = RING_RESERVE) -> None:
+        if size < 4:
+            raise ValueError(f"an event ring holds at least 4 events, not {size}")
+        self.buf = np.zeros(size, dtype=EVENT_DTYPE)
+        self.raw = self.buf.view("V64")  # the same memory as opaque records: cheaper to slice
+        self.size = size
+        self.reserve = min(reserve, size // 4)
+        self.pos = self.applied = 0
+
+    def free(self) -> np.ndarray:
+        """The room after `pos`, as V64 records, for a backend to write into."""
+        return self.raw[self.pos:]
+
+    def push(self, n: int) -> np.ndarray:
+        """Hand out the `n` events just written at `pos`."""
+        start = self.pos
+        self.pos = start + n
+        return self.buf[start:start + n]
+
+    def needs_wrap(self) -> bool:
+        return self.pos > self.size - self.reserve
+
+    def unapplied(self) -> np.ndarray:
+        return self.buf[self.applied:self.pos]
+
+    def mark_applied(self) -> None:
+        self.applied = self.pos
+
+    def wrap(self) -> None:
+        self.pos = self.applied = 0
 
 
 class _ExchangeBook:
@@ -91,11 +134,12 @@ class RunOptions:
     ring_events: int = RING_EVENTS  # the event ring of the software backend's path
 
 
-class Runner(RunControl):
-    """One run of a strategy on a feed; build it, then `run()`."""
+class Runner:
+    """One run of a strategy on a feed; build it, then `run()`. `ctl` answers the control socket and makes
+    the summary."""
 
     def __init__(self, feed: Iterable[Packet], backend: Backend, strategy: Strategy, gateway: OrderGateway, *,
-                 exchange: object | None = None, limits: RiskLimits | None = None,
+                 exchange: Exchange | None = None, limits: RiskLimits | None = None,
                  options: RunOptions | None = None) -> None:
         self.feed, self.backend, self.strategy, self.gateway = feed, backend, strategy, gateway
         self.exchange = exchange
@@ -106,26 +150,40 @@ class Runner(RunControl):
         self.risk = Risk(limits)
         self.router = OrderRouter(gateway, self.risk, self.directory, self.book, self.metrics)
         strategy.bind(self.router, self.book, self.directory)
-        self._shared = exchange is not None and hasattr(exchange, "share_book")
-        if self._shared:
-            exchange.share_book(self.book)  # an in-process exchange reads the host's book
+        self._shared = exchange is not None and exchange.share_book(self.book)  # in-process: reads the host's book
+        self.state = RunState()
+        self.ctl = RunControl(self.state, self.risk, self.router, self.directory, self.book, self.metrics,
+                              backend=backend.name, strategy=strategy.name, limits_path=self.opt.limits_path,
+                              stop_feed=getattr(feed, "stop", None))
         self.publisher = EventPublisher(self.directory, self.opt.fanout) if self.opt.fanout else None
-        self.control = ControlServer(self.handle, self.opt.control) if self.opt.control else None
+        self.control = ControlServer(self.ctl.handle, self.opt.control) if self.opt.control else None
         self.prometheus = None
         if self.opt.prometheus_port is not None:
             from tickgate.host.metrics import PrometheusServer
 
             self.prometheus = PrometheusServer(self.metrics, self.opt.prometheus_port)
-        self.packets = self.events = 0
-        self.exchange_rejects = 0
         self.updates_seen = 0
-        self.kills = 0
-        self.seconds = 0.0
-        self._stop = False
         self._symbols_sent = 0
         self._xbook: _ExchangeBook | None = None
-        self.interrupted = False
+        self.ring = EventRing(self.opt.ring_events)
         self.metrics.sources.append(self._counters)
+
+    def summary(self, final: bool = True) -> dict:
+        return self.ctl.summary(final)
+
+    def _counters(self) -> dict[str, int]:
+        """The counters of the run's parts: backend, feed, fan-out, control socket, directory."""
+        c = {k: v for k, v in self.backend.counters().items() if v}
+        stats = getattr(self.feed, "stats", None)
+        if stats:
+            c.update({k: v for k, v in stats().items() if v})
+        if self.publisher:
+            c.update(self.publisher.stats())
+        if self.control:
+            c["control_requests"] = self.control.requests
+            c["control_bad_requests"] = self.control.bad_requests
+        c["directory_symbols"] = len(self.directory)
+        return c
 
     def _updates(self) -> None:
         """Deliver risk rejections and gateway updates to risk and the strategy."""
@@ -137,22 +195,22 @@ class Runner(RunControl):
         for u in self.gateway.poll():
             self.updates_seen += 1
             if u.kind is UpdateKind.REJECTED:
-                self.exchange_rejects += 1
+                self.state.exchange_rejects += 1
             if self.risk.on_update(u):
-                self.kills += 1
+                self.state.kills += 1
                 self.router.cancel_all()
             self.strategy.on_order_update(u)
 
     def _new_symbols(self) -> None:
         """Tell the exchange the names the directory learnt since last time."""
         log = self.directory.log
-        if self.exchange is not None and hasattr(self.exchange, "set_symbols") and len(log) > self._symbols_sent:
+        if self.exchange is not None and len(log) > self._symbols_sent:
             self.exchange.set_symbols(dict(log[self._symbols_sent:]))
         self._symbols_sent = len(log)
 
     def run(self) -> dict:
         """Run to the end of the feed (or a stop); the summary."""
-        opt = self.opt
+        opt, st = self.opt, self.state
         if opt.cpu is not None:
             os.sched_setaffinity(0, {opt.cpu})
         if self.publisher and opt.fanout_wait:
@@ -160,15 +218,13 @@ class Runner(RunControl):
         native = self._native_device()
         card = self.backend.card if isinstance(self.backend, SoftwareBackend) and opt.batch_packets <= 1 else None
         ringed = card is not None or native is not None
-        ring = opt.ring_events
-        reserve = min(RING_RESERVE, ring // 4)
-        buf = np.zeros(ring, dtype=EVENT_DTYPE)
-        raw = buf.view("V64")
+        ring = self.ring
+        ring.wrap()
         r_mark = R_MARK
         strategy, router, book, directory = self.strategy, self.router, self.book, self.directory
         publisher, control = self.publisher, self.control
-        ex_update = None if self._shared or self.exchange is None else getattr(self.exchange, "update_book", None)
-        xbook = _ExchangeBook(ex_update, buf) if ex_update is not None and ringed else None
+        ex_update = None if self._shared or self.exchange is None else self.exchange.update_book
+        xbook = _ExchangeBook(ex_update, ring.buf) if ex_update is not None and ringed else None
         router.before_send = xbook.flush if xbook is not None else None
         self._xbook = xbook
         lat = self.metrics.latency
@@ -186,15 +242,14 @@ class Runner(RunControl):
         gc.disable()
         t_start = time.perf_counter()
         packets = events = 0
-        pos = pend = 0  # buf[pend:pos]: events handed out, not yet applied to the book
         if ringed:
-            book.buf, book.lo, book.hi = buf, 0, 0
+            book.buf, book.lo, book.hi = ring.buf, 0, 0  # the book sees ring.unapplied() when read
         next_loss_check = 0.0
         try:
             try:
                 if native is not None:
                     self.feed.attach(native)
-                    packets, events, pos, pend = self._native_loop(buf, xbook)
+                    packets, events = self._native_loop(xbook)
                 for payload, rx in self.feed if native is None else ():
                     if restamp:
                         rx = _now()
@@ -202,20 +257,17 @@ class Runner(RunControl):
                     if payload.find(r_mark, HEADER_LEN) >= 0 and directory.scan(payload):  # a Stock Directory block
                         self._new_symbols()
                     if card is not None:
-                        if pos > ring - reserve:
-                            self._settle(buf[pend:pos])
-                            pos = pend = book.lo = book.hi = 0
-                            if xbook is not None:
-                                xbook.start = xbook.end = 0
+                        if ring.needs_wrap():
+                            self._wrap()
                         card.feed(payload, rx)
                         while True:
-                            space = ring - pos
-                            n = card.take_events(raw[pos:])  # a V64 view: cheaper to slice
+                            space = ring.size - ring.pos
+                            n = card.take_events(ring.free())
                             if n:
                                 t = _now()
-                                batch = buf[pos:pos + n]
-                                pos += n
-                                book.hi = pos  # the book sees buf[pend:pos] when read, applies it at settle
+                                batch = ring.push(n)
+                                pos = ring.pos
+                                book.hi = pos
                                 if xbook is not None:
                                     xbook.end = pos
                                 router.tick_rx_ns = rx
@@ -228,46 +280,44 @@ class Runner(RunControl):
                                 events += n
                                 if xbook is not None and (self.risk.open or pos - xbook.start >= SYNC_EVENTS):
                                     xbook.flush()  # resting orders cross against every packet's book
-                                if pos - pend >= SYNC_EVENTS:
-                                    self._settle(buf[pend:pos])
-                                    pend = pos
+                                if pos - ring.applied >= SYNC_EVENTS:
+                                    self._settle(ring.unapplied())
+                                    ring.mark_applied()
                             if n < space:
                                 break
-                            self._settle(buf[pend:pos])  # the ring is full and the card has more
-                            pos = pend = book.lo = book.hi = 0
-                            if xbook is not None:
-                                xbook.start = xbook.end = 0
+                            self._wrap()  # the ring is full and the card has more
                     else:
                         self.backend.feed(payload, rx)
                         if packets % every == 0:
                             events += self._batch(self.backend.take_events(), rx, ex_update)
                     self._updates()
                     if packets % CONTROL_EVERY == 0:
-                        self.packets, self.events = packets, events
+                        st.packets, st.events = packets, events
                         if control is not None:
                             control.poll()
                         now = time.monotonic()
                         if now >= next_loss_check:
                             next_loss_check = now + LOSS_CHECK_S
-                            if self.risk.position and self.risk.check_loss(self._mark):
-                                self.kills += 1
+                            if self.risk.position and self.risk.check_loss(self.ctl.mark):
+                                st.kills += 1
                                 router.cancel_all()
-                        if self._stop:
+                        if st.stop:
                             break
                         if stats is not None and packets % 256 == 0:
                             bar.update((stats()["file_bytes_read"] if total else packets) - bar.n)
             except KeyboardInterrupt:
-                self.interrupted = True  # Ctrl-C: stop feeding, settle, drain and summarise as at the end
+                st.interrupted = True  # Ctrl-C: stop feeding, settle, drain and summarise as at the end
             if not ringed:
                 events += self._batch(self.backend.take_events(), 0, ex_update)
             else:
-                self._settle(buf[pend:pos])
+                self._settle(ring.unapplied())
+                ring.mark_applied()
         finally:
-            self.seconds = time.perf_counter() - t_start
+            st.seconds = time.perf_counter() - t_start
             gc.enable()
             gc.unfreeze()
             bar.close()
-        self.packets, self.events = packets, events
+        st.packets, st.events = packets, events
         self._drain()
         strategy.on_stop()
         return self.summary()
@@ -283,36 +333,31 @@ class Runner(RunControl):
             device = self.backend.card
         return device if isinstance(device, Device | SoftwareCard) else None  # a Python model has no C++ side
 
-    def _native_loop(self, buf: np.ndarray, xbook: _ExchangeBook | None) -> tuple[int, int, int, int]:
-        """The loop's body for a natively received feed (see the module doc); (packets, events, ring position,
-        settled position). Returns at the end of the feed, on a stop or on Ctrl-C."""
-        feed, book, directory, strategy, router = self.feed, self.book, self.directory, self.strategy, self.router
+    def _native_loop(self, xbook: _ExchangeBook | None) -> tuple[int, int]:
+        """The loop's body for a natively received feed (see the module doc); (packets, events). Returns at the
+        end of the feed, on a stop or on Ctrl-C."""
+        st, ring, book, directory, strategy, router = self.state, self.ring, self.book, self.directory, \
+            self.strategy, self.router
         publisher, control, risk = self.publisher, self.control, self.risk
-        rx = feed.rx  # the C++ receiver: its methods called straight, no Python frame in between
+        rx = self.feed.rx  # the C++ receiver: its methods called straight, no Python frame in between
         receive, collect = rx.receive_into, rx.collect
         lat = self.metrics.latency
         f2e, t2s = lat["feed_to_event"], lat["tick_to_strategy"]
-        raw = buf.view("V64")
-        ring = len(buf)
-        reserve = min(RING_RESERVE, ring // 4)
-        packets = events = pos = pend = 0
+        packets = events = 0
         next_control, next_loss_check = CONTROL_EVERY, 0.0
         try:
-            while not rx.ended and not self._stop:
-                if pos > ring - reserve:
-                    self._settle(buf[pend:pos])
-                    pos = pend = book.lo = book.hi = 0
-                    if xbook is not None:
-                        xbook.start = xbook.end = 0
-                n = receive(raw[pos:], NATIVE_WAIT_S)
+            while not rx.ended and not st.stop:
+                if ring.needs_wrap():
+                    self._wrap()
+                n = receive(ring.free(), NATIVE_WAIT_S)
                 if rx.directory_waiting:  # Stock Directory packets: names before their events
                     for p in rx.take_directory():
                         directory.scan(p)
                     self._new_symbols()
                 while n:
                     t = _now()
-                    batch = buf[pos:pos + n]
-                    pos += n
+                    batch = ring.push(n)
+                    pos = ring.pos
                     book.hi = pos
                     if xbook is not None:
                         xbook.end = pos
@@ -331,33 +376,39 @@ class Runner(RunControl):
                     events += n
                     if xbook is not None and (risk.open or pos - xbook.start >= SYNC_EVENTS):
                         xbook.flush()
-                    if pos - pend >= SYNC_EVENTS:
-                        self._settle(buf[pend:pos])
-                        pend = pos
-                    if pos < ring:
+                    if pos - ring.applied >= SYNC_EVENTS:
+                        self._settle(ring.unapplied())
+                        ring.mark_applied()
+                    if pos < ring.size:
                         break
-                    self._settle(buf[pend:pos])  # the ring is full and the device may have more
-                    pos = pend = book.lo = book.hi = 0
-                    if xbook is not None:
-                        xbook.start = xbook.end = 0
-                    n = collect(raw)
+                    self._wrap()  # the ring is full and the device may have more
+                    n = collect(ring.free())
                 self._updates()
                 handed = rx.packets
                 arrived, packets = handed != packets, handed
                 if packets >= next_control or not arrived:
                     next_control = packets + CONTROL_EVERY
-                    self.packets, self.events = packets, events
+                    st.packets, st.events = packets, events
                     if control is not None:
                         control.poll()
                     now = time.monotonic()
                     if now >= next_loss_check:
                         next_loss_check = now + LOSS_CHECK_S
-                        if risk.position and risk.check_loss(self._mark):
-                            self.kills += 1
+                        if risk.position and risk.check_loss(self.ctl.mark):
+                            st.kills += 1
                             router.cancel_all()
         except KeyboardInterrupt:
-            self.interrupted = True
-        return packets, events, pos, pend
+            st.interrupted = True
+        return packets, events
+
+    def _wrap(self) -> None:
+        """Apply what the ring holds and start it again at 0."""
+        ring = self.ring
+        self._settle(ring.unapplied())
+        ring.wrap()
+        self.book.lo = self.book.hi = 0
+        if self._xbook is not None:
+            self._xbook.start = self._xbook.end = 0
 
     def _settle(self, region: np.ndarray) -> None:
         """Apply handed-out events to the book (and to an exchange that reads it) before reuse of their buffer."""
@@ -391,8 +442,8 @@ class Runner(RunControl):
 
     def _drain(self) -> None:
         """Cancel what is still open (unless told not to) and collect updates until quiet or `drain_s`."""
-        if self.risk.position and self.risk.check_loss(self._mark):
-            self.kills += 1
+        if self.risk.position and self.risk.check_loss(self.ctl.mark):
+            self.state.kills += 1
         if self.opt.cancel_at_end or self.risk.killed:
             self.router.cancel_all()
         deadline = time.monotonic() + self.opt.drain_s

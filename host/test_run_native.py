@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from tickgate.host.backend import open_backend
+from tickgate.host.exchange.paper import PaperExchange
 from tickgate.host.feeds import pack_messages
 from tickgate.host.feeds.generator import Generator
+from tickgate.host.feeds.udp import MoldUdpFeed
 from tickgate.host.feeds.udp_native import NativeUdpFeed
-from tickgate.host.paper import PaperExchange
 from tickgate.host.run import Runner, RunOptions
 from tickgate.host.strategy import Strategy, load_strategy
-from tickgate.host.udpfeed import MoldUdpFeed
 from tickgate.protocol.events import EVENT_DTYPE
 
 

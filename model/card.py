@@ -29,13 +29,13 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from tickgate.host.feeds.packet import Packet
 from tickgate.protocol import itch
+from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import DegradedReason, EventFlag, EventKind
+from tickgate.protocol.packet import Packet
 from tickgate.protocol.registers import counter_names
 
 from .book import Book, LevelUpdate, Side
-from .config import CardConfig
 from .decoder import classify
 from .order_table import OrderTable
 from .session import MoldSession

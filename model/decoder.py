@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tickgate.host.feeds.packet import Packet
 from tickgate.protocol import itch
 from tickgate.protocol.decoded import DECODED_TYPES, Notice, decode_record, notice_record
 from tickgate.protocol.events import KIND_DTYPES, EventKind, SessionCode
 from tickgate.protocol.itch_spec import MESSAGES
+from tickgate.protocol.packet import Packet
 from tickgate.protocol.registers import counter_names
 
 from .session import MoldSession

@@ -10,32 +10,8 @@ card; this models only where references fit. `ReferenceCard` counts inserts plac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from tickgate.protocol.order_hash import MAX_BUCKET_BITS, buckets
-
-
-@dataclass(frozen=True)
-class OrderTableConfig:
-    """Geometry of the order table: two banks of `2**bucket_bits` buckets of `ways` entries, and a stash."""
-
-    # 8-way buckets: measured under churn (sequential new references, random deletions), 8 ways lose no
-    # insert up to 70% load where 4 ways lose 1.8% at 60% (model/test_order_table.py, issue notes).
-    bucket_bits: int = 13
-    ways: int = 8
-    stash: int = 16
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.bucket_bits <= MAX_BUCKET_BITS:
-            raise ValueError(f"bucket_bits must be 1 to {MAX_BUCKET_BITS}, not {self.bucket_bits}")
-        if self.ways < 1:
-            raise ValueError(f"ways must be at least 1, not {self.ways}")
-        if self.stash < 0:
-            raise ValueError(f"stash must be 0 or more, not {self.stash}")
-
-    @property
-    def capacity(self) -> int:
-        return 2 * (1 << self.bucket_bits) * self.ways + self.stash
+from tickgate.protocol.config import OrderTableConfig
+from tickgate.protocol.order_hash import buckets
 
 
 class OrderTable:

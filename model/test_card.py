@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tickgate.model.card import CardConfig, ReferenceCard
-from tickgate.model.order_table import OrderTableConfig
+from tickgate.model.card import ReferenceCard
 from tickgate.protocol import itch
 from tickgate.protocol import moldudp64 as mold
+from tickgate.protocol.config import CardConfig, OrderTableConfig
 from tickgate.protocol.events import KIND_DTYPES, DegradedReason, EventFlag, EventKind
 from tickgate.protocol.order_hash import buckets
 

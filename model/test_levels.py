@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tickgate.model.card import CardConfig
-from tickgate.model.order_table import OrderTableConfig
 from tickgate.model.test_card import Feed, add, bbo, colliding_refs
+from tickgate.protocol.config import CardConfig, OrderTableConfig
 from tickgate.protocol.events import KIND_DTYPES, DegradedReason, EventKind
 
 DEG = 1  # EventFlag.DEGRADED

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tickgate.model.order_table import OrderTable, OrderTableConfig
+from tickgate.model.order_table import OrderTable
+from tickgate.protocol.config import OrderTableConfig
 from tickgate.protocol.order_hash import buckets, crc32c_u64
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tickgate.model.card import CardConfig, ReferenceCard
+from tickgate.model.card import ReferenceCard
 from tickgate.protocol import itch
 from tickgate.protocol import moldudp64 as mold
+from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import KIND_DTYPES, EventKind, SessionCode
 
 

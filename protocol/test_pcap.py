@@ -11,8 +11,8 @@ from pathlib import Path
 import dpkt
 import pytest
 
-from tickgate.host.feeds.packet import Packet
 from tickgate.protocol import itch, moldudp64
+from tickgate.protocol.packet import Packet
 from tickgate.protocol.pcap import PcapReader, classify, ipv4_checksum, read_pcap, udp_frame, write_pcap
 
 PCAP_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "pcap"

@@ -19,13 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tickgate.hdl.book.engine import BookGeometry
 from tickgate.hdl.layouts import BEAT_BYTES
 from tickgate.hdl.pipeline import pipeline_counters
-from tickgate.model.card import CardConfig, ReferenceCard
-from tickgate.model.config import MAX_LEVEL_EVENTS_LEVELS, register_writes
+from tickgate.model.card import ReferenceCard
 from tickgate.model.frontend import ReferenceFrontEnd
 from tickgate.protocol import moldudp64 as mold
+from tickgate.protocol.config import MAX_LEVEL_EVENTS_LEVELS, BookGeometry, CardConfig, register_writes
 from tickgate.protocol.events import COMPARED_BYTES, EVENT_DTYPE, EVENT_SIZE, EventKind
 from tickgate.protocol.registers import REGISTER_MAP
 
@@ -202,7 +201,7 @@ def score(stim: PipelineStimulus, seg: dict, wall: float) -> PipelineRun:
 def pipeline_factory(symbols: int, levels: int, names: int, bucket_bits: int, ways: int, stash: int, input: str):
     """The Pipeline of a geometry given as plain values (so a build is cached per configuration)."""
     from tickgate.hdl.pipeline import Pipeline
-    from tickgate.model.order_table import OrderTableConfig
+    from tickgate.protocol.config import OrderTableConfig
 
     return Pipeline(BookGeometry(symbols, levels, names, OrderTableConfig(bucket_bits, ways, stash)), input=input)
 

@@ -27,13 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tickgate.host.backend import open_backend  # noqa: E402
+from tickgate.host.exchange.paper import PaperExchange  # noqa: E402
 from tickgate.host.feeds import pack_messages  # noqa: E402
 from tickgate.host.feeds.generator import Generator  # noqa: E402
-from tickgate.host.feeds.packet import Packet  # noqa: E402
-from tickgate.host.paper import PaperExchange  # noqa: E402
 from tickgate.host.run import Runner, RunOptions  # noqa: E402
 from tickgate.host.strategy import Strategy, load_strategy  # noqa: E402
 from tickgate.protocol.events import EventKind  # noqa: E402
+from tickgate.protocol.packet import Packet  # noqa: E402
 
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking (bench) process
 _RSS_SCRIPT = """

@@ -23,11 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.bench_model import feed_file  # noqa: E402
-from tickgate.hdl.book.engine import BookGeometry  # noqa: E402
 from tickgate.host.backend import ModelBackend, SoftwareBackend  # noqa: E402
 from tickgate.host.feeds import BinaryFileFeed  # noqa: E402
-from tickgate.model.card import CardConfig  # noqa: E402
-from tickgate.model.order_table import OrderTableConfig  # noqa: E402
+from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig  # noqa: E402
 from tickgate.protocol.events import comparable  # noqa: E402
 from tickgate.protocol.moldudp64 import pack_dma  # noqa: E402
 

@@ -31,9 +31,9 @@ from tests.bench_model import feed_file  # noqa: E402
 from tests.oracles import itchbook_bbo, model_bbo  # noqa: E402
 from tickgate._driver import SoftwareCard, SoftwareDevice  # noqa: E402
 from tickgate.host.feeds import BinaryFileFeed  # noqa: E402
-from tickgate.host.feeds.packet import Packet  # noqa: E402
 from tickgate.protocol.events import EVENT_DTYPE  # noqa: E402
 from tickgate.protocol.moldudp64 import pack_dma  # noqa: E402
+from tickgate.protocol.packet import Packet  # noqa: E402
 
 
 def pack_batches(packets: list[Packet], per_batch: int) -> list[np.ndarray]:

@@ -40,12 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tickgate.host.backend import open_backend  # noqa: E402
+from tickgate.host.exchange.paper import PaperExchange  # noqa: E402
 from tickgate.host.feeds.generator import Generator  # noqa: E402
+from tickgate.host.feeds.udp import MoldUdpFeed  # noqa: E402
 from tickgate.host.feeds.udp_native import NativeUdpFeed  # noqa: E402
-from tickgate.host.paper import PaperExchange  # noqa: E402
 from tickgate.host.run import Runner, RunOptions  # noqa: E402
 from tickgate.host.strategy import Strategy  # noqa: E402
-from tickgate.host.udpfeed import MoldUdpFeed  # noqa: E402
 from tickgate.protocol import moldudp64  # noqa: E402
 
 SESSION = b"BENCHUDP01"

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from tickgate.host.feeds import BinaryFileFeed
-from tickgate.model.card import CardConfig, ReferenceCard
+from tickgate.model.card import ReferenceCard
+from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import EventKind
 
 BBO_COLUMNS = ("seq", "locate", "bid_px", "bid_sz", "ask_px", "ask_sz")

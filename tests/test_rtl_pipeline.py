@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tickgate.hdl.book.engine import BookGeometry
 from tickgate.host.feeds import adversarial, open_feed, pack_messages
 from tickgate.host.feeds.generator import Generator
-from tickgate.model.order_table import OrderTableConfig
+from tickgate.protocol.config import BookGeometry, OrderTableConfig
 from tickgate.protocol.events import EventKind
 from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION
 from tickgate.sim.pipeline_run import RunConfig, pipeline_stimulus, run_pipeline

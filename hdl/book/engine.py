@@ -16,14 +16,12 @@ three level operations. Its events are written into the emitter's slots in the m
 off as the engine starts the next message.
 """
 
-from dataclasses import dataclass, field
-
 from amaranth.hdl import Array, Cat, Module, Mux, ResetSignal, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from tickgate.model.order_table import OrderTableConfig
+from tickgate.protocol.config import BookGeometry
 from tickgate.protocol.decoded import Notice
 from tickgate.protocol.events import KIND_FIELDS, DegradedReason, EventFlag, EventKind, SessionCode
 from tickgate.protocol.registers import EVENT_COUNTERS, counter_names
@@ -34,7 +32,7 @@ from ..layouts import DecodedRecord
 from .emitter import EventEmitter, Slot
 from .levels import LevelUpdate, level_row
 from .order_table import EPOCH_BITS, OrderTable
-from .symbols import LOCATES, LocateState, LocateTable, NameTable, locate_entry
+from .symbols import LocateState, LocateTable, NameTable, locate_entry
 
 __all__ = ["BOOK_COUNTERS", "BookConfig", "BookEngine", "BookGeometry"]
 
@@ -55,29 +53,6 @@ _ORD = {c: ord(c) for c in "AFECXDUPQHRSBY"}
 _EVENT_COUNTERS = {ord(kind): name for kind, name in EVENT_COUNTERS.items()}
 #: A book's top of book as kept per slot: the BBO event's fields (`protocol.events`).
 _BBO = data.StructLayout({f.name: 8 * f.width for f in KIND_FIELDS[EventKind.BBO]})
-
-
-@dataclass(frozen=True)
-class BookGeometry:
-    """Capacities: book slots, price levels per side, symbol names, and the order table."""
-
-    symbols: int = 256
-    levels: int = 16
-    names: int = 64
-    order_table: OrderTableConfig = field(default_factory=OrderTableConfig)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.symbols, int) or not 1 <= self.symbols <= LOCATES:
-            raise ValueError(f"symbols must be 1 to {LOCATES}, not {self.symbols!r}")
-        level_row(self.levels)  # validates
-        if not isinstance(self.names, int) or not 1 <= self.names <= 4096:
-            raise ValueError(f"names must be 1 to 4096, not {self.names!r}")
-        if not isinstance(self.order_table, OrderTableConfig):
-            raise TypeError(f"order_table must be an OrderTableConfig, not {self.order_table!r}")
-
-    @property
-    def slot_bits(self) -> int:
-        return max(1, (self.symbols - 1).bit_length())
 
 
 class BookEngine(wiring.Component):

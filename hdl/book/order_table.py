@@ -17,7 +17,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from tickgate.model.order_table import OrderTableConfig
+from tickgate.protocol.config import OrderTableConfig
 from tickgate.protocol.order_hash import crc32c_u64
 
 __all__ = ["OrderTable", "crc32c_u64_network", "order_data"]

@@ -104,6 +104,10 @@ class SimExchange:
         """The locate -> symbol map of the replayed feed (orders in other symbols: 'Invalid Symbol')."""
         self._call("symbols", {int(k): str(v) for k, v in symbols.items()})
 
+    def share_book(self, top: object) -> bool:
+        """The simulator keeps its own book, out of process (`update_book`)."""
+        return False
+
     def update_book(self, events: np.ndarray) -> None:
         """Apply a batch of event records (EVENT_DTYPE): first every order already sent, then the BBO events."""
         if events.dtype != EVENT_DTYPE:

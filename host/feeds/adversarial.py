@@ -226,7 +226,7 @@ def duplicates_and_faults(*, seed: int = 4) -> list[bytes]:
 
 def suite() -> list[tuple[str, list[bytes], dict[str, Any]]]:
     """Every stream, each with the CardConfig fields (besides defaults) of a card it pushes past capacity."""
-    from tickgate.model.order_table import OrderTableConfig
+    from tickgate.protocol.config import OrderTableConfig
 
     return [
         ("hash_collisions", hash_collisions(), {"order_table": OrderTableConfig()}),

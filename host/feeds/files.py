@@ -8,9 +8,8 @@ from typing import BinaryIO
 
 from tickgate.protocol import moldudp64
 from tickgate.protocol.binaryfile import BinaryFileReader, open_maybe_gzip
+from tickgate.protocol.packet import Packet
 from tickgate.protocol.pcap import PcapReader, classify, is_capture
-
-from .packet import Packet
 
 __all__ = ["DEFAULT_SESSION", "BinaryFileFeed", "PcapFeed", "open_feed", "pack_messages"]
 

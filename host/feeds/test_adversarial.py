@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from tickgate.host.feeds import adversarial as adv
-from tickgate.host.feeds.packet import Packet
-from tickgate.model.card import CardConfig, ReferenceCard
-from tickgate.model.order_table import OrderTableConfig
+from tickgate.model.card import ReferenceCard
 from tickgate.protocol import itch
 from tickgate.protocol import moldudp64 as mold
+from tickgate.protocol.config import CardConfig, OrderTableConfig
 from tickgate.protocol.events import KIND_DTYPES, EventKind
 from tickgate.protocol.order_hash import buckets
+from tickgate.protocol.packet import Packet
 
 
 def messages(packets: list[bytes]) -> list[bytes]:

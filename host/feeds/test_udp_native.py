@@ -18,8 +18,8 @@ from tickgate._driver import SoftwareDevice, UdpReceiver
 from tickgate.host.backend import open_backend
 from tickgate.host.feeds import pack_messages
 from tickgate.host.feeds.generator import Generator
+from tickgate.host.feeds.udp import MoldUdpFeed
 from tickgate.host.feeds.udp_native import NativeUdpFeed
-from tickgate.host.udpfeed import MoldUdpFeed
 from tickgate.protocol import moldudp64
 from tickgate.protocol.events import EVENT_DTYPE
 

@@ -23,8 +23,7 @@ import numpy as np
 
 from tickgate._driver import UdpReceiver
 from tickgate.protocol.moldudp64 import DMA_ALIGN, DMA_HEADER_LEN, DmaHeader
-
-from .packet import Packet
+from tickgate.protocol.packet import Packet
 
 __all__ = ["NativeUdpFeed"]
 

@@ -24,7 +24,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tickgate.hdl.book.engine import BookGeometry
+from tickgate.protocol.config import BookGeometry
 from tickgate.sim import toolchain, verilator
 from tickgate.sim.build import _SRC_ATTR, MAKE_VARIABLES, REPO, build_root
 from tickgate.sim.results import BuildFailed

@@ -12,11 +12,11 @@ import zmq
 
 from tickgate.host.backend import open_backend
 from tickgate.host.control import ControlServer
+from tickgate.host.exchange.paper import PaperExchange
 from tickgate.host.fanout import EventPublisher
+from tickgate.host.feeds.sources import GeneratedFeed
 from tickgate.host.market import Directory
-from tickgate.host.paper import PaperExchange
 from tickgate.host.run import Runner, RunOptions
-from tickgate.host.sources import GeneratedFeed
 from tickgate.host.strategy import Strategy
 from tickgate.protocol.events import EVENT_DTYPE, EVENT_SIZE
 

@@ -12,7 +12,7 @@ import pytest
 from tickgate.host.backend import open_backend
 from tickgate.host.feeds import pack_messages
 from tickgate.host.feeds.generator import Generator
-from tickgate.host.udpfeed import MoldUdpFeed, parse_udp_source
+from tickgate.host.feeds.udp import MoldUdpFeed, parse_udp_source
 from tickgate.protocol import moldudp64
 from tickgate.protocol.events import EVENT_DTYPE
 
@@ -164,7 +164,7 @@ def test_multicast_join(stream):
 
 def test_a_quiet_live_feed_still_answers_the_control_socket():
     from tickgate.host.control import request
-    from tickgate.host.paper import PaperExchange
+    from tickgate.host.exchange.paper import PaperExchange
     from tickgate.host.run import Runner, RunOptions
     from tickgate.host.strategy import load_strategy
 

@@ -7,10 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from tickgate.host import backend as backends
-from tickgate.model.card import CardConfig
+from tickgate.host.backend import BACKENDS, open_backend
+from tickgate.host.exchange import open_exchange
 
-__all__ = ["add_parser", "cmd_run", "open_exchange"]
+from .args import add_card_arguments, add_source_arguments, card_config, is_live, open_source_of
+
+__all__ = ["add_parser", "cmd_run"]
 
 
 def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
@@ -27,67 +29,21 @@ def _limit_values(d: dict[str, str]) -> dict[str, float | int]:
     return {k: (float(v) if "." in v or "e" in v.lower() else int(v)) for k, v in d.items()}
 
 
-def pick_backend(name: str, config: CardConfig) -> tuple[backends.Backend, str]:
-    """The backend and a note on how it was picked (`auto`: the card if present, else the software model)."""
-    if name != "auto" or "auto" in backends.BACKENDS:
-        return backends.open_backend(name, config), ""
-    try:
-        return backends.open_backend("software", config), "auto: no card found, using the software model"
-    except (ImportError, ValueError) as e:
-        return backends.open_backend("model", config), f"auto: software backend unavailable ({e}), using model"
-
-
-def open_exchange(spec: str, args: argparse.Namespace | None = None):
-    """(gateway, exchange or None, note) for `paper`, `sim` or HOST:PORT."""
-    if spec == "paper":
-        from tickgate.host.paper import PaperExchange
-
-        ex = PaperExchange()
-        return ex, ex, "paper: in-process fills against the replayed book"
-    from tickgate.host.orders.ouch_gateway import OuchGateway
-
-    user = getattr(args, "ouch_user", None)
-    password = getattr(args, "ouch_password", None)
-    if spec == "sim":
-        from tickgate.host.exchange.sim import SimExchange
-
-        kw = {k: v for k, v in (("username", user), ("password", password)) if v}
-        sim = SimExchange(**kw).start()
-        host, port = sim.address
-        try:
-            gw = OuchGateway.connect(host, port, sim.username, sim.password)
-        except BaseException:
-            sim.close()
-            raise
-        return gw, sim, f"sim: local exchange simulator on {host}:{port}, OUCH 5.0 over SoupBinTCP"
-    host, _, port = spec.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--exchange {spec!r}: expected sim, paper or HOST:PORT")
-    if not user or not password:
-        raise ValueError("--exchange HOST:PORT needs --ouch-user and --ouch-password")
-    return OuchGateway.connect(host, int(port), user, password), None, f"OUCH 5.0 to {spec}"
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from tickgate.host.metrics import plot_latencies, summary_table
     from tickgate.host.risk import RiskLimits
     from tickgate.host.run import Runner, RunOptions
-    from tickgate.host.sources import open_source
     from tickgate.host.strategy import load_strategy
 
-    symbols = frozenset(s.strip().upper() for s in args.symbols.split(",") if s.strip()) if args.symbols else None
-    backend, note = pick_backend(args.backend, CardConfig(symbols=symbols))
-    if note:
-        print(f"tickgate run: {note}", file=sys.stderr)
+    backend = open_backend(args.backend, card_config(args))
     strategy = load_strategy(args.strategy, _pairs(args.param, "--param"))
     limits = RiskLimits.from_file(args.limits) if args.limits else RiskLimits()
     if args.limit:
         limits = RiskLimits.from_dict(limits.as_dict() | _limit_values(_pairs(args.limit, "--limit")))
-    feed = open_source(args.feed, rerequest=args.rerequest, idle_timeout_s=args.idle_timeout,
-                       udp_receiver=args.udp_receiver)
-    gateway, exchange, ex_note = open_exchange(args.exchange, args)
+    feed = open_source_of(args)
+    gateway, exchange, ex_note = open_exchange(args.exchange, user=args.ouch_user, password=args.ouch_password)
     print(f"tickgate run: {backend.name} backend, strategy {strategy.name}, exchange {ex_note}", file=sys.stderr)
-    live = args.feed.startswith("udp://")
+    live = is_live(args)
     opts = RunOptions(restamp=not live, batch_packets=args.batch_packets, fanout=args.fanout,
                       fanout_wait=args.fanout_wait, control=args.control, prometheus_port=args.prometheus,
                       limits_path=str(args.limits) if args.limits else None, cpu=args.cpu,
@@ -102,9 +58,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = runner.run()
     finally:
         runner.close()
-        stop = getattr(exchange, "stop", None) or getattr(exchange, "close", None)
-        if exchange is not None and exchange is not gateway and stop is not None:
-            stop()
+        if exchange is not None and exchange is not gateway:
+            exchange.close()
     print(summary_table(summary))
     if args.plot:
         try:
@@ -120,23 +75,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `tickgate run` on the CLI's subparsers."""
     r = sub.add_parser("run", help="run a strategy on a feed through risk to an exchange (the trading host)")
-    r.add_argument("--feed", required=True,
-                   help="BinaryFILE (plain or .gz), pcap, udp://GROUP:PORT[@IFACE], or gen:MESSAGES:SYMBOLS[:SEED]")
+    add_source_arguments(r, flag="--feed")
     r.add_argument("--strategy", default="imbalance", help="imbalance, market_maker, or FILE.py")
     r.add_argument("--param", action="append", metavar="KEY=VALUE", help="a strategy parameter (repeatable)")
-    r.add_argument("--backend", default="auto", choices=sorted({*backends.BACKENDS, "auto"}))
-    r.add_argument("--symbols", help="comma-separated symbols to track (default: all)")
+    r.add_argument("--backend", default="auto", choices=BACKENDS)
     r.add_argument("--exchange", default="sim", help="sim (local simulator over OUCH), paper (in-process), "
                                                       "or HOST:PORT of an OUCH 5.0 / SoupBinTCP server")
     r.add_argument("--ouch-user", help="SoupBinTCP username (sim: the simulator's default)")
     r.add_argument("--ouch-password", help="SoupBinTCP password")
     r.add_argument("--limits", type=Path, help="risk limits, a JSON object (reloadable by the control socket)")
     r.add_argument("--limit", action="append", metavar="KEY=VALUE", help="one risk limit (repeatable)")
-    r.add_argument("--rerequest", metavar="HOST:PORT", help="MoldUDP64 re-request server of a udp:// feed")
-    r.add_argument("--idle-timeout", type=float, default=5.0, help="udp:// feed: end after this many idle seconds")
-    r.add_argument("--udp-receiver", choices=("native", "python"), default="native",
-                   help="udp:// feed: received in C++ (recvmmsg, kernel receive times; default) or by the Python "
-                        "reference receiver")
     r.add_argument("--fanout", metavar="ENDPOINT", nargs="?", const="tcp://127.0.0.1:5555",
                    help="publish events on ZeroMQ (default endpoint tcp://127.0.0.1:5555)")
     r.add_argument("--fanout-wait", type=int, default=0, metavar="N", help="wait for N subscribers first")
@@ -149,5 +97,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="end with one JSON line of the summary")
     r.add_argument("--plot", type=Path, help="write a latency plot (PNG)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_card_arguments(r)
     r.set_defaults(func=cmd_run)
     return r

@@ -23,7 +23,7 @@ _now = time.perf_counter_ns
 
 
 class PaperExchange:
-    """OrderGateway + `update_book(events)` + `set_symbols({locate: symbol})`, all in-process."""
+    """An `OrderGateway` and an `Exchange` (sharing the host's book), all in-process."""
 
     def __init__(self) -> None:
         self.locate_of: dict[str, int] = {}
@@ -44,9 +44,10 @@ class PaperExchange:
         for loc, sym in symbols.items():
             self.locate_of[sym] = loc
 
-    def share_book(self, top: TopOfBook) -> None:
+    def share_book(self, top: TopOfBook) -> bool:
         """Read the tops of book from the host's `TopOfBook` instead of keeping a copy (the run loop does this)."""
         self._top = top
+        return True
 
     def update_book(self, events: np.ndarray) -> None:
         """Take the new tops of book; fill resting orders the touch now crosses."""

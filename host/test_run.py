@@ -12,11 +12,11 @@ import pytest
 from tickgate.host.backend import open_backend
 from tickgate.host.cli import main
 from tickgate.host.control import request
+from tickgate.host.exchange.paper import PaperExchange
+from tickgate.host.feeds.sources import GeneratedFeed
 from tickgate.host.orders.types import Side, UpdateKind
-from tickgate.host.paper import PaperExchange
 from tickgate.host.risk import RiskLimits
 from tickgate.host.run import Runner, RunOptions
-from tickgate.host.sources import GeneratedFeed
 from tickgate.host.strategy import Strategy, load_strategy
 from tickgate.protocol.events import EVENT_DTYPE, EventKind
 
@@ -77,7 +77,7 @@ def test_demo_path(packets, reference_events):
         pos[u.symbol] = pos.get(u.symbol, 0) + signed
         cash -= signed * u.price
     assert s["positions"] == {k: v for k, v in pos.items() if v}
-    marks = {sym: r._mark(sym) for sym in pos}
+    marks = {sym: r.ctl.mark(sym) for sym in pos}
     assert s["pnl"] == round((cash + sum(p * marks[k] for k, p in pos.items())) / 10_000, 2)
     assert s["open_orders"] == 0  # IOC orders: none left
     for key in ("tick_to_strategy", "strategy_to_order"):
@@ -248,7 +248,7 @@ def test_batch_mode_sees_the_same_events(packets, reference_events):
 
 def test_demo_path_over_ouch_to_the_exchange_simulator(packets):
     """The demo's path: OUCH 5.0 over SoupBinTCP to the simulator; host and exchange agree on every fill."""
-    from tickgate.host.run_cli import open_exchange
+    from tickgate.host.exchange import open_exchange
 
     gw, sim, _ = open_exchange("sim")
     try:
@@ -266,7 +266,7 @@ def test_demo_path_over_ouch_to_the_exchange_simulator(packets):
     assert s["exchange_rejects"] == ex["rejected"] == 0
     assert s["open_orders"] == 0
     cash = sum((-1 if f.side == "B" else 1) * f.shares * f.price for f in fills)
-    marks = {sym: r._mark(sym) for sym in ex["position"]}
+    marks = {sym: r.ctl.mark(sym) for sym in ex["position"]}
     assert s["pnl"] == round((cash + sum(p * marks[k] for k, p in ex["position"].items())) / 10_000, 2)
     assert s["latency_us"]["strategy_to_order"]["count"] == s["orders"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tickgate.host.exchange.paper import PaperExchange
 from tickgate.host.market import Directory, TopOfBook
 from tickgate.host.metrics import Metrics
 from tickgate.host.orders.types import OrderUpdate, Side, UpdateKind
-from tickgate.host.paper import PaperExchange
 from tickgate.host.risk import REASONS, Risk, RiskLimits
 from tickgate.host.strategy.orders import OrderRouter
 from tickgate.protocol.events import EventKind, empty

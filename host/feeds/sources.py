@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .feeds import open_feed, pack_messages
-from .feeds.packet import Packet
+from tickgate.protocol.packet import Packet
+
+from .files import open_feed, pack_messages
 
 __all__ = ["UDP_RECEIVERS", "GeneratedFeed", "open_source"]
 
@@ -23,7 +24,7 @@ class GeneratedFeed:
     """Packets of a generated stream (rx_ns 0); `stats` counts them."""
 
     def __init__(self, messages: int, symbols: int, seed: int) -> None:
-        from .feeds.generator import Generator
+        from .generator import Generator
 
         self.gen = Generator(messages, symbols, seed)
         self.packets = 0
@@ -58,8 +59,8 @@ def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: floa
         messages, symbols, seed = (int(p) for p in (*parts, "1")[:3])
         return GeneratedFeed(messages, symbols, seed)
     if spec.startswith("udp://"):
-        from .feeds.udp_native import NativeUdpFeed
-        from .udpfeed import MoldUdpFeed, parse_udp_source
+        from .udp import MoldUdpFeed, parse_udp_source
+        from .udp_native import NativeUdpFeed
 
         if udp_receiver not in UDP_RECEIVERS:
             raise ValueError(f"UDP receiver {udp_receiver!r}: expected one of {', '.join(UDP_RECEIVERS)}")

@@ -12,12 +12,11 @@ from amaranth.hdl import Value
 from amaranth.lib import data
 from amaranth.sim import Simulator
 
+from tickgate.hdl.decoder import DECODER_COUNTERS, ItchDecoder
+from tickgate.hdl.layouts import BEAT_BYTES, DecodedRecord, PacketBeat
 from tickgate.model.decoder import ReferenceDecoder
 from tickgate.protocol.itch_spec import LENGTHS
 from tickgate.protocol.moldudp64 import BLOCK_LEN, HEADER_LEN, HEADER_STRUCT, blocks, parse_header
-
-from .decoder import DECODER_COUNTERS, ItchDecoder
-from .layouts import BEAT_BYTES, DecodedRecord, PacketBeat
 
 __all__ = ["SESSION", "DecoderRun", "beats_of", "check_against_reference", "message_latencies", "packet",
            "random_message", "run_decoder"]

@@ -6,31 +6,27 @@ import argparse
 import json
 import sys
 
-from tickgate.hdl.book.engine import BookGeometry
-from tickgate.model.order_table import OrderTableConfig
+from tickgate.protocol.config import BookGeometry, CardConfig
+
+from .args import card_config
 
 __all__ = ["add_arguments", "run_pipeline_stage"]
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
-    """The pipeline stage's options (the geometry is a build parameter; a new one builds a new simulator)."""
+    """The pipeline stage's own options (the card's capacities are the shared group's, bounded by
+    `BookGeometry()`'s; a new geometry builds a new simulator)."""
     g = s.add_argument_group("pipeline stage")
-    default = BookGeometry()
-    g.add_argument("--max-symbols", type=int, default=default.symbols, help="book slots (default %(default)s)")
-    g.add_argument("--max-levels", type=int, default=default.levels,
-                   help="price levels per side (default %(default)s)")
-    g.add_argument("--names", type=int, default=default.names, help="symbol-name table entries (default %(default)s)")
-    t = default.order_table
-    g.add_argument("--order-table", metavar="BITS:WAYS:STASH", default=f"{t.bucket_bits}:{t.ways}:{t.stash}",
-                   help="order table geometry (default %(default)s)")
-    g.add_argument("--symbols", help="comma-separated symbols to track, written to the name table (default: all)")
-    g.add_argument("--no-level-events", action="store_true", help="no price-level (L) events")
+    g.add_argument("--names", type=int, default=BookGeometry().names,
+                   help="symbol-name table entries (default %(default)s)")
 
 
-def _geometry(args: argparse.Namespace) -> BookGeometry:
-    bits, ways, stash = (int(x) for x in args.order_table.split(":"))
-    return BookGeometry(symbols=args.max_symbols, levels=args.max_levels, names=args.names,
-                        order_table=OrderTableConfig(bucket_bits=bits, ways=ways, stash=stash))
+def _geometry(args: argparse.Namespace) -> tuple[BookGeometry, CardConfig]:
+    config = card_config(args, bounded=BookGeometry())
+    assert config.max_symbols is not None and config.max_levels is not None and config.order_table is not None
+    geometry = BookGeometry(symbols=config.max_symbols, levels=config.max_levels, names=args.names,
+                            order_table=config.order_table)
+    return geometry, config
 
 
 def run_pipeline_stage(args: argparse.Namespace) -> int:
@@ -38,11 +34,11 @@ def run_pipeline_stage(args: argparse.Namespace) -> int:
     from tickgate.protocol.pcap import PcapReader
     from tickgate.sim.pipeline_run import RunConfig, pipeline_stimulus, run_pipeline
 
-    geometry = _geometry(args)
-    symbols = tuple(s.strip() for s in args.symbols.split(",")) if args.symbols else None
+    geometry, card = _geometry(args)
+    symbols = tuple(sorted(card.symbols)) if card.symbols is not None else None
     if symbols is not None and len(symbols) > geometry.names:
         raise ValueError(f"{len(symbols)} symbols do not fit a name table of {geometry.names}")
-    config = RunConfig(symbols=symbols, level_events=not args.no_level_events,
+    config = RunConfig(symbols=symbols, level_events=card.level_events,
                        ignore_ip_checksum=args.ignore_ip_checksum)
     feed = open_feed(args.input)
     input = {"auto": "packets", "direct": "packets", "network": "network", "dma": "dma"}[args.input_path]

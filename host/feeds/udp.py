@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from tickgate.protocol.moldudp64 import END_OF_SESSION, HEADER_LEN, HEADER_STRUCT, RequestPacket
-
-from .feeds.packet import Packet
+from tickgate.protocol.packet import Packet
 
 __all__ = ["MoldUdpFeed", "parse_udp_source"]
 

@@ -1,0 +1,76 @@
+"""Argument groups shared by the subcommands: the card's configuration and the feed source."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+
+from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig
+from tickgate.protocol.packet import Packet
+
+__all__ = ["add_card_arguments", "add_source_arguments", "card_config", "open_source_of", "symbol_set"]
+
+SOURCES = "BinaryFILE (plain or .gz), pcap, udp://GROUP:PORT[@IFACE], or gen:MESSAGES:SYMBOLS[:SEED]"
+
+
+def add_card_arguments(p: argparse.ArgumentParser, *, bounded: BookGeometry | None = None) -> None:
+    """The card's configuration: symbols to track and capacities (`card_config` reads them back).
+
+    `bounded`: the capacities are an image's, and default to this geometry's (the simulated pipeline)."""
+    g = p.add_argument_group("card configuration")
+    unbounded = "unbounded" if bounded is None else None
+    g.add_argument("--symbols", help="comma-separated symbols to track, case-insensitive (default: all)")
+    table = bounded.order_table if bounded is not None else None
+    g.add_argument("--order-table", metavar="BITS:WAYS:STASH",
+                   help="the gateware's hashed order table: two banks of 2**BITS buckets of WAYS entries and a "
+                        "STASH (default: " + (unbounded or f"{table.bucket_bits}:{table.ways}:{table.stash}") + ")")
+    g.add_argument("--max-levels", type=int,
+                   help=f"price levels per side (default: {unbounded or bounded.levels})")
+    g.add_argument("--max-symbols", type=int, help=f"book slots (default: {unbounded or bounded.symbols})")
+    g.add_argument("--level-events", action="store_true",
+                   help="emit a price-level (L) event for every change within the --max-levels held (at most 255)")
+
+
+def symbol_set(spec: str | None) -> frozenset[str] | None:
+    """`A,b, C` -> {"A", "B", "C"}; None or empty: None (all)."""
+    if not spec:
+        return None
+    return frozenset(s.strip().upper() for s in spec.split(",") if s.strip()) or None
+
+
+def card_config(args: argparse.Namespace, *, bounded: BookGeometry | None = None) -> CardConfig:
+    """The `CardConfig` of `add_card_arguments`' options (capacities from `bounded` where not given)."""
+    table = OrderTableConfig.parse(args.order_table) if args.order_table else None
+    levels, symbols = args.max_levels, args.max_symbols
+    if bounded is not None:
+        table = table or bounded.order_table
+        levels = bounded.levels if levels is None else levels
+        symbols = bounded.symbols if symbols is None else symbols
+    return CardConfig(symbols=symbol_set(args.symbols), order_table=table, max_levels=levels, max_symbols=symbols,
+                      level_events=args.level_events)
+
+
+def add_source_arguments(p: argparse.ArgumentParser, *, flag: str | None = None) -> None:
+    """Where packets come from: a positional SOURCE (or `flag`, e.g. `--feed`), and the live feed's options."""
+    if flag is None:
+        p.add_argument("source", metavar="SOURCE", help=SOURCES)
+    else:
+        p.add_argument(flag, dest="source", metavar="SOURCE", required=True, help=SOURCES)
+    g = p.add_argument_group("live feed (udp://)")
+    g.add_argument("--rerequest", metavar="HOST:PORT", help="MoldUDP64 re-request server of a udp:// feed")
+    g.add_argument("--idle-timeout", type=float, default=5.0, help="udp:// feed: end after this many idle seconds")
+    g.add_argument("--udp-receiver", choices=("native", "python"), default="native",
+                   help="udp:// feed: received in C++ (recvmmsg, kernel receive times; default) or by the Python "
+                        "reference receiver")
+
+
+def open_source_of(args: argparse.Namespace) -> Iterable[Packet]:
+    """The feed of `add_source_arguments`' options."""
+    from tickgate.host.feeds.sources import open_source
+
+    return open_source(args.source, rerequest=args.rerequest, idle_timeout_s=args.idle_timeout,
+                       udp_receiver=args.udp_receiver)
+
+
+def is_live(args: argparse.Namespace) -> bool:
+    return args.source.startswith("udp://")
