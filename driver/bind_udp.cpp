@@ -114,6 +114,54 @@ class Receiver {
   SoftwareCard* card_ = nullptr;
 };
 
+/// A MoldSequencer whose output is recorded, for the differential test against MoldUdpFeed.
+class RecordedSequencer final : private SequencerOutput {
+ public:
+  explicit RecordedSequencer(SequencerConfig config) : seq_(config, *this) {}
+
+  bool accept(const py::bytes& payload, std::uint64_t rx_ns, std::uint64_t now_ns) {
+    const std::string_view p = payload;
+    return seq_.accept({reinterpret_cast<const std::byte*>(p.data()), p.size()}, rx_ns, now_ns);
+  }
+  bool check_timeout(std::uint64_t now_ns) { return seq_.check_timeout(now_ns); }
+
+  /// (packets handed on as (bytes, rx_ns), request packets as bytes) since the last take.
+  py::tuple take() {
+    py::list packets, requests;
+    for (auto& [p, rx] : packets_) packets.append(py::make_tuple(py::bytes(p), rx));
+    for (auto& r : requests_) requests.append(py::bytes(r));
+    packets_.clear();
+    requests_.clear();
+    return py::make_tuple(packets, requests);
+  }
+
+  py::dict counters() const {
+    const SequencerCounters& c = seq_.counters();
+    py::dict d;
+    d["udp_gaps"] = c.gaps;
+    d["udp_rerequests"] = c.rerequests;
+    d["udp_rerequest_retries"] = c.rerequest_retries;
+    d["udp_gaps_given_up"] = c.gaps_given_up;
+    d["udp_messages_given_up"] = c.messages_given_up;
+    d["udp_duplicates_dropped"] = c.duplicates_dropped;
+    d["udp_wrong_session_passed"] = c.wrong_session_passed;
+    d["udp_held_overflow"] = c.held_overflow;
+    return d;
+  }
+
+ private:
+  void packet(std::span<const std::byte> payload, std::uint64_t rx_ns) override {
+    packets_.emplace_back(std::string(reinterpret_cast<const char*>(payload.data()), payload.size()), rx_ns);
+  }
+  void request(std::span<const std::byte> r) override {
+    requests_.emplace_back(reinterpret_cast<const char*>(r.data()), r.size());
+  }
+
+  MoldSequencer seq_;
+  std::vector<std::pair<std::string, std::uint64_t>> packets_;
+  std::vector<std::string> requests_;
+};
+
 std::unique_ptr<Receiver> make_receiver(const std::string& group, int port, const std::string& iface,
                                         std::optional<std::pair<std::string, int>> rerequest, double gap_timeout_s,
                                         unsigned retries, std::uint64_t max_request, std::size_t max_held,
@@ -181,6 +229,26 @@ void bind_udp(py::module_& m) {
       .def_property_readonly("address", [](Receiver& r) { return r.rx().address(); })
       .def("counters", &Receiver::counters, "Every counter by name (udp_...).")
       .def("close", [](Receiver& r) { r.rx().close(); });
+
+  py::class_<RecordedSequencer>(m, "MoldSequencer",
+                                "The receiver's sequencing alone, its output recorded (tests: the same decisions "
+                                "as MoldUdpFeed's)")
+      .def(py::init([](bool can_request, std::uint64_t gap_timeout_ns, unsigned retries, std::uint64_t max_request,
+                       std::size_t max_held) {
+             try {
+               return std::make_unique<RecordedSequencer>(
+                   SequencerConfig{can_request, gap_timeout_ns, retries, max_request, max_held});
+             } catch (const std::invalid_argument& e) {
+               throw py::value_error(e.what());
+             }
+           }),
+           py::kw_only(), py::arg("can_request"), py::arg("gap_timeout_ns"), py::arg("retries"),
+           py::arg("max_request"), py::arg("max_held"))
+      .def("accept", &RecordedSequencer::accept, py::arg("payload"), py::arg("rx_ns"), py::arg("now_ns"),
+           "Take one packet; whether the stream ended.")
+      .def("check_timeout", &RecordedSequencer::check_timeout, py::arg("now_ns"))
+      .def("take", &RecordedSequencer::take, "(packets handed on [(bytes, rx_ns)], requests [bytes]) since last.")
+      .def("counters", &RecordedSequencer::counters);
 
   m.def(
       "udp_send_paced",

@@ -149,6 +149,7 @@ UdpReceiver::~UdpReceiver() = default;
 void UdpReceiver::close() noexcept {
   sock_.reset();
   rr_sock_.reset();
+  ended_ = true;  // nothing more can arrive
 }
 
 std::pair<std::string, std::uint16_t> UdpReceiver::address() const {

@@ -91,7 +91,7 @@ class UdpReceiver final : private SequencerOutput {
   /// Every counter by name (`udp_` names; the first eleven are MoldUdpFeed.stats()' names).
   std::vector<std::pair<std::string_view, std::uint64_t>> counters() const;
 
-  /// Closes the sockets; receive() then returns 0.
+  /// Closes the sockets; the feed has ended (receive() returns 0).
   void close() noexcept;
 
  private:
