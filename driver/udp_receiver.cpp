@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -87,6 +88,20 @@ Fd open_socket(const sockaddr_in& at, int rcvbuf) {
     fail(std::string("bind ") + text + ":" + std::to_string(ntohs(at.sin_port)));
   }
   return fd;
+}
+
+/// The lag histogram's bucket of `ns`: exact below 8, then 4 buckets an octave.
+std::size_t lag_bucket(std::uint64_t ns) noexcept {
+  if (ns < 8) return static_cast<std::size_t>(ns);
+  const unsigned b = static_cast<unsigned>(std::bit_width(ns)) - 1;  // 3..63
+  return std::min<std::size_t>(b * 4 + ((ns >> (b - 2)) & 3), 255);
+}
+
+/// The largest lag of a bucket.
+std::uint64_t lag_upper(std::size_t i) noexcept {
+  if (i < 8) return i;
+  const unsigned b = static_cast<unsigned>(i / 4);
+  return (((std::uint64_t{4} | (i & 3)) + 1) << (b - 2)) - 1;
 }
 
 SequencerConfig with_request(SequencerConfig s, bool can_request) {
@@ -219,6 +234,8 @@ std::size_t UdpReceiver::drain(int fd, bool retransmit) {
     if (rx == 0) {
       ++c_.no_kernel_stamp;
       rx = now;
+    } else {
+      ++lag_[lag_bucket(now > rx ? now - rx : 0)];
     }
     if (h.msg_flags & MSG_TRUNC) {
       ++c_.truncated;  // dropped whole: a cut packet would corrupt the book; the gap logic asks for it again
@@ -276,6 +293,19 @@ std::size_t UdpReceiver::receive(std::uint64_t timeout_ns) {
     ended_ = true;
   }
   return batch_.packets();
+}
+
+std::uint64_t UdpReceiver::receive_lag_ns(double q) const noexcept {
+  std::uint64_t total = 0;
+  for (const std::uint64_t n : lag_) total += n;
+  if (total == 0) return 0;
+  const double want = std::clamp(q, 0.0, 1.0) * static_cast<double>(total);
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < lag_.size(); ++i) {
+    seen += lag_[i];
+    if (lag_[i] && static_cast<double>(seen) >= want) return lag_upper(i);
+  }
+  return lag_upper(lag_.size() - 1);
 }
 
 std::vector<std::pair<std::string_view, std::uint64_t>> UdpReceiver::counters() const {
