@@ -11,6 +11,8 @@ kernel's, so its figures flatter it). "lag p99" is the native receiver's own mea
 recvmmsg returned (the kernel's and the scheduler's share: no host code in it). "lost" counts packets sent
 and not handed to the card, socket drops and the card's missed messages. The sustained rate is the highest
 rate actually sent (95 %) whose median p99 is within the goal (20 us) with nothing lost.
+The capacity line is the rate the run loop drains a burst already queued in the socket (6,000 packets sent
+before it starts): what each receiver sustains, whatever rate the sender reaches on the machine.
 
 `--rt PRIO` runs the receiving loop SCHED_FIFO, as a trading host would (`make bench` uses 50): on a shared
 machine a CFS process waits behind every other runnable one, and that wait, not the receiver, is then what
@@ -81,27 +83,32 @@ def read_packets(path: Path, count: int) -> list[bytes]:
     return out
 
 
-def sender(argv: list[str]) -> int:
-    """--send FILE PORT RATE SECONDS COUNT [CPU]: the other process; prints its result as JSON."""
+def sender(spec: dict) -> int:
+    """The other process (`--send JSON`: path, port, rate, seconds, count, nice, cpu, wait); prints its result."""
     from tickgate._driver import udp_send_paced
 
-    path, port, rate, seconds, count, nice = Path(argv[0]), int(argv[1]), float(argv[2]), float(argv[3]), \
-        int(argv[4]), int(argv[5])
     os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))  # never real-time: the kernel's softirq
-    if nice:  # work for loopback runs beside it and must not starve
+    if spec["nice"]:  # work for loopback runs beside it and must not starve
         try:
-            os.setpriority(os.PRIO_PROCESS, 0, nice)
+            os.setpriority(os.PRIO_PROCESS, 0, spec["nice"])
         except PermissionError:
-            print(f"bench_udp: sender nice {nice} not permitted; at the default", file=sys.stderr)
-    if len(argv) > 6:
-        os.sched_setaffinity(0, {int(argv[6])})
-    packets = read_packets(path, count)
-    time.sleep(0.3)  # the receiver is in its loop by now
-    r = udp_send_paced(packets, "127.0.0.1", port, rate, seconds)
+            print(f"bench_udp: sender nice {spec['nice']} not permitted; at the default", file=sys.stderr)
+    if spec["cpu"] is not None:
+        os.sched_setaffinity(0, {spec["cpu"]})
+    packets = read_packets(Path(spec["path"]), spec["count"])
+    time.sleep(spec["wait"])  # the receiver is in its loop by now
+    r = udp_send_paced(packets, "127.0.0.1", spec["port"], spec["rate"], spec["seconds"])
     end = moldudp64.end_of_session(SESSION, r["sent"] + 1)
-    r["end_sent"] = udp_send_paced([end], "127.0.0.1", port, 1.0, 1.0)["sent"]
+    r["end_sent"] = udp_send_paced([end], "127.0.0.1", spec["port"], 1.0, 1.0)["sent"]
     print(json.dumps(r))
     return 0
+
+
+def send_command(path: Path, port: int, rate: float, seconds: float, count: int, args: argparse.Namespace,
+                 wait: float = 0.3) -> list[str]:
+    spec = {"path": str(path), "port": port, "rate": rate, "seconds": seconds, "count": count,
+            "nice": args.sender_nice, "cpu": args.sender_cpu, "wait": wait}
+    return [sys.executable, __file__, "--send", json.dumps(spec)]
 
 
 def one(receiver: str, rate: int, seconds: float, path: Path, args: argparse.Namespace) -> dict:
@@ -112,10 +119,7 @@ def one(receiver: str, rate: int, seconds: float, path: Path, args: argparse.Nam
     else:
         feed = MoldUdpFeed("127.0.0.1", 0, idle_timeout_s=20.0)
     port = feed.address[1]
-    cmd = [sys.executable, __file__, "--send", str(path), str(port), str(rate), str(seconds * 1.5), str(count),
-           str(args.sender_nice)]
-    if args.sender_cpu is not None:
-        cmd.append(str(args.sender_cpu))
+    cmd = send_command(path, port, rate, seconds * 1.5, count, args)
     ex = PaperExchange()
     runner = Runner(feed, open_backend("software"), NoOp(), ex, exchange=ex,
                     options=RunOptions(restamp=False, drain_s=0.0, cpu=args.cpu))
@@ -142,9 +146,35 @@ def one(receiver: str, rate: int, seconds: float, path: Path, args: argparse.Nam
             "rate": sent["sent"] / (sent["elapsed_ns"] / 1e9), "batches": c.get("udp_batches", 0)}
 
 
+def capacity(receiver: str, path: Path, args: argparse.Namespace, count: int = 6000) -> float:
+    """Packets/s the run loop drains when the socket already holds `count` packets (sent by the other process
+    before the loop starts): what the receiver sustains whatever the sender manages."""
+    feed = NativeUdpFeed("127.0.0.1", 0, idle_timeout_s=5.0) if receiver == "native" else \
+        MoldUdpFeed("127.0.0.1", 0, idle_timeout_s=5.0)
+    cmd = send_command(path, feed.address[1], 1e9, 5.0, count, args, wait=0.0)  # as fast as it can
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    sent = json.loads(out)["sent"]
+    ex = PaperExchange()
+    runner = Runner(feed, open_backend("software"), NoOp(), ex, exchange=ex,
+                    options=RunOptions(restamp=False, drain_s=0.0, cpu=args.cpu))
+    policy = os.sched_getscheduler(0)
+    if args.rt:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.rt))
+    try:
+        s = runner.run()
+    finally:
+        if args.rt:
+            os.sched_setscheduler(0, policy, os.sched_param(0))
+        runner.close()
+        feed.close()
+    if s["packets"] != sent + 1:
+        raise RuntimeError(f"capacity run: {sent} sent, {s['packets'] - 1} handed on (raise SO_RCVBUF or lower count)")
+    return s["packets"] / s["seconds"]
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--send":
-        return sender(sys.argv[2:])
+        return sender(json.loads(sys.argv[2]))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rates", default="20000,50000,100000,200000,300000")
     ap.add_argument("--seconds", type=float, default=1.5, help="sending time at each rate (at least 1)")
@@ -194,6 +224,10 @@ def main() -> int:
                       flush=True)
                 if lost == 0 and med["p99"] <= GOAL_P99_US and med["rate"] >= 0.95 * rate:  # the rate was sent
                     best[receiver] = max(best.get(receiver, 0), rate)
+        for receiver in receivers:
+            rates_ = sorted(capacity(receiver, path, args) for _ in range(args.repeats))
+            print(f"{receiver}: capacity, a preloaded burst of 6,000 packets drained at "
+                  f"{statistics.median(rates_):,.0f} packets/s (median of {args.repeats})")
     for receiver in receivers:
         print(f"{receiver}: highest rate sent with p99 <= {GOAL_P99_US:g} us and nothing lost: "
               f"{best.get(receiver, 0):,} packets/s (of {', '.join(f'{r:,}' for r in rates)})")
