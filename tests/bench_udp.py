@@ -9,10 +9,10 @@ medians. Latency is per event, from its packet's receive stamp to the strategy c
 stamp for the native receiver, the stamp taken after `recv` for the Python one (which is later than the
 kernel's, so its figures flatter it). "lag p99" is the native receiver's own measure of kernel stamp ->
 recvmmsg returned (the kernel's and the scheduler's share: no host code in it). "lost" counts packets sent
-and not handed to the card, socket drops and the card's missed messages. The sustained rate is the highest
-rate actually sent (95 %) whose median p99 is within the goal (20 us) with nothing lost.
-The capacity line is the rate the run loop drains a burst already queued in the socket (6,000 packets sent
-before it starts): what each receiver sustains, whatever rate the sender reaches on the machine.
+and not handed to the card (dropped by a full socket buffer). The sustained rate is the highest rate
+actually sent (95 %) whose median p99 is within the goal (20 us) with nothing lost. The capacity line is
+the rate the run loop drains a burst already queued in the socket (6,000 packets sent before it starts):
+what each receiver sustains, whatever rate the sender reaches on the machine.
 
 `--rt PRIO` runs the receiving loop SCHED_FIFO, as a trading host would (`make bench` uses 50): on a shared
 machine a CFS process waits behind every other runnable one, and that wait, not the receiver, is then what
@@ -139,7 +139,7 @@ def one(receiver: str, rate: int, seconds: float, path: Path, args: argparse.Nam
     c = runner.metrics.all_counters()
     t2s = s["latency_us"]["tick_to_strategy"]
     handed = s["packets"] - 1  # without the end of session
-    lost = (sent["sent"] - handed) + c.get("udp_kernel_drops", 0) + c.get("messages_missed", 0)
+    lost = sent["sent"] - handed  # one message a packet: the card misses as many (messages_missed)
     lag = feed.rx.receive_lag_ns(0.99) / 1e3 if receiver == "native" else float("nan")
     return {"p50": t2s["p50"], "lag99": lag, "p99": t2s["p99"], "p99.9": t2s["p99.9"], "max": t2s["max"],
             "events": s["events"], "lost": lost, "sent": sent["sent"],
