@@ -10,7 +10,8 @@ stamp for the native receiver, the stamp taken after `recv` for the Python one (
 kernel's, so its figures flatter it). "lag p99" is the native receiver's own measure of kernel stamp ->
 recvmmsg returned (the kernel's and the scheduler's share: no host code in it). "lost" counts packets sent
 and not handed to the card (dropped by a full socket buffer). The sustained rate is the highest rate
-actually sent (95 %) whose median p99 is within the goal (20 us) with nothing lost. The capacity line is
+actually sent (the runs' median) whose median p99 is within the goal (20 us) with nothing lost; the goal row
+(200,000/s) counts only if the sender reached 95 % of it. The capacity line is
 the rate the run loop drains a burst already queued in the socket (6,000 packets sent before it starts):
 what each receiver sustains, whatever rate the sender reaches on the machine.
 
@@ -53,6 +54,7 @@ from tickgate.protocol import moldudp64  # noqa: E402
 
 SESSION = b"BENCHUDP01"
 GOAL_P99_US = 20.0
+GOAL_RATE = 200_000
 _LEN = struct.Struct("<H")
 
 
@@ -210,7 +212,8 @@ def main() -> int:
         print(f"({count:,} packets generated in {time.perf_counter() - t0:.1f} s)")
         print(f"{'receiver':<8} {'rate/s':>8} {'sent/s':>9} {'lost':>6} {'p50 us':>8} {'p99 us':>8} "
               f"{'p99.9 us':>9} {'max us':>9} {'p99 of runs':>24} {'lag p99':>8} {'load':>5}")
-        best: dict[str, int] = {}
+        best: dict[str, float] = {}
+        rows: dict[tuple[str, int], tuple[dict, int]] = {}
         for rate in rates:
             for receiver in receivers:
                 load = os.getloadavg()[0]  # of the machine before the runs (other work shares the CPUs)
@@ -222,15 +225,21 @@ def main() -> int:
                 print(f"{receiver:<8} {rate:>8,} {med['rate']:>9,.0f} {lost:>6} {med['p50']:>8.1f} {med['p99']:>8.1f} "
                       f"{med['p99.9']:>9.1f} {med['max']:>9.1f} {p99s:>24} {med['lag99']:>8.1f} {load:>5.1f}",
                       flush=True)
-                if lost == 0 and med["p99"] <= GOAL_P99_US and med["rate"] >= 0.95 * rate:  # the rate was sent
-                    best[receiver] = max(best.get(receiver, 0), rate)
+                rows[receiver, rate] = med, lost
+                if lost == 0 and med["p99"] <= GOAL_P99_US:  # at the rate the sender reached
+                    best[receiver] = max(best.get(receiver, 0), med["rate"])
         for receiver in receivers:
             rates_ = sorted(capacity(receiver, path, args) for _ in range(args.repeats))
             print(f"{receiver}: capacity, a preloaded burst of 6,000 packets drained at "
                   f"{statistics.median(rates_):,.0f} packets/s (median of {args.repeats})")
     for receiver in receivers:
-        print(f"{receiver}: highest rate sent with p99 <= {GOAL_P99_US:g} us and nothing lost: "
-              f"{best.get(receiver, 0):,} packets/s (of {', '.join(f'{r:,}' for r in rates)})")
+        print(f"{receiver}: highest rate sent (median of the runs) with p99 <= {GOAL_P99_US:g} us and nothing lost: "
+              f"{best.get(receiver, 0):,.0f} packets/s")
+        if (receiver, GOAL_RATE) in rows:
+            med, lost = rows[receiver, GOAL_RATE]
+            met = med["rate"] >= 0.95 * GOAL_RATE and lost == 0 and med["p99"] <= GOAL_P99_US
+            print(f"{receiver}: goal {GOAL_RATE:,}/s, nothing lost, p99 <= {GOAL_P99_US:g} us: "
+                  f"{'met' if met else 'not met'} (sent {med['rate']:,.0f}/s, lost {lost}, p99 {med['p99']:.1f} us)")
     return 0
 
 
