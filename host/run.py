@@ -7,6 +7,11 @@ packets answer the control socket. The host's book sees new events at once (a re
 unapplied tail) and applies them in bulk every `SYNC_EVENTS` events, off the tick path; an exchange
 simulator with a book of its own gets them before each order and while orders rest on it. GC is frozen
 and disabled for the run; `cpu` pins the process. `run()` returns the summary (what `--json` prints).
+
+A feed received natively (`NativeUdpFeed`) with a backend that has a C++ device takes another body
+(`_native_loop`): no Python per packet. Each step hands whatever arrived, in order, to the device as one
+DMA batch and the strategy gets all its events at once; every event's `ts_local` is its packet's kernel
+receive time (CLOCK_MONOTONIC, as `perf_counter_ns`), so tick -> strategy is measured per event from it.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ RING_EVENTS = 1 << 16  # the event buffer the card writes into, reused as a ring
 RING_RESERVE = 1 << 13  # room kept for one packet's events before wrapping
 SYNC_EVENTS = 1 << 10  # events handed out before the book applies them (reads see them at once regardless)
 LOSS_CHECK_S = 0.05  # seconds between P&L checks against max_loss (marking every position)
+NATIVE_WAIT_S = 0.05  # a native receive step waits at most this long (control, updates and stop are served)
 _now = time.perf_counter_ns
 
 
@@ -211,6 +217,7 @@ class Runner:
         if self.publisher and opt.fanout_wait:
             self.publisher.wait_for_subscribers(opt.fanout_wait)
         backend, ring = self.backend, self.ring
+        native = self._native_device()
         ring.wrap()
         buf, raw, size = ring.buf, ring.raw, ring.size
         r_mark = R_MARK
@@ -275,7 +282,10 @@ class Runner:
         next_loss_check = 0.0
         try:
             try:
-                for payload, rx in self.feed:
+                if native is not None:
+                    self.feed.attach(native)
+                    packets, events = self._native_loop(xbook)
+                for payload, rx in self.feed if native is None else ():
                     if restamp:
                         rx = _now()
                     packets += 1
@@ -333,6 +343,84 @@ class Runner:
         self._drain()
         strategy.on_stop()
         return self.summary()
+
+    def _native_device(self):
+        """The C++ device a natively received feed hands its packets to, or None (packets go through Python)."""
+        if not hasattr(self.feed, "receive_into"):
+            return None
+        from tickgate._driver import Device
+
+        device = self.backend.device
+        return device if isinstance(device, Device) else None  # a Python model has no C++ side
+
+    def _native_loop(self, xbook: _ExchangeBook | None) -> tuple[int, int]:
+        """The loop's body for a natively received feed (see the module doc); (packets, events). Returns at the
+        end of the feed, on a stop or on Ctrl-C."""
+        st, ring, book, directory, strategy, router = self.state, self.ring, self.book, self.directory, \
+            self.strategy, self.router
+        publisher, control, risk = self.publisher, self.control, self.risk
+        rx = self.feed.rx  # the C++ receiver: its methods called straight, no Python frame in between
+        receive, collect = rx.receive_into, rx.collect
+        lat = self.metrics.latency
+        f2e, t2s = lat["feed_to_event"], lat["tick_to_strategy"]
+        packets = events = 0
+        next_control, next_loss_check = CONTROL_EVERY, 0.0
+        try:
+            while not rx.ended and not st.stop:
+                if ring.needs_wrap():
+                    self._wrap()
+                n = receive(ring.free(), NATIVE_WAIT_S)
+                if rx.directory_waiting:  # Stock Directory packets: names before their events
+                    for p in rx.take_directory():
+                        directory.scan(p)
+                    self._new_symbols()
+                while n:
+                    t = _now()
+                    batch = ring.push(n)
+                    pos = ring.pos
+                    book.hi = pos
+                    if xbook is not None:
+                        xbook.end = pos
+                    rx_ns = batch["ts_local"]  # each event's packet's kernel receive time
+                    router.tick_rx_ns = first = int(rx_ns[0])
+                    router.see_events(batch)  # the native order path's mids
+                    t_call = _now()
+                    strategy.on_events(batch)
+                    if n == 1:  # the common case at live rates: a scalar write, not a numpy call
+                        t2s.add(t_call - first)
+                        f2e.add(t - first)
+                    else:
+                        t2s.add_many(t_call, rx_ns)
+                        f2e.add_many(t, rx_ns)
+                    if publisher is not None:
+                        publisher.publish(batch)
+                    events += n
+                    if xbook is not None and (risk.open or pos - xbook.start >= SYNC_EVENTS):
+                        xbook.flush()
+                    if pos - ring.applied >= SYNC_EVENTS:
+                        self._settle(ring.unapplied())
+                        ring.mark_applied()
+                    if pos < ring.size:
+                        break
+                    self._wrap()  # the ring is full and the device may have more
+                    n = collect(ring.free())
+                self._updates()
+                handed = rx.packets
+                arrived, packets = handed != packets, handed
+                if packets >= next_control or not arrived:
+                    next_control = packets + CONTROL_EVERY
+                    st.packets, st.events = packets, events
+                    if control is not None:
+                        control.poll()
+                    now = time.monotonic()
+                    if now >= next_loss_check:
+                        next_loss_check = now + LOSS_CHECK_S
+                        if risk.position and risk.check_loss(self.ctl.mark):
+                            st.kills += 1
+                            router.cancel_all()
+        except KeyboardInterrupt:
+            st.interrupted = True
+        return packets, events
 
     def _wrap(self) -> None:
         """Apply what the ring holds and start it again at 0."""

@@ -61,6 +61,9 @@ def add_source_arguments(p: argparse.ArgumentParser, *, flag: str | None = None)
     g = p.add_argument_group("live feed (udp://)")
     g.add_argument("--rerequest", metavar="HOST:PORT", help="MoldUDP64 re-request server of a udp:// feed")
     g.add_argument("--idle-timeout", type=float, default=5.0, help="udp:// feed: end after this many idle seconds")
+    g.add_argument("--udp-receiver", choices=("native", "python"), default="native",
+                   help="udp:// feed: received in C++ (recvmmsg, kernel receive times; default) or by the Python "
+                        "reference receiver")
 
 
 def open_source_of(args: argparse.Namespace) -> Iterable[Packet]:
@@ -68,7 +71,7 @@ def open_source_of(args: argparse.Namespace) -> Iterable[Packet]:
     from tickgate.host.feeds.sources import open_source
 
     return open_source(args.source, rerequest=args.rerequest, idle_timeout_s=args.idle_timeout,
-                       allow_truncated=args.allow_truncated)
+                       allow_truncated=args.allow_truncated, udp_receiver=args.udp_receiver)
 
 
 def is_live(args: argparse.Namespace) -> bool:

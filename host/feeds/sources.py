@@ -3,7 +3,8 @@
 - `gen:MESSAGES:SYMBOLS:SEED` (or `gen:MESSAGES:SYMBOLS`, seed 1): the seeded generator, packed into
   MoldUDP64 packets, ending with an end-of-session packet;
 - `udp://GROUP:PORT[@IFACE_ADDR]`: a live MoldUDP64 stream (multicast group or unicast address), with
-  gap re-requests to `rerequest` (HOST:PORT) if given;
+  gap re-requests to `rerequest` (HOST:PORT) if given, received natively (`NativeUdpFeed`: C++, kernel
+  receive times) or, with `udp_receiver="python"`, by `MoldUdpFeed` (the reference);
 - anything else: a file, BinaryFILE (plain or gzip) or pcap/pcapng (`open_feed`).
 """
 
@@ -16,7 +17,7 @@ from tickgate.protocol.packet import Packet
 
 from .files import open_feed, pack_messages
 
-__all__ = ["GeneratedFeed", "open_source"]
+__all__ = ["UDP_RECEIVERS", "GeneratedFeed", "open_source"]
 
 
 class GeneratedFeed:
@@ -45,10 +46,14 @@ def _hostport(s: str) -> tuple[str, int]:
     return host, int(port)
 
 
+UDP_RECEIVERS = ("native", "python")
+
+
 def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: float = 5.0,
-                allow_truncated: bool = False) -> Iterable[Packet]:
+                allow_truncated: bool = False, udp_receiver: str = "native") -> Iterable[Packet]:
     """The feed named by `spec` (see the module doc); ValueError if it cannot be. `allow_truncated`: a gzip
-    BinaryFILE cut short is read up to the cut (else an error at the cut)."""
+    BinaryFILE cut short is read up to the cut (else an error at the cut). `udp_receiver`: "native" (C++,
+    recvmmsg) or "python"."""
     if spec.startswith("gen:"):
         parts = spec.split(":")[1:]
         if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
@@ -57,10 +62,14 @@ def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: floa
         return GeneratedFeed(messages, symbols, seed)
     if spec.startswith("udp://"):
         from .udp import MoldUdpFeed, parse_udp_source
+        from .udp_native import NativeUdpFeed
 
+        if udp_receiver not in UDP_RECEIVERS:
+            raise ValueError(f"UDP receiver {udp_receiver!r}: expected one of {', '.join(UDP_RECEIVERS)}")
         group, port, iface = parse_udp_source(spec)
         rr = _hostport(rerequest) if rerequest else None
-        return MoldUdpFeed(group, port, iface=iface, rerequest=rr, idle_timeout_s=idle_timeout_s)
+        feed = NativeUdpFeed if udp_receiver == "native" else MoldUdpFeed
+        return feed(group, port, iface=iface, rerequest=rr, idle_timeout_s=idle_timeout_s)
     path = Path(spec)
     if not path.exists():
         raise ValueError(f"feed {spec}: no such file (or use gen:MESSAGES:SYMBOLS:SEED, udp://GROUP:PORT)")

@@ -128,17 +128,18 @@ class MoldUdpFeed:
             if seq not in self.held:
                 if len(self.held) >= self.max_held:
                     self.c["udp_held_overflow"] += 1
-                    self._give_up(out)
-                    return self._accept(payload, rx_ns, out)
+                    ended = self._give_up(out)
+                    return self._accept(payload, rx_ns, out) or ended
                 self.held[seq] = (payload, rx_ns)
+            ended = False
             if self._request is None:
                 self.c["udp_gaps"] += 1
                 self._tries = 0
                 if self.rr_sock is None:
-                    self._give_up(out)
+                    ended = self._give_up(out)  # an end of session held behind the gap ends the stream now
                 else:
                     self._send_request(self.expected, min(self.held))
-            return False
+            return ended
         out.append(Packet(payload, rx_ns))
         if special:
             return count == END_OF_SESSION and not self.held
