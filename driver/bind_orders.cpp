@@ -134,6 +134,8 @@ void bind_orders(py::module_& m) {
            py::arg("appendage") = py::bytes(), py::arg("time") = py::none())
       .def_property_readonly("writer", &OrderPath::writer, py::return_value_policy::reference_internal)
       .def("set_limits", [](OrderPath& p, const py::object& limits) { p.risk().set_limits(limits_from(limits)); })
+      .def("fill_bucket", [](OrderPath& p) { p.risk().fill_bucket(p.now()); },
+           "The order-rate bucket full, as a new host.risk.Risk starts it.")
       .def("set_time", &OrderPath::set_time, py::arg("time"), "Risk's clock: a fixed time in ns, or None (monotonic).")
       .def("now", &OrderPath::now)
       .def("see_events", [](OrderPath& p, py::buffer b) {

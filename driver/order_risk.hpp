@@ -55,6 +55,11 @@ class Risk {
 
   const Limits& limits() const noexcept { return limits_; }
   void set_limits(const Limits& limits);
+  /// The order-rate bucket full, as a new host.risk.Risk starts it.
+  void fill_bucket(std::int64_t now_ns) noexcept {
+    tokens_ = limits_.max_orders_per_s;
+    last_refill_ = now_ns;
+  }
   /// Throw the kill switch (idempotent); whether it was newly thrown. An empty reason reads "kill".
   bool kill(std::string_view reason, std::int64_t now_ns);
   void reset_kill() { killed_.clear(); }

@@ -9,7 +9,9 @@
    `--runs` runs of `--orders` orders, the paths interleaved; p50/p99 of each run and their medians.
 2. Where the time goes, the native call alone, no simulator: risk + encoding + the call (`active` False: nothing
    written); + the write on a Unix socket pair; + the write on loopback TCP to a reader process asleep in
-   recv (SCHED_BATCH, as the simulator; its wake-up is the sender's work), 100 us between orders.
+   recv (SCHED_BATCH, as the simulator; its wake-up is the sender's work), 100 us between orders; and to a
+   reader that answers every order, the next sent once the answer is in (the simulator's ping-pong: the
+   reader is often still on its way to sleep, and the wake-up waits for it to get there).
 3. Whole `tickgate run`s (the `make demo` feed: generated, imbalance strategy, software card, the simulator):
    `latency_us.strategy_to_order` and `tick_to_order` of `--order-path python` and `native`, one run each.
 
@@ -104,7 +106,7 @@ def components(orders: int) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     now = time.perf_counter_ns
     ring = market(random.Random(0))
-    for what in ("call", "unix", "tcp"):
+    for what in ("call", "unix", "tcp", "echo"):
         path = OrderPath(limits)
         path.see_events(ring)
         path.set_symbol(int(ring[0]["locate"]), "S")
@@ -113,14 +115,17 @@ def components(orders: int) -> dict[str, np.ndarray]:
         child, ours, theirs = 0, None, None
         if what == "unix":
             ours, theirs = socket.socketpair()
-        elif what == "tcp":
+        elif what in ("tcp", "echo"):
             srv = socket.create_server(("127.0.0.1", 0))
             child = os.fork()
             if child == 0:  # the reader: asleep in recv until an order arrives; SCHED_BATCH as the simulator
                 os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
                 conn = socket.create_connection(srv.getsockname())
-                while conn.recv(1 << 16):
-                    pass
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with contextlib.suppress(OSError):
+                    while conn.recv(1 << 16):
+                        if what == "echo":
+                            conn.send(bytes(70))  # an Order Accepted's worth
                 os._exit(0)
             ours, _ = srv.accept()
             srv.close()
@@ -134,6 +139,11 @@ def components(orders: int) -> dict[str, np.ndarray]:
                 until = now() + 100_000
                 while now() < until:
                     pass
+            elif what == "echo":
+                got = 0
+                while i and got < 70:
+                    with contextlib.suppress(BlockingIOError):
+                        got += len(ours.recv(1 << 16))
             t0 = now()
             enter(loc, "B", 1, bid, "0", what != "call")
             ns[i] = (path.last_send_ns if what != "call" else now()) - t0
@@ -184,7 +194,8 @@ def main() -> int:
     print("the native call alone (us): p50 / p99")
     for what, ns in components(args.orders).items():
         label = {"call": "risk + encode + call, nothing written", "unix": "+ write, Unix socket pair",
-                 "tcp": "+ write, loopback TCP, reader asleep"}[what]
+                 "tcp": "+ write, loopback TCP, reader asleep",
+                 "echo": "+ write, loopback TCP, reader answering"}[what]
         print(f"  {label:40s} {np.percentile(ns, 50) / 1e3:6.2f} / {np.percentile(ns, 99) / 1e3:6.2f}")
 
     if args.demo_messages:

@@ -177,5 +177,6 @@ def make_risk(limits, gateway):
     limits = limits or RiskLimits()
     if isinstance(gateway, NativeOuchGateway):
         gateway.path.set_limits(limits)
+        gateway.path.fill_bucket()  # a new risk starts with a full bucket of these limits
         return NativeRisk(gateway.path, limits)
     return Risk(limits)

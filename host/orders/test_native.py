@@ -277,3 +277,18 @@ def test_fast_enter_checks_its_arguments():
     with pytest.raises(TypeError):
         enter(1, "B", "1", 1, "0", True)
     assert enter(1, "B", 1, 1, "0", False) == -1  # locate 1 has no name yet
+
+
+def test_a_run_s_limits_start_a_full_rate_bucket():
+    """The gateway is made before the run's limits are known; the run's risk starts as a new Risk would."""
+
+    class Session:  # down: orders that pass risk come back "not sent", the rest as risk rejections
+        state = SessionState.DISCONNECTED
+        writer = None
+
+    gw = NativeOuchGateway(Session(), RiskLimits(max_orders_per_s=3), time=1_000)  # type: ignore[arg-type]
+    h = Host(gw, RiskLimits(max_orders_per_s=10))
+    h.router.pending.clear()
+    for _ in range(11):
+        h.router.buy(1, 1, 1_000_000, "0")
+    assert [u.reason for u in h.router.pending] == ["risk: order rate"] and gw.path.counters()["not_sent"] == 10
