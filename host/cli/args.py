@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig
 from tickgate.protocol.packet import Packet
 
-__all__ = ["add_card_arguments", "add_source_arguments", "card_config", "open_source_of", "symbol_set"]
+__all__ = ["add_card_arguments", "add_source_arguments", "card_config", "is_live", "open_source_of", "symbol_set"]
 
 SOURCES = "BinaryFILE (plain or .gz), pcap, udp://GROUP:PORT[@IFACE], or gen:MESSAGES:SYMBOLS[:SEED]"
 
@@ -75,4 +75,5 @@ def open_source_of(args: argparse.Namespace) -> Iterable[Packet]:
 
 
 def is_live(args: argparse.Namespace) -> bool:
+    """Whether the source is a live feed (udp://): its packets keep their receive times, no progress bar."""
     return args.source.startswith("udp://")
