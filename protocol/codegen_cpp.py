@@ -98,6 +98,24 @@ inline T load_le(const std::byte* p) noexcept {
   else return v;
 }
 
+/// Stores an unsigned integer at `p` (any alignment), big-endian or little-endian.
+template <class T>
+inline void store_be(std::byte* p, T v) noexcept {
+  if constexpr (std::endian::native == std::endian::little) v = byteswap(v);
+  std::memcpy(p, &v, sizeof(T));
+}
+template <class T>
+inline void store_le(std::byte* p, T v) noexcept {
+  if constexpr (std::endian::native == std::endian::big) v = byteswap(v);
+  std::memcpy(p, &v, sizeof(T));
+}
+/// Stores an alpha field: `s` left-justified, padded with spaces to `width` (cut at `width`).
+inline void store_alpha(std::byte* p, std::string_view s, std::size_t width) noexcept {
+  const std::size_t n = s.size() < width ? s.size() : width;
+  std::memcpy(p, s.data(), n);
+  std::memset(p + n, ' ', width - n);
+}
+
 inline std::uint8_t read_u8(const std::byte* p) noexcept { return std::to_integer<std::uint8_t>(*p); }
 inline std::uint16_t read_u16(const std::byte* p) noexcept { return load_be<std::uint16_t>(p); }
 inline std::uint32_t read_u32(const std::byte* p) noexcept { return load_be<std::uint32_t>(p); }

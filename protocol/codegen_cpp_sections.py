@@ -158,9 +158,23 @@ def _accessor(f: Any, endian: str) -> tuple[str, str]:
     return f"std::uint{bits}_t", f"{reader}({at})"
 
 
+def _setter(f: Any, endian: str) -> str:
+    """The writer of a wire field (`msg` points at the layout's first byte): set_<name>(msg, value)."""
+    at = f"msg + Offset::{f.name}"
+    if f.kind == "alpha":
+        return (f"  static void set_{f.name}(std::byte* msg, std::string_view v) noexcept "
+                f"{{ wire::store_alpha({at}, v, Width::{f.name}); }}")
+    if f.width not in (1, 2, 4, 8) or f.kind == "ts":
+        raise ValueError(f"field {f.name}: no C++ writer for {f.width} bytes of {f.kind} ({endian})")
+    ctype = f"std::uint{8 * f.width}_t"
+    store = "store_be" if endian == "be" else "store_le"
+    return f"  static void set_{f.name}(std::byte* msg, {ctype} v) noexcept {{ wire::{store}({at}, v); }}"
+
+
 def _layout(name: str, doc: str, fields: Sequence[Any], length: int, endian: str,
-            extra: Iterable[str] = ()) -> list[str]:
-    """A struct of a wire layout: constants, Offset and Width of each field, kFields and accessors."""
+            extra: Iterable[str] = (), writers: bool = False) -> list[str]:
+    """A struct of a wire layout: constants, Offset and Width of each field, kFields and accessors (and
+    setters with `writers`, for the layouts the host writes)."""
     names = [_ident(f.name) for f in fields]
     out = [f"/// {_comment(doc)}", f"struct {_ident(name)} {{", *(f"  {e}" for e in extra),
            f"  static constexpr std::size_t kLength = {length};", "  struct Offset {"]
@@ -174,6 +188,8 @@ def _layout(name: str, doc: str, fields: Sequence[Any], length: int, endian: str
     for f in fields:
         ctype, expr = _accessor(f, endian)
         out.append(f"  static {ctype} {f.name}(const std::byte* msg) noexcept {{ return {expr}; }}")
+    if writers:
+        out += [_setter(f, endian) for f in fields]
     out += ["  /// Calls fn(field, value) for each field in order, the value read by its typed accessor.",
             "  template <class Fn>", "  static void for_each_field(const std::byte* msg, Fn&& fn) {"]
     out += [f"    fn(kFields[{i}], {n}(msg));" for i, n in enumerate(names)]
@@ -215,9 +231,10 @@ def mold_section(mold: ModuleType) -> list[str]:
            f"inline constexpr std::size_t kMaxPayload = {mold.MAX_PAYLOAD};",
            f"inline constexpr std::size_t kDmaAlign = {mold.DMA_ALIGN};  // DMA header + packet padded",
            ""]
-    out += _layout("Header", "MoldUDP64 downstream header, big-endian.", mold.HEADER, mold.HEADER_LEN, "be")
+    out += _layout("Header", "MoldUDP64 downstream header, big-endian.", mold.HEADER, mold.HEADER_LEN, "be",
+                   writers=True)
     out += _layout("DmaHeader", "Per-packet header of the DMA path, little-endian.", mold.DMA_HEADER,
-                   mold.DMA_HEADER_LEN, "le")
+                   mold.DMA_HEADER_LEN, "le", writers=True)
     return [*out, "}  // namespace tickgate::mold", ""]
 
 
