@@ -25,4 +25,7 @@ void bind_software(pybind11::module_& m);
 /// The Device interface, SoftwareDevice, F1Device and the fake F1 card (bind_device.cpp).
 void bind_device(pybind11::module_& m);
 
+/// FileFeed, the native reader of BinaryFILE and pcap files into DMA batches (bind_reader.cpp).
+void bind_reader(pybind11::module_& m);
+
 }  // namespace tickgate::driver

@@ -123,6 +123,7 @@ class BinaryFileFeed:
             "file_total_bytes": r.total_bytes,
             "file_progress_permille": int(r.progress * 1000),
             "feed_packets": self.packets,
+            "file_gzip_incomplete": int(r.gzip_incomplete),
         }
 
 
