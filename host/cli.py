@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tickgate.host.backend import BACKENDS, open_backend
+from tickgate.host.backend import BACKENDS
 from tickgate.model.card import CardConfig
 from tickgate.model.order_table import OrderTableConfig
 
@@ -75,16 +75,13 @@ def _print_summary(result, out=None) -> None:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from tickgate.host.feeds import open_feed
-    from tickgate.host.replay import replay
+    from tickgate.host.replay import replay_file
 
     if not args.input.exists():
         print(f"tickgate replay: {args.input}: no such file", file=sys.stderr)
         return 2
-    feed = open_feed(args.input)
-    backend = open_backend(args.backend, _config(args))
     progress = not args.no_progress and sys.stderr.isatty()
-    result = replay(feed, backend, events_path=args.events, progress=progress)
+    result = replay_file(args.input, args.backend, _config(args), events_path=args.events, progress=progress)
     _print_summary(result)
     if args.events:
         print(f"events written to {args.events}")
@@ -148,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="replay a BinaryFILE (plain or .gz) or pcap through a backend")
     r.add_argument("input", type=Path)
     r.add_argument("--backend", default="model", choices=BACKENDS)
-    r.add_argument("--events", type=Path, help="write the events here (.npy of the event dtype)")
+    r.add_argument("--events", type=Path,
+                   help="write the events here: .npy of the event dtype, or .parquet of decoded columns")
     r.add_argument("--json", action="store_true", help="end with one JSON line of the summary")
     r.add_argument("--symbols", help="comma-separated symbols to track (default: all)")
     r.add_argument("--order-table", metavar="BITS:WAYS:STASH",
