@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tickgate.protocol.events import EVENT_DTYPE, EventKind, as_kind
+from tickgate.protocol.events import EVENT_DTYPE, KIND_DTYPES, EventKind
 
 __all__ = ["PRICE_SCALE", "ParquetEventWriter", "events_frame"]
 
@@ -40,10 +40,11 @@ def events_table(events: np.ndarray, directory: Mapping[int, str] | None = None)
     kind = events["kind"]
     not_bbo = kind != EventKind.BBO
     not_trade = kind != EventKind.TRADE
-    t = as_kind(events, EventKind.TRADE)
+    t = events.view(KIND_DTYPES[EventKind.TRADE])  # every record read with the trade layout
     locate = events["locate"]
+    directory = directory or {}
     names = np.full(max(max(directory, default=0), int(locate.max(initial=0))) + 1, None, dtype=object)
-    for k, v in (directory or {}).items():
+    for k, v in directory.items():
         names[k] = v
 
     def price(px: np.ndarray, mask: np.ndarray) -> Any:
