@@ -116,11 +116,11 @@ def open_file_feed(path: str | os.PathLike[str], *, session: bytes | str | None 
     """The native reader of a BinaryFILE (plain or gzip) or pcap/pcapng file (`tickgate._driver.FileFeed`),
     packing as `host.feeds.open_feed` does with the same arguments (its defaults when None)."""
     from tickgate._driver import FileFeed
-    from tickgate.host.feeds.files import DEFAULT_MAX_PAYLOAD, DEFAULT_SESSION, _check_max_payload, _session_bytes
+    from tickgate.host.feeds.packing import DEFAULT_MAX_PAYLOAD, DEFAULT_SESSION, check_max_payload, session_bytes
 
     max_payload = DEFAULT_MAX_PAYLOAD if max_payload is None else max_payload
-    _check_max_payload(max_payload)
-    sess = _session_bytes(DEFAULT_SESSION if session is None else session)
+    check_max_payload(max_payload)
+    sess = session_bytes(DEFAULT_SESSION if session is None else session)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{os.fspath(path)}: no such file")
     return FileFeed(os.fspath(path), session=sess, max_payload=max_payload, port=port)
