@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tickgate.model.card import CardConfig, ReferenceCard
+from tickgate.model.config import CardConfig
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import pack_dma
 
@@ -35,6 +35,8 @@ class ModelBackend:
     name = "model"
 
     def __init__(self, config: CardConfig | None = None) -> None:
+        from tickgate.model.card import ReferenceCard  # the whole model: loaded when it is used
+
         self.card = ReferenceCard(config)
 
     def feed(self, payload: bytes, rx_ns: int = 0) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tickgate.host.backend import BACKENDS
-from tickgate.model.card import CardConfig
+from tickgate.model.config import CardConfig
 from tickgate.model.order_table import OrderTableConfig
 
 

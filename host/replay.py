@@ -247,22 +247,25 @@ def replay_file(path: str | os.PathLike[str], backend: Any = "software", config:
                 events_path: str | Path | None = None, progress: bool = False) -> ReplayResult:
     """Replay a file through `backend` natively (see `open_replay`), events to `events_path` if given: a
     `.npy` of EVENT_DTYPE, or a `.parquet` of decoded columns (`host.frames.events_frame`); both streamed."""
-    from tqdm import tqdm
-
     config = config or CardConfig()
     target, name = replay_target(backend, config)
     batches = EventBatches(open_file_feed(path), target)
     writer = open_event_writer(events_path, batches.directory) if events_path else None
-    total = batches.position()[1]
-    bar = tqdm(total=total or None, unit="B", unit_scale=True, disable=not progress, leave=False, mininterval=0.5)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        total = batches.position()[1]
+        bar = tqdm(total=total or None, unit="B", unit_scale=True, leave=False, mininterval=0.5)
     try:
         for events in batches:
             if writer:
                 writer.write(events)
-            if progress:
+            if bar is not None:
                 bar.update(batches.position()[0] - bar.n)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
         if writer:
             writer.close()
     counters = batches.counters or {}

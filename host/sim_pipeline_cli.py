@@ -5,32 +5,41 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from tickgate.hdl.book.engine import BookGeometry
 from tickgate.model.order_table import OrderTableConfig
+
+if TYPE_CHECKING:
+    from tickgate.hdl.book.engine import BookGeometry
 
 __all__ = ["add_arguments", "run_pipeline_stage"]
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
-    """The pipeline stage's options (the geometry is a build parameter; a new one builds a new simulator)."""
+    """The pipeline stage's options (the geometry is a build parameter; a new one builds a new simulator).
+
+    Defaults are BookGeometry's, taken when the stage runs: building the parser does not import Amaranth.
+    """
     g = s.add_argument_group("pipeline stage")
-    default = BookGeometry()
-    g.add_argument("--max-symbols", type=int, default=default.symbols, help="book slots (default %(default)s)")
-    g.add_argument("--max-levels", type=int, default=default.levels,
-                   help="price levels per side (default %(default)s)")
-    g.add_argument("--names", type=int, default=default.names, help="symbol-name table entries (default %(default)s)")
-    t = default.order_table
-    g.add_argument("--order-table", metavar="BITS:WAYS:STASH", default=f"{t.bucket_bits}:{t.ways}:{t.stash}",
-                   help="order table geometry (default %(default)s)")
+    g.add_argument("--max-symbols", type=int, help="book slots (default: BookGeometry's)")
+    g.add_argument("--max-levels", type=int, help="price levels per side (default: BookGeometry's)")
+    g.add_argument("--names", type=int, help="symbol-name table entries (default: BookGeometry's)")
+    g.add_argument("--order-table", metavar="BITS:WAYS:STASH", help="order table geometry (default: BookGeometry's)")
     g.add_argument("--symbols", help="comma-separated symbols to track, written to the name table (default: all)")
     g.add_argument("--no-level-events", action="store_true", help="no price-level (L) events")
 
 
 def _geometry(args: argparse.Namespace) -> BookGeometry:
-    bits, ways, stash = (int(x) for x in args.order_table.split(":"))
-    return BookGeometry(symbols=args.max_symbols, levels=args.max_levels, names=args.names,
-                        order_table=OrderTableConfig(bucket_bits=bits, ways=ways, stash=stash))
+    from tickgate.hdl.book.engine import BookGeometry
+
+    default = BookGeometry()
+    table = default.order_table
+    if args.order_table:
+        bits, ways, stash = (int(x) for x in args.order_table.split(":"))
+        table = OrderTableConfig(bucket_bits=bits, ways=ways, stash=stash)
+    return BookGeometry(symbols=default.symbols if args.max_symbols is None else args.max_symbols,
+                        levels=default.levels if args.max_levels is None else args.max_levels,
+                        names=default.names if args.names is None else args.names, order_table=table)
 
 
 def run_pipeline_stage(args: argparse.Namespace) -> int:
