@@ -22,10 +22,11 @@ namespace tickgate::driver {
 class SoftwareDevice final : public Device {
  public:
   static constexpr std::uint32_t kIngressFree = 0x7FFFFFFF;
-  static constexpr std::uint32_t kControlEnable = 1u << 0;
-  static constexpr std::uint32_t kControlClearCounters = 1u << 1;
-  static constexpr std::uint32_t kControlTrackAll = 1u << 2;
-  static constexpr std::uint32_t kControlLevelEvents = 1u << 3;
+  // The bits of `control`, from protocol/registers.py's fields (generated tickgate/protocol.hpp).
+  static constexpr std::uint32_t kControlEnable = regs::field::control_enable;
+  static constexpr std::uint32_t kControlClearCounters = regs::field::control_clear_counters;
+  static constexpr std::uint32_t kControlTrackAll = regs::field::control_track_all;
+  static constexpr std::uint32_t kControlLevelEvents = regs::field::control_level_events;
 
   explicit SoftwareDevice(SoftwareCardConfig config = {})
       : config_(std::move(config)), card_(std::make_unique<SoftwareCard>(config_)) {}

@@ -24,7 +24,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, Control, counter_names
+from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, counter_names
 
 from .moldudp64 import SessionConfig, SessionStatus
 from .network_decoder import NetworkConfig
@@ -37,11 +37,8 @@ ADDR_WIDTH = (REGISTER_MAP.size - 1).bit_length()
 OKAY, SLVERR = 0b00, 0b10
 #: Read-only registers whose values are constructor constants.
 CAPACITIES = ("cap_orders", "cap_levels", "cap_symbols")
-def _bit(flag: int) -> int:
-    return flag.bit_length() - 1
-
-
-CLEAR_BIT = _bit(Control.CLEAR_COUNTERS)  # of `control`
+CLEAR_BIT = REGISTER_MAP["control"].field("clear_counters").lo
+SYMBOL_SET_BIT = REGISTER_MAP["symbol_write"].field("set").lo
 
 
 class AxiLiteSignature(wiring.Signature):
@@ -105,28 +102,45 @@ class Bits:
     field_lo: int = 0
 
 
-#: Every read-write register of the map: which `cfg` bits it holds.
-CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
-    "control": (Bits("enable", 1, reg_lo=_bit(Control.ENABLE)),
-                Bits("track_all_symbols", 1, reg_lo=_bit(Control.TRACK_ALL)),
-                Bits("level_events", 1, reg_lo=_bit(Control.LEVEL_EVENTS))),
-    "session_0": (Bits("session.session", 32, field_lo=0),),
-    "session_1": (Bits("session.session", 32, field_lo=32),),
-    "session_2": (Bits("session.session", 16, field_lo=64),),
-    "session_en": (Bits("session.session_en", 1),),
-    "first_sequence_lo": (Bits("session.first_sequence", 32, field_lo=0),),
-    "first_sequence_hi": (Bits("session.first_sequence", 32, field_lo=32),),
-    "first_sequence_en": (Bits("session.first_sequence_en", 1),),
-    "dst_ip": (Bits("net.dst_ip", 32),),
-    "dst_ip_check": (Bits("net.dst_ip_check", 1),),
-    "dst_port": (Bits("net.dst_port", 16),),
-    "dst_port_check": (Bits("net.dst_port_check", 1),),
-    "ignore_ip_checksum": (Bits("net.ignore_ip_checksum", 1),),
-    "symbol_index": (Bits("symbol_index", 16),),
-    "symbol_name_lo": (Bits("symbol_name", 32, field_lo=0),),
-    "symbol_name_hi": (Bits("symbol_name", 32, field_lo=32),),
-    "symbol_write": (),  # a command: pulses `symbol_write`, stores nothing
+#: Where each stored field of a read-write register goes: (register, field) -> (`cfg` path, its first bit).
+#: Positions and widths are the fields' own (`protocol.registers`); `w1` fields are commands, not stored.
+_TARGETS: dict[tuple[str, str], tuple[str, int]] = {
+    ("control", "enable"): ("enable", 0),
+    ("control", "track_all"): ("track_all_symbols", 0),
+    ("control", "level_events"): ("level_events", 0),
+    ("session_0", "value"): ("session.session", 0),
+    ("session_1", "value"): ("session.session", 32),
+    ("session_2", "value"): ("session.session", 64),
+    ("session_en", "en"): ("session.session_en", 0),
+    ("first_sequence_lo", "value"): ("session.first_sequence", 0),
+    ("first_sequence_hi", "value"): ("session.first_sequence", 32),
+    ("first_sequence_en", "en"): ("session.first_sequence_en", 0),
+    ("dst_ip", "value"): ("net.dst_ip", 0),
+    ("dst_ip_check", "en"): ("net.dst_ip_check", 0),
+    ("dst_port", "value"): ("net.dst_port", 0),
+    ("dst_port_check", "en"): ("net.dst_port_check", 0),
+    ("ignore_ip_checksum", "en"): ("net.ignore_ip_checksum", 0),
+    ("symbol_index", "value"): ("symbol_index", 0),
+    ("symbol_name_lo", "value"): ("symbol_name", 0),
+    ("symbol_name_hi", "value"): ("symbol_name", 32),
 }
+
+
+def _config_bits() -> dict[str, tuple[Bits, ...]]:
+    out: dict[str, tuple[Bits, ...]] = {}
+    for r in REGISTER_MAP:
+        if r.access != "rw":
+            continue
+        stored = [f for f in r.fields if f.access == "rw"]
+        if missing := [f.name for f in stored if (r.name, f.name) not in _TARGETS]:
+            raise ValueError(f"CsrBlock does not know where fields {missing} of register {r.name} go")
+        out[r.name] = tuple(Bits(_TARGETS[r.name, f.name][0], f.width, reg_lo=f.lo,
+                                 field_lo=_TARGETS[r.name, f.name][1]) for f in stored)
+    return out
+
+
+#: Every read-write register of the map: which `cfg` bits its stored fields hold (commands hold none).
+CONFIG_BITS: dict[str, tuple[Bits, ...]] = _config_bits()
 
 
 def implemented(name: str) -> int:
@@ -225,7 +239,8 @@ class CsrBlock(wiring.Component):
                         if name == "control":
                             m.d.sync += self.clear.eq(w_strb[CLEAR_BIT // 8] & w_data[CLEAR_BIT])
                         if name == "symbol_write":
-                            m.d.sync += [self.symbol_write.valid.eq(1), self.symbol_write.set.eq(w_data[0])]
+                            m.d.sync += [self.symbol_write.valid.eq(1),
+                                         self.symbol_write.set.eq(w_data[SYMBOL_SET_BIT])]
 
         # Read: answer one cycle after the address, from the value at that cycle.
         wide = {**{n: self.counters[n] for n in self.counter_names},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tickgate.protocol.registers import Control
+from tickgate.protocol.registers import REGISTER_MAP
 
 from .order_table import OrderTableConfig
 
@@ -44,23 +44,25 @@ def register_writes(config: CardConfig, *, clear_counters: bool = False) -> list
     """The register writes (name, value), in order, that give a card this configuration's run-time part:
     the session, the first sequence, the names to track, and `control` last (which enables the card).
     Capacities are not registers: they are the image's (`cap_*`)."""
+    enc = REGISTER_MAP.encode
     writes: list[tuple[str, int]] = []
     if config.session is not None:
         raw = config.session.ljust(10)
-        writes += [("session_0", int.from_bytes(raw[0:4], "little")), ("session_1", int.from_bytes(raw[4:8], "little")),
-                   ("session_2", int.from_bytes(raw[8:10], "little")), ("session_en", 1)]
+        writes += [("session_0", enc("session_0", value=int.from_bytes(raw[0:4], "little"))),
+                   ("session_1", enc("session_1", value=int.from_bytes(raw[4:8], "little"))),
+                   ("session_2", enc("session_2", value=int.from_bytes(raw[8:10], "little"))),
+                   ("session_en", enc("session_en", en=1))]
     if config.first_sequence is not None:
-        writes += [("first_sequence_lo", config.first_sequence & 0xFFFF_FFFF),
-                   ("first_sequence_hi", config.first_sequence >> 32 & 0xFFFF_FFFF), ("first_sequence_en", 1)]
-    control = Control.ENABLE | (Control.LEVEL_EVENTS if config.level_events else 0)
-    if config.symbols is None:
-        control |= Control.TRACK_ALL
-    else:
+        writes += [("first_sequence_lo", enc("first_sequence_lo", value=config.first_sequence & 0xFFFF_FFFF)),
+                   ("first_sequence_hi", enc("first_sequence_hi", value=config.first_sequence >> 32 & 0xFFFF_FFFF)),
+                   ("first_sequence_en", enc("first_sequence_en", en=1))]
+    if config.symbols is not None:
         for i, symbol in enumerate(sorted(config.symbols)):
             raw = symbol.encode("ascii").ljust(8)
-            writes += [("symbol_index", i), ("symbol_name_lo", int.from_bytes(raw[:4], "little")),
-                       ("symbol_name_hi", int.from_bytes(raw[4:], "little")), ("symbol_write", 1)]
-    if clear_counters:
-        control |= Control.CLEAR_COUNTERS
-    writes.append(("control", int(control)))
+            writes += [("symbol_index", enc("symbol_index", value=i)),
+                       ("symbol_name_lo", enc("symbol_name_lo", value=int.from_bytes(raw[:4], "little"))),
+                       ("symbol_name_hi", enc("symbol_name_hi", value=int.from_bytes(raw[4:], "little"))),
+                       ("symbol_write", enc("symbol_write", set=1))]
+    writes.append(("control", enc("control", enable=1, track_all=config.symbols is None,
+                                  level_events=config.level_events, clear_counters=clear_counters)))
     return writes

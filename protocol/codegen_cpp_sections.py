@@ -289,7 +289,7 @@ def events_section(ev: ModuleType) -> list[str]:
 
 
 def regs_section(rg: ModuleType) -> list[str]:
-    """Namespace tickgate::regs, from protocol/registers.py: offsets, counter indices, tables."""
+    """Namespace tickgate::regs, from protocol/registers.py: offsets, field masks, counter indices, tables."""
     regs = list(rg.REGISTER_MAP)
     counters = rg.REGISTER_MAP.group("counter")
     out = ["namespace tickgate::regs {", "",
@@ -301,7 +301,12 @@ def regs_section(rg: ModuleType) -> list[str]:
            *_lines(_REG_TYPES), "", "/// Byte offset of each register.", "namespace offset {"]
     out += [f"inline constexpr std::uint32_t {_ident(r.name)} = {r.offset:#05x};  "
             f"// {r.access} {r.width}: {_comment(r.doc)}" for r in regs]
-    out += ["}  // namespace offset", "", "/// Index of each counter in kCounters.", "namespace counter {"]
+    out += ["}  // namespace offset", "",
+            "/// Mask of each register field, `<register>_<field>` (protocol.registers.Field; w1: a command bit).",
+            "namespace field {"]
+    out += [f"inline constexpr std::uint32_t {_ident(f'{r.name}_{f.name}')} = {f.mask:#010x};  "
+            f"// {f.access}{': ' + _comment(f.doc) if f.doc else ''}" for r in regs for f in r.fields]
+    out += ["}  // namespace field", "", "/// Index of each counter in kCounters.", "namespace counter {"]
     out += [f"inline constexpr std::size_t {r.name} = {i};" for i, r in enumerate(counters)]
     out += ["}  // namespace counter", "",
             f"inline constexpr std::array<Register, {len(regs)}> kRegisters{{{{"]

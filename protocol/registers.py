@@ -3,6 +3,11 @@
 The Amaranth CSR block, the C++ offsets and the Python names all come from `REGISTER_MAP`. Registers are
 32 bits wide on AXI-Lite; a counter is 64 bits and takes two words (low word first, at an 8-byte aligned
 offset). Every counter a backend keeps is named here: backends report counters by these names.
+
+Each configuration register has its fields (`Field`: name, bit position, width, access), as amaranth-soc's
+registers have theirs: the CSR block's bit mapping (`hdl.csr.CONFIG_BITS`), the register writes of a
+configuration (`model.config.register_writes`, through `RegisterMap.encode`) and the C++ masks
+(`tickgate::regs::field`, generated) all come from them. Bits outside a register's fields read 0.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from enum import IntFlag
 
 from .itch_spec import MESSAGES
 
-__all__ = ["COUNTERS", "EVENT_COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Control", "Register", "RegisterMap",
+__all__ = ["COUNTERS", "EVENT_COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Control", "Field", "Register", "RegisterMap",
            "counter_names"]
 
 MAP_VERSION = 3  # 3: level events, symbol names, order-table and latency statistics, DMA buffer levels
@@ -22,8 +27,24 @@ ID_MAGIC = 0x544B4754  # "TKGT"
 
 
 @dataclass(frozen=True)
+class Field:
+    """Bits `lo`..`lo + width - 1` of a register. Access: 'rw' (stored, reads back), 'ro' (read only), or
+    'w1' (a command: writing 1 acts once, the bit reads 0)."""
+
+    name: str
+    lo: int
+    width: int = 1
+    access: str = "rw"
+    doc: str = ""
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lo
+
+
+@dataclass(frozen=True)
 class Register:
-    """One register: name, byte offset, width in bits (32 or 64), access ('ro' or 'rw'), meaning."""
+    """One register: name, byte offset, width in bits (32 or 64), access ('ro' or 'rw'), meaning, fields."""
 
     name: str
     offset: int
@@ -31,10 +52,17 @@ class Register:
     access: str
     doc: str
     group: str = "config"
+    fields: tuple[Field, ...] = ()
 
     @property
     def size(self) -> int:
         return self.width // 8
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"register {self.name} has no field {name!r} (has {[f.name for f in self.fields]})")
 
 
 class RegisterMap:
@@ -54,6 +82,7 @@ class RegisterMap:
                 raise ValueError(f"register {r.name}: ends past the {size:#x}-byte map")
             if r.name in self._by_name:
                 raise ValueError(f"register {r.name} defined twice")
+            self._check_fields(r)
             self._by_name[r.name] = r
             spans.append((r.offset, r.offset + r.size, r.name))
         spans.sort()
@@ -61,6 +90,36 @@ class RegisterMap:
             if b0 < a1:
                 raise ValueError(f"registers {an} and {bn} overlap")
         self.size = size
+
+    @staticmethod
+    def _check_fields(r: Register) -> None:
+        taken = 0
+        for f in r.fields:
+            if f.access not in ("rw", "ro", "w1"):
+                raise ValueError(f"register {r.name} field {f.name}: access must be 'rw', 'ro' or 'w1', "
+                                 f"not {f.access!r}")
+            if f.width < 1 or f.lo < 0 or f.lo + f.width > r.width:
+                raise ValueError(f"register {r.name} field {f.name}: bits {f.lo}..{f.lo + f.width - 1} are not "
+                                 f"within {r.width} bits")
+            if f.access != "ro" and r.access == "ro":
+                raise ValueError(f"register {r.name} field {f.name}: a read-only register has read-only fields")
+            if taken & f.mask:
+                raise ValueError(f"register {r.name} field {f.name} overlaps another field")
+            taken |= f.mask
+        if len({f.name for f in r.fields}) != len(r.fields):
+            raise ValueError(f"register {r.name}: field names must be unique")
+
+    def encode(self, name: str, **values: int) -> int:
+        """The value of register `name` with the given fields set (the others 0), e.g.
+        `encode("control", enable=1, track_all=1)`; ValueError for a value that does not fit its field."""
+        reg = self[name]
+        word = 0
+        for field_name, value in values.items():
+            f = reg.field(field_name)
+            if not 0 <= int(value) < 1 << f.width:
+                raise ValueError(f"{name}.{field_name} is {f.width} bits wide: {value!r} does not fit")
+            word |= int(value) << f.lo
+        return word
 
     def __iter__(self) -> Iterator[Register]:
         return iter(sorted(self._by_name.values(), key=lambda r: r.offset))
@@ -142,40 +201,42 @@ EVENT_COUNTERS: dict[str, str] = {
     "D": "events_degraded", "L": "events_level",
 }
 
-class Control(IntFlag):
-    """Bits of the `control` register."""
-
-    ENABLE = 1 << 0
-    CLEAR_COUNTERS = 1 << 1  # a command: clears every counter and the latency statistics; reads 0
-    TRACK_ALL = 1 << 2  # every symbol gets a book slot on first use (else: the names written)
-    LEVEL_EVENTS = 1 << 3  # price-level (L) events
-
-
 COUNTER_BASE = 0x400
+
+_WORD = (Field("value", 0, 32),)
+_FLAG = (Field("en", 0),)
 
 _CONFIG: tuple[Register, ...] = (
     Register("id", 0x000, 32, "ro", "0x544B4754, 'TKGT'"),
     Register("map_version", 0x004, 32, "ro", "version of this register map"),
     Register("control", 0x008, 32, "rw",
-             "bit 0 enable, bit 1 clear counters, bit 2 track all symbols, bit 3 price-level (L) events"),
-    Register("status", 0x00C, 32, "ro", "bit 0 session locked, bit 1 end of session seen"),
+             "bit 0 enable, bit 1 clear counters, bit 2 track all symbols, bit 3 price-level (L) events", fields=(
+                 Field("enable", 0, doc="the card takes input"),
+                 Field("clear_counters", 1, access="w1", doc="clears every counter and the latency statistics"),
+                 Field("track_all", 2, doc="every symbol gets a book slot on first use (else: the names written)"),
+                 Field("level_events", 3, doc="price-level (L) events"))),
+    Register("status", 0x00C, 32, "ro", "bit 0 session locked, bit 1 end of session seen", fields=(
+        Field("locked", 0, access="ro"), Field("end_of_session", 1, access="ro"))),
     Register("cap_orders", 0x010, 32, "ro", "order table capacity"),
     Register("cap_levels", 0x014, 32, "ro", "price levels kept per side"),
     Register("cap_symbols", 0x018, 32, "ro", "book slots for tracked symbols"),
     # MoldUDP64 session (model.session.MoldSession's arguments); read as each packet header arrives
-    Register("session_0", 0x020, 32, "rw", "session bytes 0-3 as sent on the wire, byte 0 in bits 0-7"),
-    Register("session_1", 0x024, 32, "rw", "session bytes 4-7 as sent on the wire, byte 4 in bits 0-7"),
-    Register("session_2", 0x028, 32, "rw", "session bytes 8-9 as sent on the wire, byte 8 in bits 0-7"),
-    Register("session_en", 0x02C, 32, "rw", "bit 0: only the session in session_0..2 is accepted"),
-    Register("first_sequence_lo", 0x030, 32, "rw", "first sequence number expected, bits 0-31"),
-    Register("first_sequence_hi", 0x034, 32, "rw", "first sequence number expected, bits 32-63"),
-    Register("first_sequence_en", 0x038, 32, "rw", "bit 0: expect first_sequence first, not the first packet's"),
+    Register("session_0", 0x020, 32, "rw", "session bytes 0-3 as sent on the wire, byte 0 in bits 0-7", fields=_WORD),
+    Register("session_1", 0x024, 32, "rw", "session bytes 4-7 as sent on the wire, byte 4 in bits 0-7", fields=_WORD),
+    Register("session_2", 0x028, 32, "rw", "session bytes 8-9 as sent on the wire, byte 8 in bits 0-7",
+             fields=(Field("value", 0, 16),)),
+    Register("session_en", 0x02C, 32, "rw", "bit 0: only the session in session_0..2 is accepted", fields=_FLAG),
+    Register("first_sequence_lo", 0x030, 32, "rw", "first sequence number expected, bits 0-31", fields=_WORD),
+    Register("first_sequence_hi", 0x034, 32, "rw", "first sequence number expected, bits 32-63", fields=_WORD),
+    Register("first_sequence_en", 0x038, 32, "rw", "bit 0: expect first_sequence first, not the first packet's",
+             fields=_FLAG),
     # UDP destination filter of the network front end
-    Register("dst_ip", 0x040, 32, "rw", "destination IPv4 address as a number (10.0.0.1 = 0x0A000001)"),
-    Register("dst_ip_check", 0x044, 32, "rw", "bit 0: drop datagrams not sent to dst_ip"),
-    Register("dst_port", 0x048, 32, "rw", "bits 0-15: destination UDP port"),
-    Register("dst_port_check", 0x04C, 32, "rw", "bit 0: drop datagrams not sent to dst_port"),
-    Register("ignore_ip_checksum", 0x050, 32, "rw", "bit 0: accept IPv4 headers whose checksum does not verify"),
+    Register("dst_ip", 0x040, 32, "rw", "destination IPv4 address as a number (10.0.0.1 = 0x0A000001)", fields=_WORD),
+    Register("dst_ip_check", 0x044, 32, "rw", "bit 0: drop datagrams not sent to dst_ip", fields=_FLAG),
+    Register("dst_port", 0x048, 32, "rw", "bits 0-15: destination UDP port", fields=(Field("value", 0, 16),)),
+    Register("dst_port_check", 0x04C, 32, "rw", "bit 0: drop datagrams not sent to dst_port", fields=_FLAG),
+    Register("ignore_ip_checksum", 0x050, 32, "rw", "bit 0: accept IPv4 headers whose checksum does not verify",
+             fields=_FLAG),
     # book state
     Register("orders_live", 0x058, 32, "ro", "orders held in the order table now"),
     Register("symbols_live", 0x05C, 32, "ro", "book slots taken"),
@@ -183,11 +244,15 @@ _CONFIG: tuple[Register, ...] = (
     Register("events_ready", 0x060, 32, "ro", "events waiting in the egress buffer (C2H reads take them)"),
     Register("ingress_free", 0x064, 32, "ro", "bytes free in the ingress buffer (H2C writes fill it)"),
     # symbol names: a tracked symbol's stock directory (R) message gives its locate a book slot on first use
-    Register("symbol_index", 0x070, 32, "rw", "entry of the symbol-name table the next symbol_write sets"),
-    Register("symbol_name_lo", 0x074, 32, "rw", "symbol bytes 0-3 as on the wire (space padded), byte 0 low"),
-    Register("symbol_name_hi", 0x078, 32, "rw", "symbol bytes 4-7 as on the wire (space padded), byte 4 low"),
+    Register("symbol_index", 0x070, 32, "rw", "entry of the symbol-name table the next symbol_write sets",
+             fields=(Field("value", 0, 16),)),
+    Register("symbol_name_lo", 0x074, 32, "rw", "symbol bytes 0-3 as on the wire (space padded), byte 0 low",
+             fields=_WORD),
+    Register("symbol_name_hi", 0x078, 32, "rw", "symbol bytes 4-7 as on the wire (space padded), byte 4 low",
+             fields=_WORD),
     Register("symbol_write", 0x07C, 32, "rw",
-             "write: bit 0 set stores symbol_name at symbol_index, clear empties it; reads 0"),
+             "write: bit 0 set stores symbol_name at symbol_index, clear empties it; reads 0",
+             fields=(Field("set", 0, access="w1", doc="1 stores symbol_name, 0 empties the entry"),)),
     # latency, in clock cycles from the beat holding a message's last byte to its first event
     Register("latency_min", 0x080, 32, "ro", "smallest latency seen, cycles (0xFFFFFFFF before any)"),
     Register("latency_max", 0x084, 32, "ro", "largest latency seen, cycles"),
@@ -202,6 +267,9 @@ def _counter_registers() -> Iterator[Register]:
 
 
 REGISTER_MAP = RegisterMap((*_CONFIG, *_counter_registers()), size=0x1000)
+
+#: The fields of `control` as flags (ENABLE, CLEAR_COUNTERS, TRACK_ALL, LEVEL_EVENTS).
+Control = IntFlag("Control", {f.name.upper(): f.mask for f in REGISTER_MAP["control"].fields})
 
 
 def counter_names() -> tuple[str, ...]:
