@@ -33,8 +33,8 @@ from typing import Any
 
 from tickgate.sim.build import generate_verilog
 
-__all__ = ["DEVICE", "NOTE", "TOPS", "VU9P", "categorise", "config_top", "estimate", "find_yosys", "main", "parse_stat",
-           "synthesise"]
+__all__ = ["DEVICE", "NOTE", "PARTS", "TOPS", "VU9P", "VU47P", "categorise", "config_top", "estimate", "find_yosys",
+           "main", "parse_stat", "synthesise"]
 
 REPO = Path(__file__).resolve().parents[1]
 DEVICE = "xcvu9p (AWS F1)"
@@ -44,6 +44,12 @@ NOTE = ("Pre-place-and-route Yosys estimates (synth_xilinx -family xcup; carry c
 #: VU9P totals (AMD DS890, UltraScale+ FPGAs product tables; LUT-as-memory: the device's SLICEM LUTs).
 VU9P: dict[str, int] = {"LUT": 1_182_240, "FF": 2_364_480, "LUTRAM": 591_840, "BRAM36": 2_160, "URAM": 960,
                         "DSP": 6_840}
+#: VU47P totals, the F2 part (DS890, Virtex UltraScale+ HBM: 162,960 CLBs of 8 LUTs and 16 flip-flops, 75,120
+#: SLICEMs of 8 LUTs, 2,016 block RAMs, 960 UltraRAMs, 9,024 DSP slices); the same fabric as the VU37P.
+VU47P: dict[str, int] = {"LUT": 1_303_680, "FF": 2_607_360, "LUTRAM": 600_960, "BRAM36": 2_016, "URAM": 960,
+                         "DSP": 9_024}
+#: The parts, F2's first.
+PARTS: dict[str, dict[str, int]] = {"VU47P": VU47P, "VU9P": VU9P}
 
 #: The estimated tops: name -> (module path, class name); the default configuration of each.
 TOPS: dict[str, tuple[str, str]] = {

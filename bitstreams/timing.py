@@ -185,6 +185,7 @@ def timing(config: str = "small", *, yosys: str | os.PathLike[str] | None = None
     for (name, _, _), (paths, meta) in zip(runs, results, strict=True):
         seconds[name] = meta["seconds"]
         if name == "core":
+            resources = _resources(meta["stat"], top)
             components |= {_key(scope): {**p.as_dict(), "alone": False} for scope, p in paths.items() if scope}
             components["core"] = {**paths[""].as_dict(), "alone": False}
         else:
@@ -196,9 +197,18 @@ def timing(config: str = "small", *, yosys: str | os.PathLike[str] | None = None
         "budget": BUDGET,
         "worst": {"component": worst_name, "levels": worst["levels"], "from": worst["from"], "to": worst["to"]},
         "components": components,
-        "config": config, "tool": tool[1], "synthesis_seconds": seconds,
+        "config": config, "tool": tool[1], "synthesis_seconds": seconds, "resources": resources,
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def _resources(stat: str, top: str) -> dict[str, Any]:
+    """The core's resources from its Yosys `stat`, with the percentage of each part (`estimate.PARTS`)."""
+    from .estimate import PARTS, categorise, parse_stat
+
+    used = categorise(parse_stat(stat, top))
+    return {"used": used, **{part: {k: round(100 * used[k] / total, 3) for k, total in totals.items()}
+                             for part, totals in PARTS.items()}}
 
 
 def _table(report: Mapping[str, Any]) -> str:
@@ -227,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Logic levels register to register, CL core of {args.config!r}, {report['tool']} "
           f"({report['seconds']:.0f} s); budget {report['budget']} levels (250 MHz, UltraScale+ -2)")
     print(_table(report))
+    used = report["resources"]["used"]
+    print("core resources (Yosys, pre-place-and-route): " + ", ".join(
+        f"{k} {used[k]:g} ({report['resources']['VU47P'][k]:.2f}% VU47P, {report['resources']['VU9P'][k]:.2f}% VU9P)"
+        for k in ("LUT", "FF", "LUTRAM", "BRAM36", "URAM", "DSP")))
     print(f"{len(over)} of {len(report['components'])} over the budget: {', '.join(over) or 'none'}")
     print(json.dumps(report, separators=(",", ":")))
     return 0
