@@ -12,7 +12,9 @@ ones read `id`, `map_version`, the capacities (constructor constants), `status` 
 - Responses: OKAY for reads of any register and writes of read-write ones. SLVERR (data 0, nothing changed)
   for an address outside the map or not word-aligned, and for writes to read-only registers.
 - One transaction at a time per direction: AW and W are taken in either order (each held until the write
-  is done and its response accepted); a read answers on the cycle after its address.
+  is done and its response accepted). A read's address is registered, and the register it names is
+  selected on the next cycle (nothing runs from the address pins through the read multiplexer): the read
+  answers two cycles after its address, with the value of the cycle after it.
 """
 
 from __future__ import annotations
@@ -227,19 +229,23 @@ class CsrBlock(wiring.Component):
                         if name == "symbol_write":
                             m.d.sync += [self.symbol_write.valid.eq(1), self.symbol_write.set.eq(w_data[0])]
 
-        # Read: answer one cycle after the address, from the value at that cycle.
+        # Read: register the address, then select the register it names (answer two cycles after the address).
         wide = {**{n: self.counters[n] for n in self.counter_names},
                 **{n: self.latency[n] for n in WIDE_GAUGES}}
         wide_names = list(wide)
         latch_hi = Signal(32)  # high word of the 64-bit register whose low word was read last
         latch_index = Signal(range(len(wide_names)))
         latch_valid = Signal()
-        m.d.comb += bus.arready.eq(~bus.rvalid)
+        ar_pending = Signal()  # an address is registered, its register not yet selected
+        ar_key = Signal(len(bus.araddr) - 1)  # Cat(aligned, word index), as `_key` makes it
+        m.d.comb += bus.arready.eq(~bus.rvalid & ~ar_pending)
         with m.If(bus.rvalid & bus.rready):
             m.d.sync += bus.rvalid.eq(0)
         with m.If(bus.arvalid & bus.arready):
-            m.d.sync += [bus.rvalid.eq(1), bus.rdata.eq(0), bus.rresp.eq(OKAY)]
-            with m.Switch(Cat(bus.araddr[:2] == 0, bus.araddr[2:])):
+            m.d.sync += [ar_pending.eq(1), ar_key.eq(Cat(bus.araddr[:2] == 0, bus.araddr[2:]))]
+        with m.If(ar_pending):
+            m.d.sync += [ar_pending.eq(0), bus.rvalid.eq(1), bus.rdata.eq(0), bus.rresp.eq(OKAY)]
+            with m.Switch(ar_key):
                 constants = {"id": ID_MAGIC, "map_version": MAP_VERSION, **self._caps}
                 for r in REGISTER_MAP:
                     low, high = _key(r.offset), _key(r.offset + 4)

@@ -5,11 +5,17 @@
     i (MoldUDP64 packets) ──────────────────────────┘                              ▲
     csr (AXI-Lite) ─► CsrBlock: configuration, names, every counter, latency ──────┘
 
+Every port is registered at the boundary: a register slice (`StreamQueue` of depth 2, a skid buffer) on the
+input stream and on `events`, `dma_status` held in a register, and the CSR block registers a read's address
+before it selects the register (so no path runs from a port's pins through logic to another port or deep
+into the pipeline, and the Verilated model's input-driven logic is only the slices').
+
 `input` picks the input side: "dma" (the F1 path: `dma_in`, 64-bit words of `protocol.moldudp64.pack_dma`
 batches), "network" (`i`, Ethernet frames) or "packets" (`i`, MoldUDP64 packets, for tests). Events equal
 `model.card.ReferenceCard`'s for the same configuration (every field but `ts_local`, a cycle count here).
-Latency statistics count cycles from a record leaving the decoder, plus the decoder's fixed two cycles,
-to its message's first event: from the beat holding the message's last byte when nothing backs up.
+Latency statistics count cycles from a record leaving the decoder, plus the fixed cycles before it (input
+slice, decoder) and after the engine (output slice), to its message's first event: from the beat holding
+the message's last byte, at the input port, to the event at the output port when nothing backs up.
 """
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
@@ -24,10 +30,11 @@ from .event_record import EVENT_BITS
 from .layouts import DecodedRecord, PacketBeat
 from .queue import StreamQueue
 
-__all__ = ["DECODER_LATENCY", "INPUTS", "DmaStatus", "Pipeline", "pipeline_counters"]
+__all__ = ["DECODER_LATENCY", "INPUTS", "SLICE_LATENCY", "DmaStatus", "Pipeline", "pipeline_counters"]
 
 INPUTS = ("dma", "network", "packets")
 DECODER_LATENCY = 2  # cycles from a message's last beat to its record, when nothing backs up
+SLICE_LATENCY = 1  # cycles a register slice adds (one on the input, one on the events)
 DMA_COUNTERS = ("dma_bad_length", "dma_skipped_words")
 
 #: Levels of the F1 shell adapter's buffers, shown in registers of the same names.
@@ -75,6 +82,8 @@ class Pipeline(wiring.Component):
         Stamped = data.StructLayout({"record": DecodedRecord, "stamp": 64})
         m.submodules.queue = queue = StreamQueue(Stamped, self._queue_depth)
         wiring.connect(m, wiring.flipped(self.csr), csr.bus)
+        dma_status = Signal(DmaStatus)
+        m.d.sync += dma_status.eq(self.dma_status)
         now = Signal(64)
         m.d.sync += now.eq(now + 1)
         counts = {}
@@ -83,7 +92,9 @@ class Pipeline(wiring.Component):
             from .dma import DmaUnframer
 
             m.submodules.unframer = unframer = DmaUnframer(max_length=self._max_packet)
-            wiring.connect(m, wiring.flipped(self.dma_in), unframer.i)
+            m.submodules.in_slice = in_slice = StreamQueue(unsigned(64), 2)
+            wiring.connect(m, wiring.flipped(self.dma_in), in_slice.i)
+            wiring.connect(m, in_slice.o, unframer.i)
             wiring.connect(m, unframer.o, decoder.i)
             for name, pulse in (("dma_bad_length", unframer.dma_bad_length),
                                 ("dma_skipped_words", unframer.dma_skipped)):
@@ -92,7 +103,9 @@ class Pipeline(wiring.Component):
                 counts[name] = count
         elif self.input == "network":
             m.submodules.front_end = front_end = EthernetFrontEnd()
-            wiring.connect(m, wiring.flipped(self.i), front_end.i)
+            m.submodules.in_slice = in_slice = StreamQueue(PacketBeat, 2)
+            wiring.connect(m, wiring.flipped(self.i), in_slice.i)
+            wiring.connect(m, in_slice.o, front_end.i)
             wiring.connect(m, front_end.o, decoder.i)
             net = csr.cfg.net
             m.d.comb += [
@@ -103,7 +116,9 @@ class Pipeline(wiring.Component):
             counts |= {name: front_end.counters[name] for name in ETH_COUNTERS}
             m.d.comb += front_end.clear_counters.eq(csr.clear)
         else:
-            wiring.connect(m, wiring.flipped(self.i), decoder.i)
+            m.submodules.in_slice = in_slice = StreamQueue(PacketBeat, 2)
+            wiring.connect(m, wiring.flipped(self.i), in_slice.i)
+            wiring.connect(m, in_slice.o, decoder.i)
 
         m.d.comb += [
             decoder.cfg.eq(csr.cfg.session), csr.status.eq(decoder.status),
@@ -112,12 +127,14 @@ class Pipeline(wiring.Component):
             queue.i.payload.stamp.eq(now), decoder.o.ready.eq(queue.i.ready),
             engine.i.valid.eq(queue.o.valid), engine.i.payload.eq(queue.o.payload.record),
             queue.o.ready.eq(engine.i.ready),
-            engine.stamp.eq(queue.o.payload.stamp - DECODER_LATENCY), engine.now.eq(now),
+            engine.stamp.eq(queue.o.payload.stamp - (DECODER_LATENCY + 2 * SLICE_LATENCY)), engine.now.eq(now),
             engine.cfg.track_all.eq(csr.cfg.track_all_symbols), engine.cfg.level_events.eq(csr.cfg.level_events),
             engine.name_write.eq(csr.symbol_write.valid), engine.name_set.eq(csr.symbol_write.set),
             engine.name_index.eq(csr.cfg.symbol_index), engine.name_value.eq(csr.cfg.symbol_name),
         ]
-        wiring.connect(m, engine.o, wiring.flipped(self.events))
+        m.submodules.out_slice = out_slice = StreamQueue(EVENT_BITS, 2)
+        wiring.connect(m, engine.o, out_slice.i)
+        wiring.connect(m, out_slice.o, wiring.flipped(self.events))
         counts |= {name: decoder.counters[name] for name in DECODER_COUNTERS}
         counts |= {name: engine.counters[name] for name in BOOK_COUNTERS}
         for name in self.counter_names:
@@ -137,8 +154,8 @@ class Pipeline(wiring.Component):
                 m.d.sync += lat_max.eq(lat.cycles)
         m.d.comb += [
             csr.gauges.orders_live.eq(engine.orders_live), csr.gauges.symbols_live.eq(engine.symbols_live),
-            csr.gauges.events_ready.eq(self.dma_status.events_ready),
-            csr.gauges.ingress_free.eq(self.dma_status.ingress_free),
+            csr.gauges.events_ready.eq(dma_status.events_ready),
+            csr.gauges.ingress_free.eq(dma_status.ingress_free),
             csr.gauges.latency_min.eq(lat_min), csr.gauges.latency_max.eq(lat_max),
             csr.latency.latency_count.eq(lat_count), csr.latency.latency_sum.eq(lat_sum),
         ]
