@@ -22,6 +22,9 @@ void bind_protocol(pybind11::module_& m);
 /// SoftwareCard, the card modelled in C++ (software_card.hpp).
 void bind_software(pybind11::module_& m);
 
+/// FeedBook, the backtest's order-by-order book of the feed (feed_book.hpp).
+void bind_feed_book(pybind11::module_& m);
+
 /// The Device interface, SoftwareDevice, F1Device and the fake F1 card (bind_device.cpp).
 void bind_device(pybind11::module_& m);
 

@@ -8,4 +8,5 @@ PYBIND11_MODULE(_driver, m) {
   tickgate::driver::bind_protocol(m);
   tickgate::driver::bind_software(m);
   tickgate::driver::bind_device(m);
+  tickgate::driver::bind_feed_book(m);
 }

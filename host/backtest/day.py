@@ -42,6 +42,7 @@ class DaySpec:
     latency: Latency = field(default_factory=Latency)
     fees: Fees = field(default_factory=Fees)
     card: CardConfig = field(default_factory=CardConfig)
+    native_book: bool = True  # the fill simulator's book: native FeedBook, or the Python reference (tests)
 
 
 @dataclass
@@ -100,8 +101,8 @@ def run_day(path: str | Path, spec: DaySpec) -> DayResult:
 
     t0 = time.perf_counter()
     backend, card = _open_card(spec.card)
-    sim = FillSimulator(spec.latency, spec.fees)
     directory, book = Directory(), TopOfBook()
+    sim = FillSimulator(spec.latency, spec.fees, locate_of=directory.by_symbol, native=spec.native_book)
     risk = Risk(spec.limits, clock=sim.clock)
     router = OrderRouter(sim, risk, directory, book, Metrics())
     strategy = load_strategy(spec.strategy, dict(spec.params))
