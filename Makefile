@@ -72,6 +72,7 @@ bench: setup
 	$(BIN)/python tests/bench_software.py
 	$(BIN)/python tests/bench_host.py
 	$(BIN)/python tests/bench_sim.py
+	$(BIN)/python tests/bench_backtest.py
 
 clean:
 	rm -rf build $(OUT) .pytest_cache

@@ -42,14 +42,16 @@ def command(args: list[str]) -> tuple[float, str, str]:
     t0 = time.perf_counter()
     p = subprocess.run([TICKGATE, *args], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
-    if p.returncode not in (0, 1):
+    if p.returncode not in (0, 1) or "Traceback" in p.stderr:
         raise SystemExit(f"tickgate {' '.join(args)} failed:\n{p.stderr}")
     return wall, p.stdout, p.stderr
 
 
 def days_seconds(stderr: str) -> float:
     """The command's own figure: '... messages in X s' (Ray's start excluded)."""
-    line = next(x for x in stderr.splitlines() if " in " in x and " s (" in x)
+    line = next((x for x in stderr.splitlines() if " in " in x and " s (" in x), None)
+    if line is None:
+        raise SystemExit(f"no timing line in:\n{stderr}")
     return float(line.split(" in ")[1].split(" s ")[0])
 
 

@@ -18,7 +18,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from tickgate.host.backtest.day import DaySpec, run_day
     from tickgate.host.backtest.fills import Fees, Latency
     from tickgate.host.backtest.report import plot_equity, table, totals, write_parquet
-    from tickgate.host.parallel import map_tasks
+    from tickgate.host.parallel import ensure_ray, map_tasks
     from tickgate.host.risk import RiskLimits
     from tickgate.host.strategy import load_strategy
 
@@ -34,6 +34,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                    params=params, limits=RiskLimits.from_file(args.limits) if args.limits else RiskLimits(),
                    latency=Latency.parse(args.latency), fees=Fees.parse(args.fees) if args.fees else Fees(),
                    card=card_config(args))
+    t0 = time.perf_counter()
+    ensure_ray(args.workers, args.ray)
+    print(f"tickgate backtest: Ray up in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     t0 = time.perf_counter()
     results = map_tasks(run_day, [(str(f.resolve()), spec) for f in feeds], workers=args.workers,
                         address=args.ray, progress=not args.no_progress and sys.stderr.isatty())
