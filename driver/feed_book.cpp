@@ -15,7 +15,7 @@ using itch::OrderExecutedWithPrice;
 using itch::OrderReplace;
 }  // namespace
 
-FeedBook::FeedBook() : watched_(1 << 16, false) { orders_.reserve(1 << 20); }
+FeedBook::FeedBook() : sides_(1 << 17), watched_(1 << 16, false) { orders_.reserve(1 << 20); }
 
 std::pair<long, std::uint64_t> FeedBook::feed(std::span<const std::byte> packet, std::size_t start,
                                               std::uint64_t until_ts) {
@@ -80,7 +80,8 @@ void FeedBook::add(std::uint64_t ref, std::uint16_t locate, bool buy, std::uint3
                    std::uint64_t ts) {
   const std::uint64_t prio = ++prio_;
   if (!orders_.try_emplace(ref, Live{price, shares, prio, locate, buy}).second) return;  // a duplicate
-  sides_[key(locate, buy)][price].emplace(prio, ref);
+  Queue& q = sides_[key(locate, buy)][price];
+  q.emplace_hint(q.end(), prio, ref);  // the newest priority: at the back
   if (watched_[locate]) touches_.push_back(Touch{ref, prio, ts, price, shares, locate, 'A', buy});
 }
 
@@ -104,10 +105,9 @@ void FeedBook::reduce(std::uint64_t ref, std::uint32_t shares, bool all, char ki
 std::vector<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>> FeedBook::level(std::uint16_t locate, bool buy,
                                                                                      std::uint32_t price) const {
   std::vector<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>> out;
-  const auto side = sides_.find(key(locate, buy));
-  if (side == sides_.end()) return out;
-  const auto level = side->second.find(price);
-  if (level == side->second.end()) return out;
+  const Side& side = sides_[key(locate, buy)];
+  const auto level = side.find(price);
+  if (level == side.end()) return out;
   out.reserve(level->second.size());
   for (const auto& [prio, ref] : level->second) out.emplace_back(ref, orders_.at(ref).shares, prio);
   return out;
@@ -115,13 +115,12 @@ std::vector<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>> FeedBook::l
 
 std::vector<std::uint32_t> FeedBook::prices(std::uint16_t locate, bool buy) const {
   std::vector<std::uint32_t> out;
-  const auto side = sides_.find(key(locate, buy));
-  if (side == sides_.end()) return out;
-  out.reserve(side->second.size());
+  const Side& side = sides_[key(locate, buy)];
+  out.reserve(side.size());
   if (buy) {
-    for (auto it = side->second.rbegin(); it != side->second.rend(); ++it) out.push_back(it->first);
+    for (auto it = side.rbegin(); it != side.rend(); ++it) out.push_back(it->first);
   } else {
-    for (const auto& [price, queue] : side->second) out.push_back(price);
+    for (const auto& [price, queue] : side) out.push_back(price);
   }
   return out;
 }

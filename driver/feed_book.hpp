@@ -67,7 +67,7 @@ class FeedBook {
   void reduce(std::uint64_t ref, std::uint32_t shares, bool all, char kind, std::uint64_t ts);
 
   std::unordered_map<std::uint64_t, Live> orders_;
-  std::unordered_map<std::uint32_t, Side> sides_;
+  std::vector<Side> sides_;  // by key(locate, buy)
   std::vector<bool> watched_;
   std::vector<Touch> touches_;
   std::uint64_t prio_ = 0;
