@@ -8,9 +8,10 @@ unapplied tail) and applies them in bulk every `SYNC_EVENTS` events, off the tic
 simulator with a book of its own gets them before each order and while orders rest on it. GC is frozen
 and disabled for the run; `cpu` pins the process. `run()` returns the summary (what `--json` prints).
 
-A feed received natively (`NativeUdpFeed`) with a backend that has a C++ device takes another body
-(`_native_loop`): no Python per packet. Each step hands whatever arrived, in order, to the device as one
-DMA batch and the strategy gets all its events at once; every event's `ts_local` is its packet's kernel
+A feed received natively (`NativeUdpFeed`) with a backend that has a C++ device is received in its own
+steps (`_native_loop`), with no Python per packet, and its events go through the same delivery as every
+other feed's. Each step hands whatever arrived, in order, to the device as one DMA batch and the strategy
+gets all its events at once; every event's `ts_local` is its packet's kernel
 receive time (CLOCK_MONOTONIC, as `perf_counter_ns`), so tick -> strategy is measured per event from it.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -242,8 +243,9 @@ class Runner:
             self.feed.on_idle = control.poll  # a quiet live feed still answers the control socket
         events = 0
 
-        def deliver(n: int, rx: int) -> None:
-            """Hand the `n` events the backend just wrote into the ring to the strategy, and on."""
+        def deliver(n: int, rx: int, stamped: bool = not per_packet) -> None:
+            """Hand the `n` events the backend just wrote into the ring to the strategy, and on. `rx` is the tick's
+            receive time; `stamped`: the events are of many packets, each timed from its own (`ts_local`)."""
             nonlocal events
             t = _now()
             start = ring.pos
@@ -256,7 +258,7 @@ class Runner:
             router.see_events(batch)  # the native order path's mids
             t_call = _now()
             strategy.on_events(batch)
-            if per_packet:
+            if not stamped:
                 t2s.add_n(t_call - rx, n)
                 f2e.add_n(t - rx, n)
             else:  # events of many packets: each its own packet's receive time
@@ -284,7 +286,7 @@ class Runner:
             try:
                 if native is not None:
                     self.feed.attach(native)
-                    packets, events = self._native_loop(xbook)
+                    packets = self._native_loop(deliver, lambda: events)
                 for payload, rx in self.feed if native is None else ():
                     if restamp:
                         rx = _now()
@@ -353,17 +355,16 @@ class Runner:
         device = self.backend.device
         return device if isinstance(device, Device) else None  # a Python model has no C++ side
 
-    def _native_loop(self, xbook: _ExchangeBook | None) -> tuple[int, int]:
-        """The loop's body for a natively received feed (see the module doc); (packets, events). Returns at the
-        end of the feed, on a stop or on Ctrl-C."""
-        st, ring, book, directory, strategy, router = self.state, self.ring, self.book, self.directory, \
-            self.strategy, self.router
-        publisher, control, risk = self.publisher, self.control, self.risk
+    def _native_loop(self, deliver: Callable[[int, int, bool], None], handed: Callable[[], int]) -> int:
+        """The loop's body for a natively received feed (see the module doc): each step's events go through the
+        run's `deliver`, timed from their packets' kernel receive times; `handed()` counts the events so far.
+        Returns the packets received, at the end of the feed, on a stop or on Ctrl-C."""
+        st, ring, directory, router = self.state, self.ring, self.directory, self.router
+        control, risk = self.control, self.risk
         rx = self.feed.rx  # the C++ receiver: its methods called straight, no Python frame in between
         receive, collect = rx.receive_into, rx.collect
-        lat = self.metrics.latency
-        f2e, t2s = lat["feed_to_event"], lat["tick_to_strategy"]
-        packets = events = 0
+        stamps = ring.buf["ts_local"]  # each event's packet's kernel receive time
+        packets = 0
         next_control, next_loss_check = CONTROL_EVERY, 0.0
         try:
             while not rx.ended and not st.stop:
@@ -375,41 +376,17 @@ class Runner:
                         directory.scan(p)
                     self._new_symbols()
                 while n:
-                    t = _now()
-                    batch = ring.push(n)
-                    pos = ring.pos
-                    book.hi = pos
-                    if xbook is not None:
-                        xbook.end = pos
-                    rx_ns = batch["ts_local"]  # each event's packet's kernel receive time
-                    router.tick_rx_ns = first = int(rx_ns[0])
-                    router.see_events(batch)  # the native order path's mids
-                    t_call = _now()
-                    strategy.on_events(batch)
-                    if n == 1:  # the common case at live rates: a scalar write, not a numpy call
-                        t2s.add(t_call - first)
-                        f2e.add(t - first)
-                    else:
-                        t2s.add_many(t_call, rx_ns)
-                        f2e.add_many(t, rx_ns)
-                    if publisher is not None:
-                        publisher.publish(batch)
-                    events += n
-                    if xbook is not None and (risk.open or pos - xbook.start >= SYNC_EVENTS):
-                        xbook.flush()
-                    if pos - ring.applied >= SYNC_EVENTS:
-                        self._settle(ring.unapplied())
-                        ring.mark_applied()
-                    if pos < ring.size:
+                    deliver(n, int(stamps[ring.pos]), n > 1)  # one event (live rates): timed by scalar writes
+                    if ring.pos < ring.size:
                         break
                     self._wrap()  # the ring is full and the device may have more
                     n = collect(ring.free())
                 self._updates()
-                handed = rx.packets
-                arrived, packets = handed != packets, handed
+                received = rx.packets
+                arrived, packets = received != packets, received
                 if packets >= next_control or not arrived:
                     next_control = packets + CONTROL_EVERY
-                    st.packets, st.events = packets, events
+                    st.packets, st.events = packets, handed()
                     if control is not None:
                         control.poll()
                     now = time.monotonic()
@@ -420,7 +397,7 @@ class Runner:
                             router.cancel_all()
         except KeyboardInterrupt:
             st.interrupted = True
-        return packets, events
+        return packets
 
     def _wrap(self) -> None:
         """Apply what the ring holds and start it again at 0."""
