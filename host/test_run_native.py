@@ -14,10 +14,10 @@ from tickgate.host.exchange.paper import PaperExchange
 from tickgate.host.feeds import pack_messages
 from tickgate.host.feeds.generator import Generator
 from tickgate.host.feeds.udp import MoldUdpFeed
+from tickgate.host.feeds.udp_loopback import same_events
 from tickgate.host.feeds.udp_native import NativeUdpFeed
 from tickgate.host.run import Runner, RunOptions
 from tickgate.host.strategy import Strategy, load_strategy
-from tickgate.protocol.events import EVENT_DTYPE
 
 
 class Recorder(Strategy):
@@ -74,8 +74,7 @@ def test_native_feed_gives_the_strategy_what_the_python_feed_does(packets, ring_
     s_py, _ = run(MoldUdpFeed("127.0.0.1", 0, idle_timeout_s=2.0), packets, rec_py)
     s_nat, r_nat = run(NativeUdpFeed("127.0.0.1", 0, idle_timeout_s=2.0), packets, rec_nat, ring_events)
     py, nat = np.concatenate(rec_py.seen), np.concatenate(rec_nat.seen)
-    cols = [n for n in EVENT_DTYPE.names if n != "ts_local" and not n.startswith("reserved")]
-    assert len(nat) == len(py) == s_nat["events"] and all(np.array_equal(py[c], nat[c]) for c in cols)
+    assert len(nat) == s_nat["events"] and same_events(py, nat)
     assert rec_nat.names == rec_py.names and len(rec_nat.names) == 30
     assert s_nat["packets"] == s_py["packets"] == len(packets)
     lat = s_nat["latency_us"]["tick_to_strategy"]
@@ -98,15 +97,15 @@ def test_a_backend_without_a_cpp_device_iterates_the_native_feed(packets):
     run(NativeUdpFeed("127.0.0.1", 0, idle_timeout_s=2.0), packets, rec_sw)
     assert r_model._native_device() is None
     model, sw = np.concatenate(rec_model.seen), np.concatenate(rec_sw.seen)
-    cols = [n for n in EVENT_DTYPE.names if n != "ts_local" and not n.startswith("reserved")]
-    assert len(model) == len(sw) and all(np.array_equal(model[c], sw[c]) for c in cols)
+    assert same_events(model, sw)
     assert s_model["packets"] == len(packets) and (model["ts_local"] > 0).all()
 
 
-def test_a_quiet_native_feed_still_answers_the_control_socket():
+@pytest.mark.parametrize("feed_class", [MoldUdpFeed, NativeUdpFeed], ids=["python", "native"])
+def test_a_quiet_live_feed_still_answers_the_control_socket(feed_class):
     from tickgate.host.control import request
 
-    feed = NativeUdpFeed("127.0.0.1", 0, idle_timeout_s=3.0)
+    feed = feed_class("127.0.0.1", 0, idle_timeout_s=3.0)
     r = Runner(feed, open_backend("software"), load_strategy("imbalance"), PaperExchange(),
                options=RunOptions(restamp=False, control="tcp://127.0.0.1:0", drain_s=0.0))
     answers: list[dict] = []

@@ -10,64 +10,14 @@ import numpy as np
 import pytest
 
 from tickgate.host.backend import open_backend
-from tickgate.host.feeds import pack_messages
-from tickgate.host.feeds.generator import Generator
 from tickgate.host.feeds.udp import MoldUdpFeed, parse_udp_source
+from tickgate.host.feeds.udp_loopback import RerequestServer, reference, same_events, test_stream
 from tickgate.protocol import moldudp64
-from tickgate.protocol.events import EVENT_DTYPE
-
-SESSION = b"TICKGATE01"
 
 
 @pytest.fixture(scope="module")
 def stream():
-    msgs = list(Generator(3_000, 20, 9))
-    packets = list(pack_messages(iter(msgs), session=SESSION, max_payload=400, end_of_session=True))
-    return msgs, packets
-
-
-def reference(packets) -> np.ndarray:
-    be = open_backend("software")
-    for p in packets:
-        be.feed(p, 0)
-    return be.take_events()
-
-
-def same_events(a: np.ndarray, b: np.ndarray) -> bool:
-    cols = [n for n in EVENT_DTYPE.names if n != "ts_local" and not n.startswith("reserved")]
-    return len(a) == len(b) and all(np.array_equal(a[c], b[c]) for c in cols)
-
-
-class RerequestServer:
-    """Answers MoldUDP64 re-requests from the message list, 10 messages a packet."""
-
-    def __init__(self, msgs: list[bytes]) -> None:
-        self.msgs = msgs
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.address = self.sock.getsockname()
-        self.requests: list[moldudp64.RequestPacket] = []
-        self.running = True
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self) -> None:
-        while self.running:
-            try:
-                data, peer = self.sock.recvfrom(100)
-            except TimeoutError:
-                continue
-            req = moldudp64.RequestPacket.decode(data)
-            self.requests.append(req)
-            for first in range(req.sequence_number, req.sequence_number + req.requested_count, 10):
-                last = min(first + 10, req.sequence_number + req.requested_count, len(self.msgs) + 1)
-                self.sock.sendto(moldudp64.build(req.session, first, self.msgs[first - 1:last - 1]), peer)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join()
-        self.sock.close()
+    return test_stream()
 
 
 def publish(feed: MoldUdpFeed, packets: list[bytes], drop: set[int], target=None) -> threading.Thread:
@@ -160,31 +110,3 @@ def test_multicast_join(stream):
         pytest.skip("multicast loopback is not delivered on this host")
     assert got.payload == packets[0]
     assert parse_udp_source("udp://239.1.2.3:5000@10.0.0.1") == ("239.1.2.3", 5000, "10.0.0.1")
-
-
-def test_a_quiet_live_feed_still_answers_the_control_socket():
-    from tickgate.host.control import request
-    from tickgate.host.exchange.paper import PaperExchange
-    from tickgate.host.run import Runner, RunOptions
-    from tickgate.host.strategy import load_strategy
-
-    feed = MoldUdpFeed("127.0.0.1", 0, idle_timeout_s=3.0)
-    r = Runner(feed, open_backend("software"), load_strategy("imbalance"), PaperExchange(),
-               options=RunOptions(restamp=False, control="tcp://127.0.0.1:0", drain_s=0.0))
-    answers: list[dict] = []
-
-    def client():
-        answers.append(request(r.control.endpoint, {"cmd": "status"}))
-        answers.append(request(r.control.endpoint, {"cmd": "stop"}))
-
-    t = threading.Thread(target=client)
-    t0 = time.monotonic()
-    t.start()
-    try:
-        s = r.run()
-    finally:
-        t.join(5)
-        r.close()
-        feed.close()
-    assert answers[0]["ok"] and answers[0]["packets"] == 0 and answers[1] == {"ok": True, "stopping": True}
-    assert s["packets"] == 0 and time.monotonic() - t0 < 2.5  # ended by the stop, not the idle timeout
