@@ -22,14 +22,6 @@ namespace py = pybind11;
 namespace tickgate::driver {
 namespace {
 
-std::span<events::Event> events_of(const py::array& out) {
-  if (out.ndim() != 1 || out.itemsize() != static_cast<py::ssize_t>(events::kEventSize) ||
-      !(out.flags() & py::array::c_style) || !out.writeable()) {
-    throw py::value_error("out must be a writable, contiguous 1-D array of EVENT_DTYPE (64-byte records)");
-  }
-  return {static_cast<events::Event*>(const_cast<void*>(out.data())), static_cast<std::size_t>(out.size())};
-}
-
 /// One packet as a DMA batch of its own, into `batch`: the bytes protocol.moldudp64.pack_dma makes of it.
 void pack_one(std::vector<std::byte>& batch, std::span<const std::byte> packet, std::uint64_t rx_ns) {
   using mold::DmaHeader;

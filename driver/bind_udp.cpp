@@ -25,14 +25,6 @@ namespace py = pybind11;
 namespace tickgate::driver {
 namespace {
 
-std::span<events::Event> event_out(const py::array& out) {
-  if (out.ndim() != 1 || out.itemsize() != static_cast<py::ssize_t>(events::kEventSize) ||
-      !(out.flags() & py::array::c_style) || !out.writeable()) {
-    throw py::value_error("out must be a writable, contiguous 1-D array of EVENT_DTYPE (64-byte records)");
-  }
-  return {static_cast<events::Event*>(const_cast<void*>(out.data())), static_cast<std::size_t>(out.size())};
-}
-
 std::uint64_t seconds_ns(double s, const char* name) {
   if (!(s >= 0) || !std::isfinite(s)) throw py::value_error(std::string(name) + " must be a finite number >= 0");
   return static_cast<std::uint64_t>(s * 1e9);
@@ -58,7 +50,7 @@ class Receiver {
 
   /// One receive step; its packets submitted to the attached target, events collected into `out`.
   std::size_t receive_into(const py::array& out, double timeout_s) {
-    const auto span = event_out(out);
+    const auto span = events_of(out);
     const std::uint64_t timeout = seconds_ns(timeout_s, "timeout_s");
     check_attached();
     py::gil_scoped_release release;
@@ -73,7 +65,7 @@ class Receiver {
   }
 
   std::size_t collect(const py::array& out) {
-    const auto span = event_out(out);
+    const auto span = events_of(out);
     check_attached();
     return device_ ? device_->collect(span) : card_->take_events(span);
   }

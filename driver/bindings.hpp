@@ -1,10 +1,13 @@
 // The pieces of the tickgate._driver module, each bound by its own function.
 #pragma once
 
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <cstddef>
 #include <span>
+
+#include "tickgate/protocol.hpp"
 
 namespace tickgate::driver {
 
@@ -14,6 +17,16 @@ inline std::span<const std::byte> bytes_of(const pybind11::buffer_info& info) {
     throw pybind11::value_error("expected a contiguous 1-D buffer of bytes (bytes, bytearray, uint8 array)");
   }
   return {static_cast<const std::byte*>(info.ptr), static_cast<std::size_t>(info.size)};
+}
+
+/// The records of a writable, contiguous 1-D array of 64-byte events (EVENT_DTYPE or its V64 view), for a
+/// device to write into; ValueError otherwise.
+inline std::span<events::Event> events_of(const pybind11::array& out) {
+  if (out.ndim() != 1 || out.itemsize() != static_cast<pybind11::ssize_t>(events::kEventSize) ||
+      !(out.flags() & pybind11::array::c_style) || !out.writeable()) {
+    throw pybind11::value_error("out must be a writable, contiguous 1-D array of EVENT_DTYPE (64-byte records)");
+  }
+  return {static_cast<events::Event*>(const_cast<void*>(out.data())), static_cast<std::size_t>(out.size())};
 }
 
 /// The generated protocol contracts (tickgate/protocol.hpp): tables, decoding and framing.
