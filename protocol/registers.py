@@ -17,7 +17,8 @@ from .itch_spec import MESSAGES
 __all__ = ["COUNTERS", "EVENT_COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Control", "Register", "RegisterMap",
            "counter_names"]
 
-MAP_VERSION = 4  # 3: level events, symbol names, order tables, latency, DMA buffer levels; 4: packets_oversize
+MAP_VERSION = 5  # 3: level events, symbol names, order tables, latency, DMA buffer levels; 4: packets_oversize;
+#                5: the F2 host event ring (ring_* registers, ring_full and pcim_errors)
 ID_MAGIC = 0x544B4754  # "TKGT"
 
 
@@ -97,6 +98,9 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("dma_skipped_words", "64-bit words skipped while finding the next DMA header or with an oversize packet"),
     # (here, not appended: the book engine keeps every counter from untracked_symbol on as its own)
     ("packets_oversize", "packets longer than MAX_PACKET (or than the image's DMA unframer takes), dropped whole"),
+    # host event ring (F2, `protocol.f2_map`)
+    ("ring_full", "events held because the host ring had no free record (counted once per event)"),
+    ("pcim_errors", "PCIM writes into host memory answered with an error (their records are lost)"),
     # MoldUDP64 session
     ("packets", "MoldUDP64 packets received"),
     ("packets_heartbeat", "heartbeat packets (message count 0)"),
@@ -195,6 +199,15 @@ _CONFIG: tuple[Register, ...] = (
     Register("latency_max", 0x084, 32, "ro", "largest latency seen, cycles"),
     Register("latency_count", 0x088, 64, "ro", "messages measured", group="latency"),
     Register("latency_sum", 0x090, 64, "ro", "sum of their latencies, cycles", group="latency"),
+    # host event ring (F2): `protocol.f2_map` says how the host sets it up and polls it
+    Register("ring_base_lo", 0x0A0, 32, "rw", "bus address of the host event ring, bits 0-31 (4 KiB aligned)"),
+    Register("ring_base_hi", 0x0A4, 32, "rw", "bus address of the host event ring, bits 32-63"),
+    Register("ring_head_lo", 0x0A8, 32, "rw", "bus address of the ring's head line, bits 0-31 (64-byte aligned)"),
+    Register("ring_head_hi", 0x0AC, 32, "rw", "bus address of the ring's head line, bits 32-63"),
+    Register("ring_size_log2", 0x0B0, 32, "rw", "log2 of the ring's records (f2_map.RING_MIN_LOG2..RING_MAX_LOG2)"),
+    Register("ring_control", 0x0B4, 32, "rw", "bit 0 enable, bit 1 reset both indices (a command; reads 0)"),
+    Register("ring_consumer", 0x0B8, 32, "rw", "records the host has consumed, modulo 2**32"),
+    Register("ring_producer", 0x0BC, 32, "ro", "records the card has written and announced, modulo 2**32"),
 )
 
 
