@@ -27,7 +27,13 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
 
 
 def _limit_values(d: dict[str, str]) -> dict[str, float | int]:
-    return {k: (float(v) if "." in v or "e" in v.lower() else int(v)) for k, v in d.items()}
+    out: dict[str, float | int] = {}
+    for k, v in d.items():
+        try:
+            out[k] = float(v) if "." in v or "e" in v.lower() else int(v)
+        except ValueError:
+            raise ValueError(f"--limit {k}={v}: not a number") from None
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
