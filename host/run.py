@@ -2,11 +2,12 @@
 
 Per packet (the tick): stamp its receive time, learn Stock Directory names, hand it to the backend, which
 writes its events into a preallocated ring (`EventRing`; the C++ devices write straight into it, nothing
-allocated), hand the strategy a view of them, deliver order updates, publish the events, and every `CONTROL_EVERY`
-packets answer the control socket. The host's book sees new events at once (a read looks at the ring's
-unapplied tail) and applies them in bulk every `SYNC_EVENTS` events, off the tick path; an exchange
-simulator with a book of its own gets them before each order and while orders rest on it. GC is frozen
-and disabled for the run; `cpu` pins the process. `run()` returns the summary (what `--json` prints).
+allocated), hand the strategy a view of them, deliver order updates, publish the events (ZeroMQ, the shared-
+memory ring), and every `CONTROL_EVERY` packets answer the control socket. The host's book sees new events at
+once (a read looks at the ring's unapplied tail) and applies them in bulk every `SYNC_EVENTS` events, off the
+tick path; an exchange simulator with a book of its own gets them before each order and while orders rest on
+it. GC is frozen and disabled for the run; `cpu` pins the process. `run()` returns the summary (what `--json`
+prints).
 
 A feed received natively (`NativeUdpFeed`) with a backend that has a C++ device is received in its own
 steps (`_native_loop`), with no Python per packet, and its events go through the same delivery as every
@@ -126,6 +127,8 @@ class RunOptions:
     batch_packets: int = 1  # 1: every packet is a tick; N: events taken every N packets (throughput)
     fanout: str | None = None  # e.g. tcp://127.0.0.1:5555
     fanout_wait: int = 0  # wait for this many subscribers before starting
+    shm: str | None = None  # the shared-memory event ring's name (/dev/shm/NAME)
+    shm_records: int = 1 << 16  # its capacity in records, a power of two
     control: str | None = None  # e.g. tcp://127.0.0.1:5556
     prometheus_port: int | None = None  # 0 picks a free port
     limits_path: str | None = None
@@ -158,6 +161,11 @@ class Runner:
                               backend=backend.name, strategy=strategy.name, limits_path=self.opt.limits_path,
                               stop_feed=getattr(feed, "stop", None))
         self.publisher = EventPublisher(self.directory, self.opt.fanout) if self.opt.fanout else None
+        self.shm = None
+        if self.opt.shm:
+            from tickgate.host.shm import ShmPublisher
+
+            self.shm = ShmPublisher(self.opt.shm, self.opt.shm_records)
         self.control = ControlServer(self.ctl.handle, self.opt.control) if self.opt.control else None
         self.prometheus = None
         if self.opt.prometheus_port is not None:
@@ -181,6 +189,8 @@ class Runner:
             c.update({k: v for k, v in stats().items() if v})
         if self.publisher:
             c.update(self.publisher.stats())
+        if self.shm:
+            c.update(self.shm.stats())
         if self.control:
             c["control_requests"] = self.control.requests
             c["control_bad_requests"] = self.control.bad_requests
@@ -224,6 +234,7 @@ class Runner:
         r_mark = R_MARK
         strategy, router, book, directory, risk = self.strategy, self.router, self.book, self.directory, self.risk
         publisher, control = self.publisher, self.control
+        shm_publish = self.shm.publish if self.shm is not None else None
         ex_update = None if self._shared or self.exchange is None else self.exchange.update_book
         xbook = _ExchangeBook(ex_update, ring.buf) if ex_update is not None else None
         router.before_send = xbook.flush if xbook is not None else None
@@ -265,6 +276,8 @@ class Runner:
                 ts_local = batch["ts_local"]
                 t2s.add_many(t_call, ts_local)
                 f2e.add_many(t, ts_local)
+            if shm_publish is not None:
+                shm_publish(batch)
             if publisher is not None:
                 publisher.publish(batch)
             events += n
@@ -436,7 +449,7 @@ class Runner:
             time.sleep(0.002)
 
     def close(self) -> None:
-        for part in (self.publisher, self.control, self.prometheus):
+        for part in (self.publisher, self.shm, self.control, self.prometheus):
             if part is not None:
                 part.close()
         self.gateway.close()

@@ -46,13 +46,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"tickgate run: {backend.name} backend, strategy {strategy.name}, exchange {ex_note}", file=sys.stderr)
     live = is_live(args)
     opts = RunOptions(restamp=not live, batch_packets=args.batch_packets, fanout=args.fanout,
-                      fanout_wait=args.fanout_wait, control=args.control, prometheus_port=args.prometheus,
+                      fanout_wait=args.fanout_wait, shm=args.shm, shm_records=args.shm_records,
+                      control=args.control, prometheus_port=args.prometheus,
                       limits_path=str(args.limits) if args.limits else None, cpu=args.cpu,
                       progress=not args.no_progress and sys.stderr.isatty() and not live)
     runner = Runner(feed, backend, strategy, gateway, exchange=exchange, limits=limits, options=opts)
     for what, part in (("fan-out", runner.publisher), ("control", runner.control)):
         if part is not None:
             print(f"tickgate run: {what} on {part.endpoint}", file=sys.stderr)
+    if runner.shm is not None:
+        p = runner.shm.producer
+        print(f"tickgate run: shared-memory ring /dev/shm/{p.name}, {p.capacity} records"
+              + (f" (taken over: epoch {p.epoch})" if p.reopened else ""), file=sys.stderr)
     if runner.prometheus is not None:
         print(f"tickgate run: metrics on {runner.prometheus.url}", file=sys.stderr)
     try:
@@ -91,6 +96,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     r.add_argument("--fanout", metavar="ENDPOINT", nargs="?", const="tcp://127.0.0.1:5555",
                    help="publish events on ZeroMQ (default endpoint tcp://127.0.0.1:5555)")
     r.add_argument("--fanout-wait", type=int, default=0, metavar="N", help="wait for N subscribers first")
+    r.add_argument("--shm", metavar="NAME", help="publish events into the shared-memory ring /dev/shm/NAME "
+                                                  "(readers: tickgate.host.shm, driver/shm_reader.hpp)")
+    r.add_argument("--shm-records", type=int, default=1 << 16, metavar="N",
+                   help="the shared-memory ring's capacity in records, a power of two (default 65536)")
     r.add_argument("--control", metavar="ENDPOINT", nargs="?", const="tcp://127.0.0.1:5556",
                    help="control socket, ZeroMQ REP (default endpoint tcp://127.0.0.1:5556)")
     r.add_argument("--prometheus", type=int, metavar="PORT", help="serve /metrics on 127.0.0.1:PORT (0: any)")
