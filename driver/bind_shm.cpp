@@ -3,7 +3,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <time.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -14,6 +17,36 @@
 namespace py = pybind11;
 
 namespace tickgate::driver {
+namespace {
+
+std::uint64_t monotonic_ns() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+/// The benchmarks' publisher loop (tests/bench_shm.py): each record alone, its ts_local set to CLOCK_MONOTONIC
+/// ns just before it is published, `gap_ns` apart (busy-waiting). The ring alone, without Python per record.
+void publish_paced(shm::Producer& p, const py::array& records, std::uint64_t gap_ns) {
+  if (records.ndim() != 1 || records.itemsize() != static_cast<py::ssize_t>(events::kEventSize) ||
+      !(records.flags() & py::array::c_style)) {
+    throw py::value_error("records must be a contiguous 1-D array of EVENT_DTYPE (64-byte records)");
+  }
+  const auto* src = static_cast<const events::Event*>(records.data());
+  const auto n = static_cast<std::size_t>(records.size());
+  py::gil_scoped_release release;
+  std::uint64_t next = monotonic_ns();
+  for (std::size_t i = 0; i < n; ++i) {
+    events::Event e = src[i];
+    e.ts_local = monotonic_ns();
+    p.publish({&e, 1});
+    next += gap_ns;
+    while (monotonic_ns() < next) {
+    }
+  }
+}
+
+}  // namespace
 
 void bind_shm(py::module_& m) {
   using shm::Producer;
@@ -37,6 +70,8 @@ void bind_shm(py::module_& m) {
       .def_property_readonly("reopened", &Producer::reopened, "Whether opening took over an existing segment.")
       .def_property_readonly("readers", &Producer::readers, "Readers holding a slot now.")
       .def_property_readonly("name", &Producer::name);
+  m.def("shm_publish_paced", &publish_paced, py::arg("producer"), py::arg("records"), py::arg("gap_ns"),
+        "Benchmarks: publish each record alone, ts_local = CLOCK_MONOTONIC ns just before, gap_ns apart.");
 }
 
 }  // namespace tickgate::driver
