@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
+from tickgate.host.alerts import CHECK_S, Alerts, Threshold
 from tickgate.host.backend import Backend
 from tickgate.host.control import ControlServer
 from tickgate.host.exchange import Exchange
@@ -137,6 +138,7 @@ class RunOptions:
     drain_s: float = 1.0  # after the feed ends, wait up to this long for order updates
     cancel_at_end: bool = True
     ring_events: int = RING_EVENTS  # the event ring the backend writes into
+    alerts: tuple[Threshold, ...] = ()  # thresholds checked every CHECK_S (host.alerts)
 
 
 class Runner:
@@ -176,6 +178,8 @@ class Runner:
         self._symbols_sent = 0
         self._xbook: _ExchangeBook | None = None
         self.ring = EventRing(self.opt.ring_events)
+        self.alerts = Alerts(self.opt.alerts, self.metrics) if self.opt.alerts else None
+        self._next_alert_check = 0.0
         self.metrics.sources.append(self._counters)
 
     def summary(self, final: bool = True) -> dict:
@@ -333,6 +337,8 @@ class Runner:
                             if risk.position and risk.check_loss(self.ctl.mark):
                                 st.kills += 1
                                 router.cancel_all()
+                        if now >= self._next_alert_check:
+                            self._check_alerts(now)
                         if st.stop:
                             break
                         if stats is not None and packets % 256 == 0:
@@ -357,7 +363,16 @@ class Runner:
         st.packets, st.events = packets, events
         self._drain()
         strategy.on_stop()
+        self._check_alerts(time.monotonic())  # the run's last word on every threshold
         return self.summary()
+
+    def _check_alerts(self, now: float) -> None:
+        """Raise and clear the alerts (every CHECK_S, off the tick; a no-op without thresholds)."""
+        self._next_alert_check = now + CHECK_S
+        if self.alerts is not None:
+            st = self.state
+            self.metrics.counters.update({"packets": st.packets, "events": st.events, "kills": st.kills})
+            self.alerts.check()
 
     def _native_device(self):
         """The C++ device a natively received feed hands its packets to, or None (packets go through Python)."""
@@ -408,6 +423,8 @@ class Runner:
                         if risk.position and risk.check_loss(self.ctl.mark):
                             st.kills += 1
                             router.cancel_all()
+                    if now >= self._next_alert_check:
+                        self._check_alerts(now)
         except KeyboardInterrupt:
             st.interrupted = True
         return packets

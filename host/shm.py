@@ -82,8 +82,7 @@ class ShmPublisher:
         self.name = name
 
     def stats(self) -> dict[str, int]:
-        p = self.producer
-        return {"shm_published": p.head, "shm_epoch": p.epoch, "shm_readers": p.readers}
+        return {"shm_published": self.producer.head}
 
     def close(self, unlink: bool = False) -> None:
         """Mark the ring closed (readers drain what it holds); `unlink` also removes its name."""

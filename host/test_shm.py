@@ -86,7 +86,7 @@ def test_the_layout_is_generated_from_one_table():
 def test_one_producer_two_readers_in_other_processes(name):
     pub = ShmPublisher(name, 1 << 13)
     readers = [start_reader("cpp", name), start_reader("py", name)]
-    assert pub.stats()["shm_readers"] == 2
+    assert pub.producer.readers == 2
     total = 6000
     for first in range(1, total + 1, 50):  # batches as the run loop delivers them
         pub.publish(records(first, 50))

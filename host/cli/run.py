@@ -10,7 +10,7 @@ from pathlib import Path
 from tickgate.host.backend import BACKENDS, open_backend
 from tickgate.host.exchange import open_exchange
 
-from .args import add_card_arguments, add_source_arguments, card_config, is_live, open_source_of
+from .args import add_alert_arguments, add_card_arguments, add_source_arguments, card_config, is_live, open_source_of
 
 __all__ = ["add_parser", "cmd_run"]
 
@@ -45,11 +45,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                                                    order_path=args.order_path)
     print(f"tickgate run: {backend.name} backend, strategy {strategy.name}, exchange {ex_note}", file=sys.stderr)
     live = is_live(args)
+    from tickgate.host.alerts import thresholds_of_args
+
+    alerts = thresholds_of_args(args)
     opts = RunOptions(restamp=not live, batch_packets=args.batch_packets, fanout=args.fanout,
                       fanout_wait=args.fanout_wait, shm=args.shm, shm_records=args.shm_records,
                       control=args.control, prometheus_port=args.prometheus,
                       limits_path=str(args.limits) if args.limits else None, cpu=args.cpu,
-                      progress=not args.no_progress and sys.stderr.isatty() and not live)
+                      progress=not args.no_progress and sys.stderr.isatty() and not live, alerts=tuple(alerts))
     runner = Runner(feed, backend, strategy, gateway, exchange=exchange, limits=limits, options=opts)
     for what, part in (("fan-out", runner.publisher), ("control", runner.control)):
         if part is not None:
@@ -103,6 +106,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     r.add_argument("--control", metavar="ENDPOINT", nargs="?", const="tcp://127.0.0.1:5556",
                    help="control socket, ZeroMQ REP (default endpoint tcp://127.0.0.1:5556)")
     r.add_argument("--prometheus", type=int, metavar="PORT", help="serve /metrics on 127.0.0.1:PORT (0: any)")
+    add_alert_arguments(r)
     r.add_argument("--cpu", type=int, help="pin the process to this CPU")
     r.add_argument("--batch-packets", type=int, default=1,
                    help="take events every N packets (default 1: every packet is a tick)")
