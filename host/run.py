@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
@@ -43,6 +44,9 @@ from tickgate.host.strategy.orders import make_router
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import HEADER_LEN
 from tickgate.protocol.packet import Packet
+
+if TYPE_CHECKING:
+    from tickgate.host.tracing import OrderTracing
 
 __all__ = ["EventRing", "RunOptions", "Runner"]
 
@@ -139,6 +143,7 @@ class RunOptions:
     cancel_at_end: bool = True
     ring_events: int = RING_EVENTS  # the event ring the backend writes into
     alerts: tuple[Threshold, ...] = ()  # thresholds checked every CHECK_S (host.alerts)
+    tracing: OrderTracing | None = None  # order spans (host.tracing); None: off, nothing wrapped
 
 
 class Runner:
@@ -157,6 +162,8 @@ class Runner:
         self.risk = make_risk(limits, gateway)  # native over a native gateway, else host.risk.Risk
         self.router = make_router(gateway, self.risk, self.directory, self.book, self.metrics)
         strategy.bind(self.router, self.book, self.directory)
+        if self.opt.tracing is not None:
+            self.opt.tracing.attach(self.router, strategy)
         self._shared = exchange is not None and exchange.share_book(self.book)  # in-process: reads the host's book
         self.state = RunState()
         self.ctl = RunControl(self.state, self.risk, self.router, self.directory, self.book, self.metrics,
@@ -466,7 +473,7 @@ class Runner:
             time.sleep(0.002)
 
     def close(self) -> None:
-        for part in (self.publisher, self.shm, self.control, self.prometheus):
+        for part in (self.publisher, self.shm, self.control, self.prometheus, self.opt.tracing):
             if part is not None:
                 part.close()
         self.gateway.close()

@@ -48,11 +48,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tickgate.host.alerts import thresholds_of_args
 
     alerts = thresholds_of_args(args)
+    tracing = None
+    if args.otlp:
+        from tickgate.host.tracing import OrderTracing
+
+        tracing = OrderTracing(otlp=args.otlp, sample=1.0 if args.trace_sample is None else args.trace_sample)
+    elif args.trace_sample is not None:
+        raise ValueError("--trace-sample needs --otlp URL (tracing is off without an endpoint)")
     opts = RunOptions(restamp=not live, batch_packets=args.batch_packets, fanout=args.fanout,
                       fanout_wait=args.fanout_wait, shm=args.shm, shm_records=args.shm_records,
                       control=args.control, prometheus_port=args.prometheus,
                       limits_path=str(args.limits) if args.limits else None, cpu=args.cpu,
-                      progress=not args.no_progress and sys.stderr.isatty() and not live, alerts=tuple(alerts))
+                      progress=not args.no_progress and sys.stderr.isatty() and not live, alerts=tuple(alerts),
+                      tracing=tracing)
     runner = Runner(feed, backend, strategy, gateway, exchange=exchange, limits=limits, options=opts)
     for what, part in (("fan-out", runner.publisher), ("control", runner.control)):
         if part is not None:
@@ -107,6 +115,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="control socket, ZeroMQ REP (default endpoint tcp://127.0.0.1:5556)")
     r.add_argument("--prometheus", type=int, metavar="PORT", help="serve /metrics on 127.0.0.1:PORT (0: any)")
     add_alert_arguments(r)
+    r.add_argument("--otlp", metavar="URL", help="trace orders (a span per order, tick to last update) to this "
+                                                  "OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318/v1/traces")
+    r.add_argument("--trace-sample", type=float, metavar="R", help="fraction of orders traced (default 1)")
     r.add_argument("--cpu", type=int, help="pin the process to this CPU")
     r.add_argument("--batch-packets", type=int, default=1,
                    help="take events every N packets (default 1: every packet is a tick)")
