@@ -5,7 +5,9 @@ run's order router and strategy by wrapping, on those objects only, the calls th
 `replace`) and the one that takes their updates (`on_order_update`). Off, nothing is wrapped: the hot path runs
 exactly the code it runs without this module, with no per-order allocation.
 
-A sampled order's span (name `order`) starts at the receive time of the packet whose events led to it (the
+Only an order's facts are kept while it is live (a tuple and a list per sampled order); its span is made and
+handed to the exporter when the order is done, off the path from tick to order. A sampled order's span
+(name `order`) starts at the receive time of the packet whose events led to it (the
 tick; the decision time when there was none) and carries its ids and terms as attributes (`tickgate.order.token`,
 `.symbol`, `.side`, `.shares`, `.price` in Price(4), `.tif`, `.replaces` for a replacement) and events: `decision`
 (the strategy asked), `sent` (its bytes written), then `accepted`, `executed` (shares, price), `canceled`,
@@ -79,9 +81,9 @@ class OrderTracing:
         on_update = strategy.on_order_update
 
         def traced_update(u: OrderUpdate) -> None:
-            if u.token in self.open:
-                self._update(u)
             on_update(u)
+            if u.token in self.open:
+                self._update(u)  # after the strategy: its reaction first
 
         strategy.on_order_update = traced_update
 
@@ -128,45 +130,56 @@ class OrderTracing:
 
     def _start(self, router: Any, token: int, symbol: str, side: str, shares: int, price: int, tif: str, tick: int,
                t0: int, wire: Callable[[], int], replaces: int | None) -> None:
+        # Only the facts are kept here, on the order's path; the span is made when the order is done (_emit).
+        self.started += 1
+        order = [shares, (token, symbol, side, shares, price, tif, replaces, tick or t0), [("decision", t0, None)]]
+        self.open[token] = order
+        if self._rejected(router, token):  # by risk: it never left
+            self._update(router.pending[-1])
+        else:
+            order[2].append(("sent", wire(), None))
+
+    def _update(self, u: OrderUpdate) -> None:
+        order = self.open[u.token]
+        kind = u.kind
+        if kind is UpdateKind.EXECUTED:
+            attrs: dict[str, Any] | None = {"shares": u.shares, "price": u.price}
+            order[0] -= u.shares
+        elif kind is UpdateKind.CANCELED:
+            attrs = {"shares": u.shares}
+            order[0] -= u.shares
+        elif kind is UpdateKind.REJECTED:
+            attrs = {"reason": u.reason}
+            order[0] = 0
+        else:
+            attrs = None
+        t = u.ts_ns or _now()
+        order[2].append((kind.value, t, attrs))
+        if order[0] <= 0:
+            del self.open[u.token]
+            self._emit(order, t + self._epoch)
+
+    def _emit(self, order: list[Any], end_ns: int, open_at_end: bool = False) -> None:
+        """The span of a finished order: its attributes, events and times (ns since the epoch)."""
+        (token, symbol, side, shares, price, tif, replaces, start), events = order[1], order[2]
         e = self._epoch
         attrs = {"tickgate.order.token": token, "tickgate.order.symbol": symbol, "tickgate.order.side": side,
                  "tickgate.order.shares": shares, "tickgate.order.price": price, "tickgate.order.tif": tif}
         if replaces is not None:
             attrs["tickgate.order.replaces"] = replaces
-        span = self.tracer.start_span("order", start_time=(tick or t0) + e, attributes=attrs)
-        span.add_event("decision", timestamp=t0 + e)
-        self.started += 1
-        if self._rejected(router, token):  # by risk: it never left
-            self.open[token] = [span, 0]
-            self._update(router.pending[-1])
-            return
-        span.add_event("sent", timestamp=wire() + e)
-        self.open[token] = [span, shares]
-
-    def _update(self, u: OrderUpdate) -> None:
-        entry = self.open[u.token]
-        span = entry[0]
-        attrs: dict[str, Any] = {}
-        if u.kind is UpdateKind.EXECUTED or u.kind is UpdateKind.CANCELED:
-            attrs = {"shares": u.shares, "price": u.price} if u.kind is UpdateKind.EXECUTED else {"shares": u.shares}
-            entry[1] -= u.shares
-        elif u.kind is UpdateKind.REJECTED:
-            attrs = {"reason": u.reason}
-            entry[1] = 0
-        t = (u.ts_ns or _now()) + self._epoch
-        span.add_event(u.kind.value, attributes=attrs, timestamp=t)
-        if entry[1] <= 0:
-            span.end(end_time=t)
-            del self.open[u.token]
-            self.ended += 1
+        if open_at_end:
+            attrs["tickgate.order.open_at_end"] = True
+        span = self.tracer.start_span("order", start_time=start + e, attributes=attrs)
+        for name, t, event_attrs in events:
+            span.add_event(name, attributes=event_attrs, timestamp=t + e)
+        span.end(end_time=end_ns)
+        self.ended += 1
 
     def close(self) -> None:
         """End the spans still open (marked open_at_end), export everything, shut the exporter down."""
         t = time.time_ns()
-        for span, _left in self.open.values():
-            span.set_attribute("tickgate.order.open_at_end", True)
-            span.end(end_time=t)
-        self.ended += len(self.open)
+        for order in self.open.values():
+            self._emit(order, t, open_at_end=True)
         self.open.clear()
         self.provider.force_flush()
         self.provider.shutdown()
