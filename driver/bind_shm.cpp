@@ -5,6 +5,8 @@
 
 #include <time.h>
 
+#include <cerrno>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -26,7 +28,8 @@ std::uint64_t monotonic_ns() noexcept {
 }
 
 /// The benchmarks' publisher loop (tests/bench_shm.py): each record alone, its ts_local set to CLOCK_MONOTONIC
-/// ns just before it is published, `gap_ns` apart (busy-waiting). The ring alone, without Python per record.
+/// ns just before it is published, `gap_ns` apart (sleeping in between: a spinning real-time publisher would be
+/// throttled by the kernel). The ring alone, without Python per record.
 void publish_paced(shm::Producer& p, const py::array& records, std::uint64_t gap_ns) {
   if (records.ndim() != 1 || records.itemsize() != static_cast<py::ssize_t>(events::kEventSize) ||
       !(records.flags() & py::array::c_style)) {
@@ -41,7 +44,8 @@ void publish_paced(shm::Producer& p, const py::array& records, std::uint64_t gap
     e.ts_local = monotonic_ns();
     p.publish({&e, 1});
     next += gap_ns;
-    while (monotonic_ns() < next) {
+    const timespec until{static_cast<time_t>(next / 1'000'000'000ULL), static_cast<long>(next % 1'000'000'000ULL)};
+    while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
     }
   }
 }
