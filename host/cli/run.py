@@ -48,6 +48,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tickgate.host.alerts import thresholds_of_args
 
     alerts = thresholds_of_args(args)
+    if alerts:  # raised and cleared alike on stderr
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("tickgate run: %(message)s"))
+        alert_log = logging.getLogger("tickgate.alerts")
+        alert_log.addHandler(handler)
+        alert_log.setLevel(logging.INFO)
+        alert_log.propagate = False
     tracing = None
     if args.otlp:
         from tickgate.host.tracing import OrderTracing
