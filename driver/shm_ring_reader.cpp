@@ -1,6 +1,8 @@
 // shm_ring_reader: a C++ client of the shared-memory event ring (shm_reader.hpp), its example and its test
 // program. It busy-polls segment NAME and ends with one JSON line: records received and missed, producer
-// restarts seen, the first and last `seq`, `breaks` (a record whose seq is not the one before's + 1), and with
+// restarts seen, the first and last `seq`, `breaks` (a record whose seq is not the one before's + 1) and
+// `skipped` (the seq numbers jumped over from the reader's start: equal to `missed` when the producer numbers its
+// records seq = index + 1, as the tests do), and with
 // --latency each record's CLOCK_MONOTONIC now - ts_local (the producer's stamp) as percentiles in ns.
 //
 //   shm_ring_reader NAME [--count N] [--oldest] [--latency] [--cpu C] [--timeout S]
@@ -76,7 +78,8 @@ int main(int argc, char** argv) try {
   std::array<events::Event, 256> buf;
   std::vector<std::uint64_t> lat;
   if (o.latency) lat.reserve(o.count ? o.count : 1 << 20);
-  std::uint64_t received = 0, first = 0, last = 0, breaks = 0;
+  std::uint64_t received = 0, first = 0, last = 0, breaks = 0, skipped = 0;
+  const std::uint64_t start = reader.next();
   const auto timeout_ns = static_cast<std::uint64_t>(o.timeout_s * 1e9);
   std::uint64_t last_seen = monotonic_ns();
   bool ended = false;
@@ -96,18 +99,25 @@ int main(int argc, char** argv) try {
     last_seen = now;
     for (const events::Event& e : got) {
       if (o.latency) lat.push_back(now - e.ts_local);
-      if (received == 0) first = e.seq;
-      else if (e.seq != last + 1) ++breaks;
+      if (received == 0) {
+        first = e.seq;
+        last = start;  // the seq before the start index's record
+      }
+      if (e.seq != last + 1) {
+        if (received != 0) ++breaks;
+        skipped += e.seq - last - 1;
+      }
       last = e.seq;
       ++received;
     }
     if (o.count && received + reader.missed() >= o.count) break;
   }
   std::printf("{\"received\": %llu, \"missed\": %llu, \"restarts\": %llu, \"first_seq\": %llu, \"last_seq\": %llu, "
-              "\"breaks\": %llu, \"closed\": %s",
+              "\"breaks\": %llu, \"skipped\": %llu, \"closed\": %s",
               static_cast<unsigned long long>(received), static_cast<unsigned long long>(reader.missed()),
               static_cast<unsigned long long>(reader.restarts()), static_cast<unsigned long long>(first),
               static_cast<unsigned long long>(last), static_cast<unsigned long long>(breaks),
+              static_cast<unsigned long long>(skipped),
               reader.closed() ? "true" : "false");
   if (o.latency && !lat.empty()) {
     std::sort(lat.begin(), lat.end());
