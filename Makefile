@@ -43,7 +43,7 @@ FORCE:
 
 # The venv holds everything: the package (editable, with its C++ extension rebuilt when a source changes),
 # simulators and the peers used as oracles, at the versions of uv.lock.
-$(STAMP): $(UV) $(MODULES) uv.lock pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp*.py) protocol/itch_spec.py protocol/moldudp64.py protocol/ouch.py protocol/ouch_codes.py protocol/soupbintcp.py protocol/events.py protocol/registers.py
+$(STAMP): $(UV) $(MODULES) uv.lock pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp*.py) protocol/itch_spec.py protocol/moldudp64.py protocol/ouch.py protocol/ouch_codes.py protocol/soupbintcp.py protocol/events.py protocol/shm_ring.py protocol/registers.py
 	$(UV_ENV) $(UV) sync --frozen --extra dev --no-install-project
 	$(UV_ENV) $(UV) sync --frozen --extra dev --reinstall-package tickgate
 	touch $(STAMP)
@@ -74,6 +74,8 @@ bench: setup
 	$(BIN)/python tests/bench_orders.py
 	$(BIN)/python tests/bench_sim.py
 	$(BIN)/python tests/bench_udp.py --rt 50 --sender-nice -10
+	$(BIN)/python tests/bench_shm.py --rt 50
+	$(BIN)/python tests/bench_tracing.py
 
 # Differential fuzzing soak (tests/fuzz_diff.py): FUZZ_PACKETS hostile packets into the model and the C++ card,
 # built here a second time with AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/, loaded in place of

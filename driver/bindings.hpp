@@ -41,6 +41,9 @@ void bind_orders(pybind11::module_& m);
 /// The Device interface, SoftwareDevice, F1Device and the fake F1 card (bind_device.cpp).
 void bind_device(pybind11::module_& m);
 
+/// ShmProducer, the shared-memory event ring's producer (bind_shm.cpp).
+void bind_shm(pybind11::module_& m);
+
 /// UdpReceiver, the native live feed, and udp_send_paced (bind_udp.cpp).
 void bind_udp(pybind11::module_& m);
 

@@ -130,6 +130,7 @@ class Metrics:
         self.counters: dict[str, int] = {}
         self.gauges: dict[str, float] = {}
         self.sources: list[Callable[[], dict[str, int]]] = []  # more counters, read at report time
+        self.series: list[Callable[[], list[str]]] = []  # more Prometheus lines (labelled series: alerts)
 
     def all_counters(self) -> dict[str, int]:
         out = dict(self.counters)
@@ -163,6 +164,8 @@ class Metrics:
                 lines.append(f'{metric}{{quantile="{q / 100:g}"}} {p[f"p{q:g}"] / 1e9:.9f}')
             lines.append(f"{metric}_sum {p['mean'] * p['count'] / 1e9:.9f}")
             lines.append(f"{metric}_count {int(p['count'])}")
+        for more in self.series:
+            lines += more()
         return "\n".join(lines) + "\n"
 
 

@@ -2,11 +2,12 @@
 
 Per packet (the tick): stamp its receive time, learn Stock Directory names, hand it to the backend, which
 writes its events into a preallocated ring (`EventRing`; the C++ devices write straight into it, nothing
-allocated), hand the strategy a view of them, deliver order updates, publish the events, and every `CONTROL_EVERY`
-packets answer the control socket. The host's book sees new events at once (a read looks at the ring's
-unapplied tail) and applies them in bulk every `SYNC_EVENTS` events, off the tick path; an exchange
-simulator with a book of its own gets them before each order and while orders rest on it. GC is frozen
-and disabled for the run; `cpu` pins the process. `run()` returns the summary (what `--json` prints).
+allocated), hand the strategy a view of them, deliver order updates, publish the events (ZeroMQ, the shared-
+memory ring), and every `CONTROL_EVERY` packets answer the control socket. The host's book sees new events at
+once (a read looks at the ring's unapplied tail) and applies them in bulk every `SYNC_EVENTS` events, off the
+tick path; an exchange simulator with a book of its own gets them before each order and while orders rest on
+it. GC is frozen and disabled for the run; `cpu` pins the process. `run()` returns the summary (what `--json`
+prints).
 
 A feed received natively (`NativeUdpFeed`) with a backend that has a C++ device is received in its own
 steps (`_native_loop`), with no Python per packet, and its events go through the same delivery as every
@@ -22,10 +23,12 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
+from tickgate.host.alerts import CHECK_S, Alerts, Threshold
 from tickgate.host.backend import Backend
 from tickgate.host.control import ControlServer
 from tickgate.host.exchange import Exchange
@@ -41,6 +44,9 @@ from tickgate.host.strategy.orders import make_router
 from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import HEADER_LEN
 from tickgate.protocol.packet import Packet
+
+if TYPE_CHECKING:
+    from tickgate.host.tracing import OrderTracing
 
 __all__ = ["EventRing", "RunOptions", "Runner"]
 
@@ -126,6 +132,8 @@ class RunOptions:
     batch_packets: int = 1  # 1: every packet is a tick; N: events taken every N packets (throughput)
     fanout: str | None = None  # e.g. tcp://127.0.0.1:5555
     fanout_wait: int = 0  # wait for this many subscribers before starting
+    shm: str | None = None  # the shared-memory event ring's name (/dev/shm/NAME)
+    shm_records: int = 1 << 16  # its capacity in records, a power of two
     control: str | None = None  # e.g. tcp://127.0.0.1:5556
     prometheus_port: int | None = None  # 0 picks a free port
     limits_path: str | None = None
@@ -134,6 +142,8 @@ class RunOptions:
     drain_s: float = 1.0  # after the feed ends, wait up to this long for order updates
     cancel_at_end: bool = True
     ring_events: int = RING_EVENTS  # the event ring the backend writes into
+    alerts: tuple[Threshold, ...] = ()  # thresholds checked every CHECK_S (host.alerts)
+    tracing: OrderTracing | None = None  # order spans (host.tracing); None: off, nothing wrapped
 
 
 class Runner:
@@ -152,12 +162,19 @@ class Runner:
         self.risk = make_risk(limits, gateway)  # native over a native gateway, else host.risk.Risk
         self.router = make_router(gateway, self.risk, self.directory, self.book, self.metrics)
         strategy.bind(self.router, self.book, self.directory)
+        if self.opt.tracing is not None:
+            self.opt.tracing.attach(self.router, strategy)
         self._shared = exchange is not None and exchange.share_book(self.book)  # in-process: reads the host's book
         self.state = RunState()
         self.ctl = RunControl(self.state, self.risk, self.router, self.directory, self.book, self.metrics,
                               backend=backend.name, strategy=strategy.name, limits_path=self.opt.limits_path,
                               stop_feed=getattr(feed, "stop", None))
         self.publisher = EventPublisher(self.directory, self.opt.fanout) if self.opt.fanout else None
+        self.shm = None
+        if self.opt.shm:
+            from tickgate.host.shm import ShmPublisher
+
+            self.shm = ShmPublisher(self.opt.shm, self.opt.shm_records)
         self.control = ControlServer(self.ctl.handle, self.opt.control) if self.opt.control else None
         self.prometheus = None
         if self.opt.prometheus_port is not None:
@@ -168,6 +185,8 @@ class Runner:
         self._symbols_sent = 0
         self._xbook: _ExchangeBook | None = None
         self.ring = EventRing(self.opt.ring_events)
+        self.alerts = Alerts(self.opt.alerts, self.metrics) if self.opt.alerts else None
+        self._next_alert_check = 0.0
         self.metrics.sources.append(self._counters)
 
     def summary(self, final: bool = True) -> dict:
@@ -181,6 +200,8 @@ class Runner:
             c.update({k: v for k, v in stats().items() if v})
         if self.publisher:
             c.update(self.publisher.stats())
+        if self.shm:
+            c.update(self.shm.stats())
         if self.control:
             c["control_requests"] = self.control.requests
             c["control_bad_requests"] = self.control.bad_requests
@@ -224,6 +245,7 @@ class Runner:
         r_mark = R_MARK
         strategy, router, book, directory, risk = self.strategy, self.router, self.book, self.directory, self.risk
         publisher, control = self.publisher, self.control
+        shm_publish = self.shm.publish if self.shm is not None else None
         ex_update = None if self._shared or self.exchange is None else self.exchange.update_book
         xbook = _ExchangeBook(ex_update, ring.buf) if ex_update is not None else None
         router.before_send = xbook.flush if xbook is not None else None
@@ -265,6 +287,8 @@ class Runner:
                 ts_local = batch["ts_local"]
                 t2s.add_many(t_call, ts_local)
                 f2e.add_many(t, ts_local)
+            if shm_publish is not None:
+                shm_publish(batch)
             if publisher is not None:
                 publisher.publish(batch)
             events += n
@@ -320,6 +344,8 @@ class Runner:
                             if risk.position and risk.check_loss(self.ctl.mark):
                                 st.kills += 1
                                 router.cancel_all()
+                        if now >= self._next_alert_check:
+                            self._check_alerts(now)
                         if st.stop:
                             break
                         if stats is not None and packets % 256 == 0:
@@ -344,7 +370,16 @@ class Runner:
         st.packets, st.events = packets, events
         self._drain()
         strategy.on_stop()
+        self._check_alerts(time.monotonic())  # the run's last word on every threshold
         return self.summary()
+
+    def _check_alerts(self, now: float) -> None:
+        """Raise and clear the alerts (every CHECK_S, off the tick; a no-op without thresholds)."""
+        self._next_alert_check = now + CHECK_S
+        if self.alerts is not None:
+            st = self.state
+            self.metrics.counters.update({"packets": st.packets, "events": st.events, "kills": st.kills})
+            self.alerts.check()
 
     def _native_device(self):
         """The C++ device a natively received feed hands its packets to, or None (packets go through Python)."""
@@ -395,6 +430,8 @@ class Runner:
                         if risk.position and risk.check_loss(self.ctl.mark):
                             st.kills += 1
                             router.cancel_all()
+                    if now >= self._next_alert_check:
+                        self._check_alerts(now)
         except KeyboardInterrupt:
             st.interrupted = True
         return packets
@@ -436,7 +473,7 @@ class Runner:
             time.sleep(0.002)
 
     def close(self) -> None:
-        for part in (self.publisher, self.control, self.prometheus):
+        for part in (self.publisher, self.shm, self.control, self.prometheus, self.opt.tracing):
             if part is not None:
                 part.close()
         self.gateway.close()

@@ -1,7 +1,8 @@
 """The sections of the generated C++ header, one function per protocol table (see `codegen_cpp`).
 
 Each takes a table module and returns the lines of its namespace: `itch_section`, `mold_section`,
-`ouch_section`, `soup_section`, `events_section`, `regs_section`; `kind_enum` gives the kinds of wire fields.
+`ouch_section`, `soup_section`, `events_section`, `shm_section`,
+`regs_section`; `kind_enum` gives the kinds of wire fields.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from enum import IntEnum, IntFlag
 from types import ModuleType
 from typing import Any
+
+import numpy as np
 
 # C++ keywords, and the names the generated structs use for themselves: no table name may be one of these.
 _RESERVED = frozenset("""
@@ -358,6 +361,55 @@ def events_section(ev: ModuleType) -> list[str]:
             f"inline constexpr std::array<KindLayout, {len(views)}> kKindLayouts{{{{"]
     out += [f'    {{EventKind::k{_camel(k.name)}, "{k.name}", k{v}Layout}},' for k, v in views]
     return [*out, "}};", "", *_lines(_VIEW_AS), "", "}  // namespace tickgate::events", ""]
+
+
+def _line_struct(name: str, doc: str, fields: Sequence[Any], size: int) -> list[str]:
+    """A struct of one shared-memory header line: the fields at their offsets, the gaps reserved, asserted."""
+    out, pos = [f"/// {_comment(doc)}", f"struct alignas({size}) {name} {{"], 0
+    fs = sorted(fields, key=lambda f: f.offset)
+    for f in fs:
+        if f.offset > pos:
+            out.append(f"  std::uint8_t reserved{pos}[{f.offset - pos}];")
+        ctype, suffix = _ctype(f.name, np.dtype(f.dtype))
+        out.append(f"  {ctype} {_ident(f.name)}{suffix};  // {f.offset}: {_comment(f.doc)}")
+        pos = f.offset + np.dtype(f.dtype).itemsize
+    if pos < size:
+        out.append(f"  std::uint8_t reserved{pos}[{size - pos}];")
+    out += ["};", f"static_assert(sizeof({name}) == {size} && std::is_trivially_copyable_v<{name}>);"]
+    out += [f"static_assert(offsetof({name}, {f.name}) == {f.offset});" for f in fs]
+    return [*out, ""]
+
+
+def shm_section(shm: ModuleType) -> list[str]:
+    """Namespace tickgate::shm, from protocol/shm_ring.py: the shared-memory event ring's header and constants."""
+    line = shm.CACHE_LINE
+    out = ["namespace tickgate::shm {", "",
+           f"inline constexpr std::uint64_t kMagic = {shm.MAGIC:#x}ULL;",
+           f"inline constexpr std::uint32_t kVersion = {shm.VERSION};",
+           f"inline constexpr std::size_t kCacheLine = {line};",
+           f"inline constexpr std::size_t kRecordSize = {shm.RECORD_SIZE};",
+           "static_assert(kRecordSize == events::kEventSize);",
+           f"inline constexpr std::size_t kHeaderBytes = {shm.HEADER_BYTES};",
+           f"inline constexpr std::size_t kInfoOffset = {shm.INFO_OFFSET};",
+           f"inline constexpr std::size_t kProducerOffset = {shm.PRODUCER_OFFSET};",
+           f"inline constexpr std::size_t kConsumersOffset = {shm.CONSUMERS_OFFSET};",
+           f"inline constexpr std::size_t kMaxConsumers = {shm.MAX_CONSUMERS};", "",
+           "enum class State : std::uint32_t {"]
+    out += [f"  k{_camel(m.name)} = {int(m)}," for m in shm.ShmState]
+    out += ["};", ""]
+    out += _line_struct("Info", "Line 0: what the segment is, and the producer's epoch and state.",
+                        shm.INFO_FIELDS, line)
+    out += _line_struct("ProducerLine", "Line 1: the producer's indices, alone on their line.",
+                        shm.PRODUCER_FIELDS, line)
+    out += _line_struct("ConsumerSlot", "A reader's slot: its progress, written by that reader only.",
+                        shm.CONSUMER_FIELDS, line)
+    out += ["/// The whole header, as mapped at the start of a segment; records follow at kHeaderBytes.",
+            "struct Header {", "  Info info;", "  ProducerLine producer;", "  ConsumerSlot consumers[kMaxConsumers];",
+            "};", "static_assert(sizeof(Header) == kHeaderBytes);",
+            "static_assert(offsetof(Header, info) == kInfoOffset && offsetof(Header, producer) == kProducerOffset);",
+            "static_assert(offsetof(Header, consumers) == kConsumersOffset);", "",
+            "}  // namespace tickgate::shm", ""]
+    return out
 
 
 def regs_section(rg: ModuleType) -> list[str]:

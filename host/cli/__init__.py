@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import backtest, gen, info, replay, run, sim, verify
+from . import alerts, backtest, gen, info, replay, run, sim, verify
 
 __all__ = ["build_parser", "main"]
 
-SUBCOMMANDS = (gen, replay, sim, info, run, backtest, verify)
+SUBCOMMANDS = (gen, replay, sim, info, run, backtest, verify, alerts)
 
 
 def build_parser() -> argparse.ArgumentParser:

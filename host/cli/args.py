@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig
 from tickgate.protocol.packet import Packet
 
-__all__ = ["add_card_arguments", "add_source_arguments", "card_config", "is_live", "open_source_of", "symbol_set"]
+__all__ = ["add_alert_arguments", "add_card_arguments", "add_source_arguments", "card_config", "is_live",
+           "open_source_of", "symbol_set"]
 
 SOURCES = "BinaryFILE (plain or .gz), pcap, udp://GROUP:PORT[@IFACE], or gen:MESSAGES:SYMBOLS[:SEED]"
 
@@ -29,6 +30,15 @@ def add_card_arguments(p: argparse.ArgumentParser, *, bounded: BookGeometry | No
     g.add_argument("--max-symbols", type=int, help=f"book slots (default: {unbounded or bounded.symbols})")
     g.add_argument("--level-events", action="store_true",
                    help="emit a price-level (L) event for every change within the --max-levels held (at most 255)")
+
+
+def add_alert_arguments(p: argparse.ArgumentParser) -> None:
+    """Alert thresholds (`tickgate.host.alerts.thresholds_of_args` reads them back)."""
+    g = p.add_argument_group("alerts")
+    g.add_argument("--alert", action="append", metavar="METRIC=LIMIT",
+                   help="alert while METRIC is above LIMIT, e.g. tick_to_order_p99_us=50 or fanout_dropped=0 "
+                        "(repeatable; over the file's)")
+    g.add_argument("--alerts", metavar="FILE", help="alert thresholds, a TOML file with a [thresholds] table")
 
 
 def symbol_set(spec: str | None) -> frozenset[str] | None:

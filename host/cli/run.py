@@ -11,7 +11,7 @@ from tickgate.host.backend import BACKENDS, open_backend
 from tickgate.host.credentials import OUCH_PASSWORD_ENV, resolve_secret
 from tickgate.host.exchange import open_exchange
 
-from .args import add_card_arguments, add_source_arguments, card_config, is_live, open_source_of
+from .args import add_alert_arguments, add_card_arguments, add_source_arguments, card_config, is_live, open_source_of
 
 __all__ = ["add_parser", "cmd_run"]
 
@@ -57,14 +57,39 @@ def cmd_run(args: argparse.Namespace) -> int:
                                                    order_path=args.order_path)
     print(f"tickgate run: {backend.name} backend, strategy {strategy.name}, exchange {ex_note}", file=sys.stderr)
     live = is_live(args)
+    from tickgate.host.alerts import thresholds_of_args
+
+    alerts = thresholds_of_args(args)
+    if alerts:  # raised and cleared alike on stderr
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("tickgate run: %(message)s"))
+        alert_log = logging.getLogger("tickgate.alerts")
+        alert_log.addHandler(handler)
+        alert_log.setLevel(logging.INFO)
+        alert_log.propagate = False
+    tracing = None
+    if args.otlp:
+        from tickgate.host.tracing import OrderTracing
+
+        tracing = OrderTracing(otlp=args.otlp, sample=1.0 if args.trace_sample is None else args.trace_sample)
+    elif args.trace_sample is not None:
+        raise ValueError("--trace-sample needs --otlp URL (tracing is off without an endpoint)")
     opts = RunOptions(restamp=not live, batch_packets=args.batch_packets, fanout=args.fanout,
-                      fanout_wait=args.fanout_wait, control=args.control, prometheus_port=args.prometheus,
+                      fanout_wait=args.fanout_wait, shm=args.shm, shm_records=args.shm_records,
+                      control=args.control, prometheus_port=args.prometheus,
                       limits_path=str(args.limits) if args.limits else None, cpu=args.cpu,
-                      progress=not args.no_progress and sys.stderr.isatty() and not live)
+                      progress=not args.no_progress and sys.stderr.isatty() and not live, alerts=tuple(alerts),
+                      tracing=tracing)
     runner = Runner(feed, backend, strategy, gateway, exchange=exchange, limits=limits, options=opts)
     for what, part in (("fan-out", runner.publisher), ("control", runner.control)):
         if part is not None:
             print(f"tickgate run: {what} on {part.endpoint}", file=sys.stderr)
+    if runner.shm is not None:
+        p = runner.shm.producer
+        print(f"tickgate run: shared-memory ring /dev/shm/{p.name}, {p.capacity} records"
+              + (f" (taken over: epoch {p.epoch})" if p.reopened else ""), file=sys.stderr)
     if runner.prometheus is not None:
         print(f"tickgate run: metrics on {runner.prometheus.url}", file=sys.stderr)
     try:
@@ -106,10 +131,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     r.add_argument("--fanout", metavar="ENDPOINT", nargs="?", const="tcp://127.0.0.1:5555",
                    help="publish events on ZeroMQ (default endpoint tcp://127.0.0.1:5555)")
     r.add_argument("--fanout-wait", type=int, default=0, metavar="N", help="wait for N subscribers first")
+    r.add_argument("--shm", metavar="NAME", help="publish events into the shared-memory ring /dev/shm/NAME "
+                                                  "(readers: tickgate.host.shm, driver/shm_reader.hpp)")
+    r.add_argument("--shm-records", type=int, default=1 << 16, metavar="N",
+                   help="the shared-memory ring's capacity in records, a power of two (default 65536)")
     r.add_argument("--control", metavar="ENDPOINT", nargs="?", const="tcp://127.0.0.1:5556",
                    help="control socket, ZeroMQ REP (default endpoint tcp://127.0.0.1:5556, any local user; "
                         "ipc://PATH: this user only)")
     r.add_argument("--prometheus", type=int, metavar="PORT", help="serve /metrics on 127.0.0.1:PORT (0: any)")
+    add_alert_arguments(r)
+    r.add_argument("--otlp", metavar="URL", help="trace orders (a span per order, tick to last update) to this "
+                                                  "OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318/v1/traces")
+    r.add_argument("--trace-sample", type=float, metavar="R", help="fraction of orders traced (default 1)")
     r.add_argument("--cpu", type=int, help="pin the process to this CPU")
     r.add_argument("--batch-packets", type=int, default=1,
                    help="take events every N packets (default 1: every packet is a tick)")
