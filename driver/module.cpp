@@ -10,4 +10,5 @@ PYBIND11_MODULE(_driver, m) {
   tickgate::driver::bind_device(m);
   tickgate::driver::bind_orders(m);
   tickgate::driver::bind_udp(m);
+  tickgate::driver::bind_reader(m);
 }
