@@ -16,7 +16,7 @@ from tickgate.host.feeds import Packet, open_feed, pack_messages
 from tickgate.host.feeds.generator import Generator
 from tickgate.host.replay import EventBatches, open_file_feed, open_replay
 from tickgate.protocol.binaryfile import TruncatedFileError, write_binaryfile
-from tickgate.protocol.events import comparable
+from tickgate.protocol.events import EVENT_DTYPE, comparable
 from tickgate.protocol.moldudp64 import pack_dma
 from tickgate.protocol.pcap import UnsupportedLinkType, udp_frame, write_pcap
 
@@ -289,7 +289,8 @@ def test_model_fed_by_the_native_reader_replays_as_before(tmp_path: Path, messag
 
 def test_reused_buffer_batches_hold_the_same_events(feed_file: Path) -> None:
     fresh = np.concatenate(list(open_replay(feed_file, chunk_events=1000)))
-    reused = EventBatches(open_file_feed(feed_file), open_backend("software"), chunk_events=1000, reuse=True)
+    buffers = itertools.repeat(np.empty(1000, dtype=EVENT_DTYPE))
+    reused = EventBatches(open_file_feed(feed_file), open_backend("software"), buffers=buffers)
     parts = [b.copy() for b in reused]
     assert np.array_equal(comparable(np.concatenate(parts)), comparable(fresh))
 

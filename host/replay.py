@@ -8,6 +8,7 @@ same batches. `replay` feeds any iterable of packets (generated, live) through `
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from tickgate.host.eventfile import EventFileWriter
+from tickgate.host.eventfile import BackgroundWriter, EventFileWriter
 from tickgate.protocol.events import EVENT_DTYPE
 
 if TYPE_CHECKING:
@@ -138,18 +139,19 @@ class EventBatches:
 
     A C++ device (`tickgate._driver.Device`) is fed by the native reader directly (`FileFeed.run`: no Python
     per packet); another device (the reference model's) is submitted the reader's DMA batches. Each batch
-    is a view of an array of its own, unless `reuse`: then every batch is a view of one buffer, valid until
-    the next (for a caller that writes it out at once). After the last batch, `counters` holds the
-    backend's counters, `feed` the reader's, `seconds` the time taken.
+    is a view of the start of an EVENT_DTYPE array taken from `buffers` (default: a new array of
+    `chunk_events` each time; a caller that writes batches out can hand the same arrays round again). After
+    the last batch, `counters` holds the backend's counters, `feed` the reader's, `seconds` the time taken.
     """
 
-    def __init__(self, feed: Any, backend: Backend, *, chunk_events: int = CHUNK_EVENTS, reuse: bool = False) -> None:
+    def __init__(self, feed: Any, backend: Backend, *, chunk_events: int = CHUNK_EVENTS,
+                 buffers: Iterator[np.ndarray] | None = None) -> None:
         if chunk_events < 1:
             raise ValueError(f"chunk_events must be at least 1, not {chunk_events}")
         self.file_feed = feed
         self.backend = backend
         self.chunk_events = chunk_events
-        self.reuse = reuse
+        self.buffers = buffers
         self.counters: dict[str, int] | None = None
         self.feed: dict[str, int] = {}
         self.seconds = 0.0
@@ -171,11 +173,9 @@ class EventBatches:
         self.feed = dict(self.file_feed.stats())
 
     def _buffers(self) -> Iterator[np.ndarray]:
-        out = np.empty(self.chunk_events, dtype=EVENT_DTYPE)
-        while True:
-            yield out
-            if not self.reuse:
-                out = np.empty(self.chunk_events, dtype=EVENT_DTYPE)
+        if self.buffers is not None:
+            return self.buffers
+        return (np.empty(self.chunk_events, dtype=EVENT_DTYPE) for _ in itertools.count())
 
     def _native(self, device: Any) -> Iterator[np.ndarray]:
         run = self.file_feed.run
@@ -229,8 +229,16 @@ def replay_file(path: str | os.PathLike[str], backend: Backend, *, events_path: 
                 progress: bool = False, allow_truncated: bool = False) -> ReplayResult:
     """Replay a file through `backend` natively (see `EventBatches`), events to `events_path` if given: a
     `.npy` of EVENT_DTYPE, or a `.parquet` of decoded columns (`host.frames`); both streamed."""
-    batches = EventBatches(open_file_feed(path, allow_truncated=allow_truncated), backend, reuse=True)
-    writer = open_event_writer(events_path, batches.directory) if events_path else None
+    feed = open_file_feed(path, allow_truncated=allow_truncated)
+    writer: EventWriter | None = None
+    buffers = None
+    if events_path and Path(events_path).suffix != ".parquet":
+        # .npy: written on a thread of its own while the device works on the next batch (both release the GIL)
+        writer = BackgroundWriter(EventFileWriter(events_path), CHUNK_EVENTS)
+        buffers = writer.buffers()
+    elif events_path:
+        writer = open_event_writer(events_path, lambda: dict(feed.directory()))
+    batches = EventBatches(feed, backend, buffers=buffers or itertools.repeat(np.empty(CHUNK_EVENTS, EVENT_DTYPE)))
     bar = None
     if progress:
         from tqdm import tqdm
