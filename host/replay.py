@@ -163,14 +163,37 @@ class EventBatches:
         t0 = time.perf_counter()
         device = self.backend.device
         self.backend.flush()
-        batches = self._native(device) if isinstance(device, Device) else self._submitted(device)
+        if not self.native_feed:
+            batches = self._fed(self.file_feed)
+        elif isinstance(device, Device):
+            batches = self._native(device)
+        else:
+            batches = self._submitted(device)
         for events in batches:
             self.events += len(events)
             yield events
         self.seconds = time.perf_counter() - t0
-        self.backend.refused += self.file_feed.refused
+        if self.native_feed:
+            self.backend.refused += self.file_feed.refused
         self.counters = self.backend.counters()
-        self.feed = dict(self.file_feed.stats())
+        stats = getattr(self.file_feed, "stats", None)
+        self.feed = dict(stats()) if stats else {}
+
+    @property
+    def native_feed(self) -> bool:
+        """Whether the feed is the native file reader (else an iterable of `Packet`s)."""
+        return hasattr(self.file_feed, "next_batch")
+
+    def _fed(self, packets: Iterable[Packet]) -> Iterator[np.ndarray]:
+        """Packets of a generated or live feed, through `Backend.feed`, events collected as they mount up."""
+        backend, buffers, chunk = self.backend, self._buffers(), self.chunk_events
+        for i, (payload, rx_ns) in enumerate(packets):
+            backend.feed(payload, rx_ns)
+            if (i & 255) == 255 and backend.pending_events() >= chunk:
+                while n := backend.collect(out := next(buffers)):
+                    yield out[:n]
+        while n := backend.collect(out := next(buffers)):
+            yield out[:n]
 
     def _buffers(self) -> Iterator[np.ndarray]:
         if self.buffers is not None:
@@ -199,25 +222,36 @@ class EventBatches:
                 yield out[:n]
 
     def position(self) -> tuple[int, int]:
-        """(bytes of the file consumed, its size)."""
+        """(bytes of the file consumed, its size); (0, 0) for a feed other than a file."""
+        if not self.native_feed:
+            return 0, 0
         done, total = self.file_feed.position()
         return done, total
 
     def directory(self) -> dict[int, str]:
-        """Symbols by stock locate, from the Stock Directory messages read so far."""
-        return dict(self.file_feed.directory())
+        """Symbols by stock locate, from the Stock Directory messages read so far (a file's; empty for a
+        generated or live feed)."""
+        return dict(self.file_feed.directory()) if self.native_feed else {}
 
 
 def open_replay(source: str | os.PathLike[str] | Any, backend: str | Backend = "software",
                 config: CardConfig | None = None, *, chunk_events: int = CHUNK_EVENTS,
                 allow_truncated: bool = False) -> EventBatches:
-    """The event batches of a file (BinaryFILE, gzip, pcap, pcapng; or an open `FileFeed`) through `backend`
-    (a name, as `open_backend` takes it, with `config`; or a `Backend`); iterate it, then read `.counters`,
-    `.feed` and `.directory()`."""
+    """The event batches of a feed through `backend` (a name, as `open_backend` takes it, with `config`; or a
+    `Backend`); iterate it, then read `.counters`, `.feed` and `.directory()`. The feed: a file (BinaryFILE,
+    gzip, pcap, pcapng) read natively, or an open `FileFeed`; a `gen:`/`udp://` source as `tickgate run
+    --feed` takes it, or any iterable of `Packet`s, fed packet by packet."""
     from tickgate._driver import FileFeed
     from tickgate.host.backend import open_backend
 
-    feed = source if isinstance(source, FileFeed) else open_file_feed(source, allow_truncated=allow_truncated)
+    if isinstance(source, FileFeed) or not isinstance(source, (str, os.PathLike)):
+        feed = source
+    elif str(source).startswith(("gen:", "udp://")):
+        from tickgate.host.feeds.sources import open_source
+
+        feed = open_source(str(source))
+    else:
+        feed = open_file_feed(source, allow_truncated=allow_truncated)
     if isinstance(backend, str):
         backend = open_backend(backend, config)
     elif config is not None:

@@ -56,3 +56,16 @@ def test_replay_writes_parquet_and_npy_alike(feed: Path, tmp_path: Path) -> None
     df = pl.read_parquet(parquet)
     assert len(df) == len(events) and df["seq"].to_list() == events["seq"].tolist()
     assert df["kind"].to_list() == [chr(k) for k in events["kind"]]
+
+
+def test_api_takes_a_generated_source_and_packets_alike(feed: Path) -> None:
+    from tickgate.host.feeds.sources import open_source
+    from tickgate.protocol.events import comparable
+
+    gen = tickgate.replay("gen:20000:30:3", backend="software", chunk_events=5000)
+    from_gen = np.concatenate(list(gen))
+    assert gen.counters["messages"] == 20_000 and gen.feed["gen_messages"] == 20_000
+    from_packets = np.concatenate(list(tickgate.replay(open_source("gen:20000:30:3"), backend="model")))
+    from_file = np.concatenate(list(tickgate.replay(feed, backend="software")))
+    assert np.array_equal(comparable(from_gen), comparable(from_packets))
+    assert np.array_equal(comparable(from_gen), comparable(from_file))
