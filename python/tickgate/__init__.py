@@ -30,8 +30,8 @@ def replay(source: Any, backend: str | Backend = "software", config: CardConfig 
            chunk_events: int = 1 << 16, allow_truncated: bool = False) -> EventBatches:
     """The event batches (EVENT_DTYPE arrays) of a feed replayed through `backend`. The feed: a BinaryFILE
     (plain or gzip), pcap or pcapng file (read natively), a `gen:MESSAGES:SYMBOLS[:SEED]` or `udp://` source,
-    or any iterable of `Packet`s. The backend: a name ("software", the default; "model", "sim", "f1", "auto") configured by `config`,
-    or an open `Backend`. After the last batch the iterator's `.counters` holds the card's counters, `.feed`
+    or any iterable of `Packet`s. The backend: a name ("software", the default; "model", "sim", "f1",
+    "auto") configured by `config`, or an open `Backend`. After the last batch the iterator's `.counters` holds the card's counters, `.feed`
     the reader's, and `.directory()` the symbols by stock locate."""
     from tickgate.host.replay import open_replay
 
