@@ -31,8 +31,8 @@ def replay(source: Any, backend: str | Backend = "software", config: CardConfig 
     """The event batches (EVENT_DTYPE arrays) of a feed replayed through `backend`. The feed: a BinaryFILE
     (plain or gzip), pcap or pcapng file (read natively), a `gen:MESSAGES:SYMBOLS[:SEED]` or `udp://` source,
     or any iterable of `Packet`s. The backend: a name ("software", the default; "model", "sim", "f1",
-    "auto") configured by `config`, or an open `Backend`. After the last batch the iterator's `.counters` holds the card's counters, `.feed`
-    the reader's, and `.directory()` the symbols by stock locate."""
+    "auto") configured by `config`, or an open `Backend`. After the last batch the iterator's `.counters`
+    holds the card's counters, `.feed` the reader's, and `.directory()` the symbols by stock locate."""
     from tickgate.host.replay import open_replay
 
     return open_replay(source, backend, config, chunk_events=chunk_events, allow_truncated=allow_truncated)
