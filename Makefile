@@ -73,6 +73,7 @@ bench: setup
 	$(BIN)/python tests/bench_host.py
 	$(BIN)/python tests/bench_orders.py
 	$(BIN)/python tests/bench_sim.py
+	$(BIN)/python tests/bench_replay.py
 	$(BIN)/python tests/bench_udp.py --rt 50 --sender-nice -10
 	$(BIN)/python tests/bench_shm.py --rt 50
 	$(BIN)/python tests/bench_tracing.py

@@ -47,4 +47,7 @@ void bind_shm(pybind11::module_& m);
 /// UdpReceiver, the native live feed, and udp_send_paced (bind_udp.cpp).
 void bind_udp(pybind11::module_& m);
 
+/// FileFeed, the native reader of BinaryFILE and pcap files into DMA batches (bind_reader.cpp).
+void bind_reader(pybind11::module_& m);
+
 }  // namespace tickgate::driver

@@ -18,16 +18,21 @@ class DmaBatch {
   explicit DmaBatch(std::size_t reserve_bytes = 1 << 16) { bytes_.reserve(reserve_bytes); }
 
   /// Appends one packet received at `rx_ns` (ns). Throws std::length_error past the header's 16-bit length.
-  void append(std::span<const std::byte> packet, std::uint64_t rx_ns) {
+  void append(std::span<const std::byte> packet, std::uint64_t rx_ns) { append(packet, {}, rx_ns); }
+
+  /// Appends one packet given in two parts, `head` then `body` (a MoldUDP64 header and its message blocks).
+  void append(std::span<const std::byte> head, std::span<const std::byte> body, std::uint64_t rx_ns) {
     using H = mold::DmaHeader;
-    if (packet.size() > 0xFFFF) throw std::length_error("a DMA record holds at most 65535 bytes of packet");
+    const std::size_t n = head.size() + body.size();
+    if (n > 0xFFFF) throw std::length_error("a DMA record holds at most 65535 bytes of packet");
     const std::size_t at = bytes_.size();
-    const std::size_t record = (H::kLength + packet.size() + mold::kDmaAlign - 1) / mold::kDmaAlign * mold::kDmaAlign;
+    const std::size_t record = (H::kLength + n + mold::kDmaAlign - 1) / mold::kDmaAlign * mold::kDmaAlign;
     bytes_.resize(at + record);  // zero-filled: the reserved fields and the padding
     std::byte* h = bytes_.data() + at;
-    put_le(h + H::Offset::length, static_cast<std::uint16_t>(packet.size()));
+    put_le(h + H::Offset::length, static_cast<std::uint16_t>(n));
     put_le(h + H::Offset::rx_time_ns, rx_ns);
-    if (!packet.empty()) std::memcpy(h + H::kLength, packet.data(), packet.size());
+    if (!head.empty()) std::memcpy(h + H::kLength, head.data(), head.size());
+    if (!body.empty()) std::memcpy(h + H::kLength + head.size(), body.data(), body.size());
     ++packets_;
   }
 
@@ -37,6 +42,7 @@ class DmaBatch {
   }
 
   std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  std::size_t size() const noexcept { return bytes_.size(); }
   std::size_t packets() const noexcept { return packets_; }
   bool empty() const noexcept { return packets_ == 0; }
 

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_driver, m) {
   tickgate::driver::bind_orders(m);
   tickgate::driver::bind_udp(m);
   tickgate::driver::bind_shm(m);
+  tickgate::driver::bind_reader(m);
 }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import queue
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -42,7 +45,7 @@ class EventFileWriter:
     def write(self, events: np.ndarray) -> None:
         if events.dtype != EVENT_DTYPE:
             raise TypeError(f"expected EVENT_DTYPE records, got {events.dtype}")
-        self._f.write(np.ascontiguousarray(events).tobytes())
+        self._f.write(np.ascontiguousarray(events).view(np.uint8).data)  # no copy of a contiguous array
         self.count += len(events)
 
     def close(self) -> None:
@@ -61,3 +64,54 @@ class EventFileWriter:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class BackgroundWriter:
+    """Writes event batches through `writer` on a thread of its own, so that the caller's next batch is made
+    while this one is written (file writes release the GIL). The caller collects into the arrays of
+    `buffers()` (`depth` of them, `chunk_events` records each, handed round again once written) and passes
+    each batch, a view of the start of one of them, to `write`. An error of the writer is raised by the next
+    `write` or by `close`."""
+
+    def __init__(self, writer: EventFileWriter, chunk_events: int, depth: int = 3) -> None:
+        self.writer = writer
+        self._free: queue.Queue[np.ndarray] = queue.Queue()
+        for _ in range(depth):
+            self._free.put(np.empty(chunk_events, dtype=EVENT_DTYPE))
+        self._full: queue.Queue[np.ndarray | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="tickgate-event-writer", daemon=True)
+        self._thread.start()
+
+    @property
+    def count(self) -> int:
+        return self.writer.count
+
+    def buffers(self) -> Iterator[np.ndarray]:
+        """Arrays to collect into, each as soon as its last batch has been written."""
+        while True:
+            yield self._free.get()
+
+    def write(self, events: np.ndarray) -> None:
+        """Queue a view of the start of one of `buffers()`' arrays; it is not to be touched until handed back."""
+        if self._error is not None:
+            raise self._error
+        self._full.put(events)
+
+    def _run(self) -> None:
+        while (events := self._full.get()) is not None:
+            try:
+                if self._error is None:
+                    self.writer.write(events)
+            except BaseException as e:  # handed to the caller's thread
+                self._error = e
+            self._free.put(events.base if events.base is not None else events)
+
+    def close(self) -> None:
+        """Write what is queued, then close the file."""
+        if self._thread.is_alive():
+            self._full.put(None)
+            self._thread.join()
+        self.writer.close()
+        if self._error is not None:
+            raise self._error

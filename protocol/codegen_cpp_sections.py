@@ -237,7 +237,7 @@ def itch_section(spec: ModuleType) -> list[str]:
 
 def mold_section(mold: ModuleType) -> list[str]:
     """Namespace tickgate::mold, from protocol/moldudp64.py."""
-    out = ["namespace tickgate::mold {", "", *_USING_WIRE, "",
+    out = ["namespace tickgate::mold {", "", *_USING_WIRE, *_USING_WRITERS, "",
            f"inline constexpr std::size_t kHeaderLength = {mold.HEADER_LEN};",
            f"inline constexpr std::size_t kBlockLength = {mold.BLOCK_LEN};  // length before each message",
            f"inline constexpr std::uint16_t kEndOfSession = {mold.END_OF_SESSION:#06x};  // message count",
@@ -245,7 +245,8 @@ def mold_section(mold: ModuleType) -> list[str]:
            f"inline constexpr std::size_t kMaxPacket = {mold.MAX_PACKET};  // longer: packets_oversize",
            f"inline constexpr std::size_t kDmaAlign = {mold.DMA_ALIGN};  // DMA header + packet padded",
            ""]
-    out += _layout("Header", "MoldUDP64 downstream header, big-endian.", mold.HEADER, mold.HEADER_LEN, "be")
+    out += _layout("Header", "MoldUDP64 downstream header, big-endian.", mold.HEADER, mold.HEADER_LEN, "be",
+                   writers=True)
     out += _layout("DmaHeader", "Per-packet header of the DMA path, little-endian.", mold.DMA_HEADER,
                    mold.DMA_HEADER_LEN, "le")
     return [*out, "}  // namespace tickgate::mold", ""]

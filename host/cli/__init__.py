@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
+import gc
+import os
 
-from . import alerts, backtest, gen, info, replay, run, sim, verify
+# Start-up, which is most of a short command's time: numpy's OpenBLAS starts a thread per core at import, and
+# they spin while idle, on a small machine next to the native threads; the host does no linear algebra on its
+# paths, so one thread (a user's own setting wins). The cyclic GC is off while the subcommands' modules import
+# (nothing they make is garbage) and back on at the end of this module, past what was imported (gc.freeze).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+gc.disable()
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+from . import alerts, backtest, gen, info, replay, run, sim, verify  # noqa: E402
 
 __all__ = ["build_parser", "main"]
 
@@ -28,3 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"tickgate {args.command}: {e}", file=sys.stderr)
         return 2
+
+
+gc.freeze()
+gc.enable()

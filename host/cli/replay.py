@@ -29,13 +29,26 @@ def _print_summary(result, out=None) -> None:
                 print(f"  {k:<{width}}  {v:>14,}", file=out)
 
 
-def _cmd_replay(args: argparse.Namespace) -> int:
-    from tickgate.host.replay import replay
+def _is_file(args: argparse.Namespace) -> bool:
+    """Whether the source is a file (read by the native reader), not a generator or a live feed."""
+    return not (args.source.startswith("gen:") or is_live(args))
 
-    feed = open_source_of(args)
-    backend = open_backend(args.backend, card_config(args))
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from tickgate.host.replay import replay, replay_file
+
     progress = not args.no_progress and sys.stderr.isatty() and not is_live(args)
-    result = replay(feed, backend, events_path=args.events, progress=progress)
+    if _is_file(args):
+        if not Path(args.source).exists():
+            raise ValueError(f"feed {args.source}: no such file (or use gen:MESSAGES:SYMBOLS:SEED, "
+                             "udp://GROUP:PORT)")
+        backend = open_backend(args.backend, card_config(args))
+        result = replay_file(args.source, backend, events_path=args.events, progress=progress,
+                             allow_truncated=args.allow_truncated)
+    else:
+        feed = open_source_of(args)
+        backend = open_backend(args.backend, card_config(args))
+        result = replay(feed, backend, events_path=args.events, progress=progress)
     _print_summary(result)
     if args.events:
         print(f"events written to {args.events}")
@@ -49,7 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="replay a feed (file, generator or udp://) through a backend")
     add_source_arguments(r)
     r.add_argument("--backend", default="model", choices=BACKENDS)
-    r.add_argument("--events", type=Path, help="write the events here (.npy of the event dtype)")
+    r.add_argument("--events", type=Path,
+                   help="write the events here: .npy of the event dtype, or .parquet of decoded columns")
     r.add_argument("--json", action="store_true", help="end with one JSON line of the summary")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_card_arguments(r)

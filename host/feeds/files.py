@@ -11,24 +11,14 @@ from tickgate.protocol.binaryfile import BinaryFileReader, open_maybe_gzip
 from tickgate.protocol.packet import Packet
 from tickgate.protocol.pcap import PcapReader, classify, is_capture
 
+from .packing import DEFAULT_MAX_PAYLOAD, DEFAULT_SESSION, check_max_payload, session_bytes
+
 __all__ = ["DEFAULT_SESSION", "BinaryFileFeed", "PcapFeed", "open_feed", "pack_messages"]
 
-DEFAULT_SESSION = b"TICKGATE01"
-DEFAULT_MAX_PAYLOAD = 1400
-_MAX_UDP_PAYLOAD = 65507
 _header = moldudp64.HEADER_STRUCT.pack  # (session, sequence number, message count)
 _PREFIX = [n.to_bytes(2, "big") for n in range(256)]
-
-
-def _session_bytes(session: bytes | str) -> bytes:
-    """The 10-byte, space-padded session field (validated by the MoldUDP64 codec)."""
-    return moldudp64.heartbeat(session, 0)[:10]
-
-
-def _check_max_payload(max_payload: int) -> None:
-    if not moldudp64.HEADER_LEN + 3 <= max_payload <= _MAX_UDP_PAYLOAD:
-        lo = moldudp64.HEADER_LEN + 3
-        raise ValueError(f"max_payload must be {lo}..{_MAX_UDP_PAYLOAD}, got {max_payload}")
+_session_bytes = session_bytes
+_check_max_payload = check_max_payload
 
 
 def pack_messages(
@@ -123,6 +113,7 @@ class BinaryFileFeed:
             "file_total_bytes": r.total_bytes,
             "file_progress_permille": int(r.progress * 1000),
             "feed_packets": self.packets,
+            "file_gzip_incomplete": int(r.gzip_incomplete),
         }
 
 
