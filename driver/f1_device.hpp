@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "bar_registers.hpp"
 #include "device.hpp"
 #include "f1_io.hpp"
 #include "f1_scan.hpp"
@@ -67,10 +68,8 @@ class F1Device final : public Device {
   std::string c2h_path() const;
 
  private:
-  std::uint32_t load(std::uint32_t offset) const noexcept;
-  std::uint32_t live(std::uint32_t offset);  // a register the card never reads as 0xFFFFFFFF
-  [[noreturn]] void gone(std::uint32_t offset) const;
-  [[noreturn]] void closed() const;
+  std::uint32_t live(std::uint32_t offset) { return bar().live(offset); }
+  BarRegisters& bar();  // kGone if closed
   void write_all(const std::byte* data, std::size_t n);
   void read_all(std::byte* data, std::size_t n);
   [[noreturn]] void io_failed(const char* call, const std::string& path, int err, std::size_t done,
@@ -83,16 +82,12 @@ class F1Device final : public Device {
   F1Options options_;
   std::shared_ptr<PosixIo> io_;
   F1Slot slot_;
-  std::string resource0_;
-  /// The open files and the BAR0 mapping, released (through io) when the device goes, or when its
-  /// constructor throws halfway.
+  std::unique_ptr<BarRegisters> bar_;  // BAR0; null once closed
+  /// The open XDMA files, closed (through io) when the device goes, or when its constructor throws halfway.
   struct Handles {
     PosixIo* io = nullptr;
-    int bar_fd = -1;
     int h2c_fd = -1;
     int c2h_fd = -1;
-    void* bar = nullptr;
-    std::size_t bar_len = 0;
     Handles() = default;
     Handles(const Handles&) = delete;
     Handles& operator=(const Handles&) = delete;
