@@ -1,7 +1,8 @@
 """The sections of the generated C++ header, one function per protocol table (see `codegen_cpp`).
 
 Each takes a table module and returns the lines of its namespace: `itch_section`, `mold_section`,
-`ouch_section`, `soup_section`, `events_section`, `f2_section`, `regs_section`; `kind_enum` gives the kinds of wire fields.
+`ouch_section`, `soup_section`, `events_section`, `f2_section`, `regs_section`; `kind_enum` gives the kinds of
+wire fields.
 """
 
 from __future__ import annotations
