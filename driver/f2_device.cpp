@@ -308,15 +308,17 @@ std::size_t F2Device::take(events::Event* out, std::size_t max) {
 }
 
 bool F2Device::drain() {
+  if (ring_.head == nullptr) bar();  // closed: kGone
+  const std::size_t ready = producer() - consumer_;
+  if (ready == 0) return false;
   if (spill_head_ == spill_.size()) {
     spill_.clear();
     spill_head_ = 0;
   }
   const std::size_t at = spill_.size();
-  spill_.resize(at + records_);
-  const std::size_t k = take(spill_.data() + at, records_);
-  spill_.resize(at + k);
-  return k != 0;
+  spill_.resize(at + ready);
+  take(spill_.data() + at, ready);
+  return true;
 }
 
 std::size_t F2Device::collect(std::span<events::Event> out) {
@@ -336,14 +338,17 @@ void F2Device::settle() {
   namespace o = regs::offset;
   auto last_change = std::chrono::steady_clock::now();
   std::uint64_t last_count = ~std::uint64_t{0};
+  std::uint32_t last_seen = last_producer_;
   for (int idle = 0;;) {
-    const bool got = drain();
+    const std::uint32_t p = producer();
+    if (p - consumer_ >= records_ / 2) drain();  // room for the card; a ring under half full is left to collect
     const std::uint64_t count = read_register64(o::packets);
     const std::uint64_t emitted = read_register64(o::events);
-    const std::uint64_t arrived = received_ + read_register64(o::pcim_errors);
+    const std::uint64_t arrived = received_ + (p - consumer_) + read_register64(o::pcim_errors);
     if (count >= submitted_ && arrived >= emitted) return;
-    if (got || count != last_count) {
+    if (p != last_seen || count != last_count) {
       last_change = std::chrono::steady_clock::now();
+      last_seen = p;
       last_count = count;
       idle = 0;
       continue;

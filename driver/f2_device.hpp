@@ -55,7 +55,8 @@ class F2Device final : public Device {
   void reset() override;
   DeviceIdentity identify() override;
   /// Waits until the card has counted every packet submitted and every event it counted has reached the ring
-  /// (records taken + pcim_errors = `events`), draining the ring meanwhile so the card never stalls on it;
+  /// (records + pcim_errors = `events`), draining a ring at least half full into the device meanwhile so the
+  /// card never stalls on it (what is left in the ring, collect copies straight out of it);
   /// returns early if the card took every byte and went quiet short of the packet count (framing lost, see
   /// dma_*). No progress for the timeout: kTimeout.
   void settle() override;

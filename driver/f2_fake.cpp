@@ -26,7 +26,7 @@ FakeF2Card::FakeF2Card(FakeF2Config config)
     for (std::uint32_t w = 0; w < r.width / 32; ++w) {
       const std::uint32_t off = r.offset + 4 * w;
       word(off) = model_.read_register(off);
-      if (r.access == regs::Access::kRo) ro_words_.push_back(off);
+      if (r.access == regs::Access::kRo && r.group != "counter") ro_words_.push_back(off);
     }
   }
   refresh();
@@ -196,18 +196,18 @@ bool FakeF2Card::write_events() {
   if (log2 < f2::kRingMinLog2 || log2 > f2::kRingMaxLog2) return false;  // no ring the card would accept
   const std::uint32_t records = std::uint32_t{1} << log2;
   const std::uint64_t base = word(o::ring_base_lo) | std::uint64_t{word(o::ring_base_hi)} << 32;
-  bool wrote = false;
-  while (model_.pending() > 0) {
-    if (producer_ - word(o::ring_consumer) >= records) {  // full: hold the event, count it once
-      if (!held_counted_) ++ring_full_;
-      held_counted_ = true;
-      break;
-    }
-    events::Event e{};
-    model_.collect({&e, 1});
+  const std::size_t room = records - (producer_ - word(o::ring_consumer));
+  if (model_.pending() > 0 && room == 0) {  // full: hold the next event, count it once
+    if (!held_counted_) ++ring_full_;
+    held_counted_ = true;
+    return false;
+  }
+  outgoing_.resize(std::min(model_.pending(), room));
+  const std::size_t n = model_.collect(outgoing_);
+  for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t at = producer_ % records;
     if (std::byte* rec = host(base + std::uint64_t{at} * kEvent, kEvent)) {
-      std::memcpy(rec, &e, kEvent);
+      std::memcpy(rec, &outgoing_[i], kEvent);
       ++stats_.records_written;
       if (at == 0 && producer_ != 0) ++stats_.wraps;
     } else {
@@ -215,9 +215,8 @@ bool FakeF2Card::write_events() {
     }
     ++producer_;
     held_counted_ = false;
-    wrote = true;
   }
-  return wrote;
+  return n > 0;
 }
 
 void FakeF2Card::step() {
@@ -257,6 +256,8 @@ void FakeF2Card::refresh() {
     return;
   }
   for (const std::uint32_t off : ro_words_) word(off) = model_.read_register(off);
+  const auto counters = model_.counters();
+  for (std::size_t i = 0; i < regs::kCounters.size(); ++i) put64(regs::kCounters[i].offset, counters[i]);
   word(o::id) = config_.id;
   word(o::map_version) = config_.map_version;
   word(o::ingress_free) = static_cast<std::uint32_t>(config_.ingress_capacity - ingress_.size());

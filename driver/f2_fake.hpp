@@ -106,12 +106,13 @@ class FakeF2Card final : public F2Io {
   SoftwareDevice model_;
   SystemIo real_;
   std::vector<std::uint32_t> image_;  // BAR0 as the host sees it
-  std::vector<std::uint32_t> ro_words_;
+  std::vector<std::uint32_t> ro_words_;  // the read-only registers' words but the counters'
   std::vector<Line> window_;  // the ingress window as the host sees it
   std::size_t window_cursor_ = 0;
   bool open_[kServed] = {};
   std::vector<std::byte> ingress_;  // bytes taken, not yet fed
   std::vector<Line> ring_;  // host memory handed out by pin_ring
+  std::vector<events::Event> outgoing_;  // events on their way into the ring
   Line head_{};
   bool pinned_ = false;
   std::uint32_t producer_ = 0;
