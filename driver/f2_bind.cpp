@@ -54,6 +54,7 @@ void bind_f2(py::module_& m) {
       py::arg("sysfs_root"), py::arg("slot"), py::arg("image"),
       "Why the F2 slot does not hold the image (what to do), or '' if it does.");
 
+  m.attr("F2_AUTO_RING_LOG2") = F2Options::kAutoRingLog2;  // the ring F2Device tries first when ring_log2 is 0
   m.def(
       "f2_pin_ring_check",
       [](unsigned ring_log2) {
@@ -70,7 +71,7 @@ void bind_f2(py::module_& m) {
       },
       py::arg("ring_log2"),
       "Pin a ring of 2**ring_log2 records as the f2 backend would on this machine and give it back: its bytes, bus "
-      "addresses and where its memory came from; RegisterRefusedError naming the privilege or setting missing.");
+      "addresses and where its memory came from; DeviceIOError naming the privilege or setting missing.");
 
   py::class_<F2Io, PosixIo, std::shared_ptr<F2Io>>(m, "F2Io", "The system as the f2 backend uses it (f2_io.hpp).");
 
@@ -83,8 +84,9 @@ void bind_f2(py::module_& m) {
              return std::make_shared<F2Device>(image, std::move(options), std::move(io));
            }),
            py::arg("image"), py::kw_only(), py::arg("sysfs_root") = "/sys/bus/pci/devices", py::arg("slot") = 0,
-           py::arg("timeout_s") = 10.0, py::arg("ring_log2") = 15, py::arg("io") = nullptr,
-           "Open a slot (io: None for the real system, or a FakeF2Card). Needs root on a real card: f2_io.hpp.")
+           py::arg("timeout_s") = 10.0, py::arg("ring_log2") = 0, py::arg("io") = nullptr,
+           "Open a slot (io: None for the real system, or a FakeF2Card; ring_log2 0: 2**15 records if a hugepage "
+           "can be had, else 2**6). Needs root on a real card: f2_io.hpp.")
       .def_property_readonly("slot", [](const F2Device& d) { return slot_dict(d.slot()); })
       .def_property_readonly("window_path", &F2Device::window_path)
       .def_property_readonly("ring", [](const F2Device& d) {

@@ -66,10 +66,10 @@ F1Layout F2Device::layout() noexcept {
 F2Device::F2Device(F1Image image, F2Options options, std::shared_ptr<F2Io> io)
     : image_(std::move(image)), options_(std::move(options)), io_(std::move(io)) {
   if (!io_) io_ = std::make_shared<SystemF2Io>();
-  if (options_.ring_log2 < f2::kRingMinLog2 || options_.ring_log2 > f2::kRingMaxLog2) {
+  if (options_.ring_log2 != 0 && (options_.ring_log2 < f2::kRingMinLog2 || options_.ring_log2 > f2::kRingMaxLog2)) {
     throw std::invalid_argument("ring_log2 " + std::to_string(options_.ring_log2) + " is outside " +
                                 std::to_string(f2::kRingMinLog2) + ".." + std::to_string(f2::kRingMaxLog2) +
-                                " (protocol.f2_map)");
+                                " (protocol.f2_map), or 0 (automatic)");
   }
   const F1Layout rule = layout();
   const auto slots = scan_slots(options_.sysfs_root, rule);
@@ -92,8 +92,7 @@ F2Device::F2Device(F1Image image, F2Options options, std::shared_ptr<F2Io> io)
     bar_->check_image(image_);
     map_window();
     enable_bus_master();
-    records_ = std::size_t{1} << options_.ring_log2;
-    ring_ = io_->pin_ring(records_ * kEvent);
+    pin();
     announce();
     ingress_capacity_ = live(regs::offset::ingress_free);  // the card is idle when opened: its whole buffer
     submitted_ = read_register64(regs::offset::packets);
@@ -128,6 +127,21 @@ void F2Device::map_window() {
     throw DeviceError(Kind::kIo, "cannot mmap the ingress window of " + path + ": " + errno_text(err));
   }
   window_ = static_cast<std::byte*>(p);
+}
+
+void F2Device::pin() {
+  if (options_.ring_log2 == 0) {
+    try {
+      records_ = std::size_t{1} << F2Options::kAutoRingLog2;
+      ring_ = io_->pin_ring(records_ * kEvent);
+      options_.ring_log2 = F2Options::kAutoRingLog2;
+      return;
+    } catch (const DeviceError&) {  // no hugepage: one page is always contiguous (a privilege error recurs)
+      options_.ring_log2 = static_cast<unsigned>(f2::kRingMinLog2);
+    }
+  }
+  records_ = std::size_t{1} << options_.ring_log2;
+  ring_ = io_->pin_ring(records_ * kEvent);
 }
 
 void F2Device::enable_bus_master() {

@@ -32,7 +32,9 @@ struct F2Options {
   std::string sysfs_root = "/sys/bus/pci/devices";
   int slot = 0;
   std::chrono::milliseconds timeout{10000};  // longest wait for the card (bytes taken, ring announced, progress)
-  unsigned ring_log2 = 15;  // 2**15 records: 2 MiB, one hugepage
+  /// log2 of the ring's records; 0: 2**kAutoRingLog2 (2 MiB, a hugepage) if it can be pinned, else one page
+  unsigned ring_log2 = 0;
+  static constexpr unsigned kAutoRingLog2 = 15;
 };
 
 class F2Device final : public Device {
@@ -72,6 +74,7 @@ class F2Device final : public Device {
   BarRegisters& bar();
   std::uint32_t live(std::uint32_t offset) { return bar().live(offset); }
   void map_window();
+  void pin();  // the ring of options.ring_log2 (0: the largest of kAutoRingLog2 and one page that can be pinned)
   void enable_bus_master();
   void announce();  // ring registers, ENABLE | RESET, wait for the head line of producer 0
   void store(const std::byte* data, std::size_t n);  // into the window at the cursor, then the fence

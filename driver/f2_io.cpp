@@ -28,7 +28,7 @@ constexpr std::size_t kHugePage = 2u << 20;
 std::vector<std::uint64_t> physical(const std::byte* p, std::size_t len) {
   const int fd = ::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    throw DeviceError(Kind::kRefused, "cannot open /proc/self/pagemap: " + errno_text(errno) +
+    throw DeviceError(Kind::kIo, "cannot open /proc/self/pagemap: " + errno_text(errno) +
                                           ": the f2 backend reads the ring's physical addresses there");
   }
   std::vector<std::uint64_t> out;
@@ -39,7 +39,7 @@ std::vector<std::uint64_t> physical(const std::byte* p, std::size_t len) {
     const std::uint64_t frame = entry & ((std::uint64_t{1} << 55) - 1);
     if (r != static_cast<ssize_t>(sizeof entry) || !(entry >> 63) || frame == 0) {
       ::close(fd);
-      throw DeviceError(Kind::kRefused,
+      throw DeviceError(Kind::kIo,
                         "/proc/self/pagemap gives no physical address for the f2 event ring: the card writes events "
                         "into host memory at bus addresses, which on F2 (no IOMMU) are physical addresses, and the "
                         "kernel shows them only to a process with CAP_SYS_ADMIN: run as root");
@@ -58,7 +58,7 @@ std::byte* map_locked(std::size_t len, bool huge) {
   if (::mlock(p, len) != 0) {
     const int err = errno;
     ::munmap(p, len);
-    throw DeviceError(Kind::kRefused, "cannot lock " + std::to_string(len) + " bytes for the f2 event ring: " +
+    throw DeviceError(Kind::kIo, "cannot lock " + std::to_string(len) + " bytes for the f2 event ring: " +
                                           errno_text(err) + ": run as root (CAP_IPC_LOCK) or raise `ulimit -l`");
   }
   std::memset(p, 0, len);
@@ -78,7 +78,7 @@ HostRing SystemF2Io::pin_ring(std::size_t ring_bytes) {
     r.ring = map_locked(ring_len_, false);
     r.how = "locked 4 KiB pages (no hugepage reserved)";
     if (r.ring == nullptr) {
-      throw DeviceError(Kind::kRefused, "cannot map " + std::to_string(ring_len_) + " bytes for the f2 event ring: " +
+      throw DeviceError(Kind::kIo, "cannot map " + std::to_string(ring_len_) + " bytes for the f2 event ring: " +
                                             errno_text(errno));
     }
   }
@@ -87,7 +87,7 @@ HostRing SystemF2Io::pin_ring(std::size_t ring_bytes) {
     const auto frames = physical(r.ring, ring_bytes);
     for (std::size_t i = 1; i < frames.size(); ++i) {
       if (frames[i] != frames[0] + i * kPage) {
-        throw DeviceError(Kind::kRefused,
+        throw DeviceError(Kind::kIo,
                           "the f2 event ring (" + std::to_string(ring_bytes) + " bytes, " + r.how +
                               ") is not physically contiguous, and the card writes it as one range: reserve "
                               "hugepages (echo 8 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages) or use "

@@ -38,7 +38,7 @@ struct HostRing {
 class F2Io : public PosixIo {
  public:
   /// Pinned, zeroed memory for a ring of `ring_bytes` (a power of two, at least one page) and a head line;
-  /// DeviceError kRefused saying which privilege or setting is missing.
+  /// DeviceError kIo saying which privilege or setting is missing.
   virtual HostRing pin_ring(std::size_t ring_bytes) = 0;
   /// Gives back what pin_ring gave (the card must no longer write it: ring_control cleared first).
   virtual void unpin_ring(HostRing& ring) noexcept = 0;

@@ -323,11 +323,19 @@ def test_info_lists_f2_cards(tmp_path: Path, capsys: pytest.CaptureFixture[str])
                     "(fpga-load-local-image -S 0 -I <agfi id>)"},
         {"slot": 1, "mgmt_address": "0000:00:1f.1", "app_address": "0000:00:1f.0",
          "ids": "1d0f:f074 (subsystem 1d0f:7467)", "matches": True, "why_not": None}]
+    ring = d["ring"]  # this process's chance of pinning the ring (2**15 records, else one page): it says which
+    if ring["ok"]:
+        assert ring["records"] in (1 << 15, 64) and ring["how"]
+        assert (ring["records"] == 64) == ("hugepages" in (ring["why_not"] or ""))
+    else:
+        assert "root" in ring["why_not"] or "ulimit" in ring["why_not"]
+    assert "ring" not in info.f2_cards(tmp_path / "none")  # no card: nothing pinned to find out
     assert main(["info", "--json", "--sysfs-root", str(tree.sysfs)]) == 0
     out = capsys.readouterr().out.splitlines()
     at = out.index(next(line for line in out if line.startswith("F2 cards")))
     assert out[at + 1].startswith("  slot 0: 0000:00:1e.0 1d0f:9048 (subsystem 1d0f:7467); does not match: slot 0")
     assert out[at + 2] == "  slot 1: 0000:00:1f.0 1d0f:f074 (subsystem 1d0f:7467); matches"
+    assert out[at + 3].startswith("  host event ring: ")
     assert json.loads(out[-1])["f2_cards"]["slots"][1]["matches"] is True
 
 
@@ -335,8 +343,8 @@ def test_pinning_the_ring_on_this_machine() -> None:
     """The real SystemF2Io: the ring's memory is pinned and its physical address read, or the refusal names
     the privilege or setting that is missing (CAP_SYS_ADMIN, locking, hugepages)."""
     try:
-        ring = _driver.f2_pin_ring_check(6)
-    except _driver.RegisterRefusedError as e:
+        ring = _driver.f2_pin_ring_check(f2_map.RING_MIN_LOG2)
+    except _driver.DeviceIOError as e:
         assert any(s in str(e) for s in ("CAP_SYS_ADMIN", "ulimit -l", "hugepages", "pagemap")), str(e)
     else:
         assert ring["ring_bus"] % 4096 == 0 and ring["ring_bus"] > 0 and ring["head_bus"] > 0
@@ -347,3 +355,12 @@ def test_expected_manifest_is_the_f2_images() -> None:
     m = expected_manifest()
     assert (m.vendor_id, m.device_id, m.subsystem_vendor_id, m.subsystem_id) == APP_IDS
     assert m != ImageManifest.expected()  # the legacy F1 image has its own device ID
+
+
+def test_automatic_ring_size(tree: Tree) -> None:
+    """ring_log2 None: the largest ring (2 MiB) where it can be pinned, as the fake's memory always can."""
+    backend = tree.backend(tree.fake(), ring_log2=None)
+    assert backend.device.ring["records"] == 1 << _driver.F2_AUTO_RING_LOG2
+    assert backend.device.read_register(REGISTER_MAP["ring_size_log2"].offset) == _driver.F2_AUTO_RING_LOG2
+    with pytest.raises(ValueError, match=r"ring_log2 5 is outside 6\.\.24"):
+        tree.backend(tree.fake(), ring_log2=5)

@@ -24,11 +24,10 @@ from tickgate.protocol import f2_map
 from tickgate.protocol.config import CardConfig
 from tickgate.protocol.registers import MAP_VERSION
 
-__all__ = ["DEFAULT_RING_LOG2", "F2Options", "default_manifest", "expected_manifest", "find_cards", "open_f2"]
+__all__ = ["F2Options", "default_manifest", "expected_manifest", "find_cards", "open_f2"]
 
 MANIFEST_ENV = "TICKGATE_F2_MANIFEST"  # the manifest to check cards against when none is passed
 SLOT_ENV = "TICKGATE_F2_SLOT"  # the slot to use when none is passed (default 0)
-DEFAULT_RING_LOG2 = 15  # 2**15 records of 64 bytes: 2 MiB, one hugepage
 
 
 def expected_manifest() -> ImageManifest:
@@ -60,13 +59,14 @@ def find_cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT,
 class F2Options:
     """Which card `open_f2` opens: slot `slot` (None: $TICKGATE_F2_SLOT, else 0) under `sysfs_root`, checked
     against `manifest` (None: `default_manifest()`); `timeout_s` for a card that makes no progress; a ring of
-    2**`ring_log2` records; `io` the system as the driver sees it (the tests' fake card)."""
+    2**`ring_log2` records (None: `tickgate._driver.F2_AUTO_RING_LOG2`, 2 MiB, if a hugepage is reserved,
+    else 2**6 records in one locked page); `io` the system as the driver sees it (the tests' fake card)."""
 
     manifest: ImageManifest | None = None
     sysfs_root: str | Path = DEFAULT_SYSFS_ROOT
     slot: int | None = None
     timeout_s: float = 10.0
-    ring_log2: int = DEFAULT_RING_LOG2
+    ring_log2: int | None = None
     io: Any = None
 
 
@@ -84,7 +84,7 @@ def open_f2(config: CardConfig | None = None, options: F2Options | None = None) 
     manifest = o.manifest or default_manifest()
     slot = int(os.environ.get(SLOT_ENV, "0")) if o.slot is None else o.slot
     device = F2Device(manifest.image(), sysfs_root=str(o.sysfs_root), slot=slot, timeout_s=o.timeout_s,
-                      ring_log2=o.ring_log2, io=o.io)
+                      ring_log2=o.ring_log2 or 0, io=o.io)
     try:
         configure_card(device, config or CardConfig())
     except BaseException:

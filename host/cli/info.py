@@ -10,7 +10,7 @@ from typing import Any
 
 from tickgate.host.backend_f1 import DEFAULT_SYSFS_ROOT, ImageManifest
 
-__all__ = ["add_parser", "cards", "f2_cards", "gather", "module", "sim_builds", "toolchain"]
+__all__ = ["add_parser", "cards", "f2_cards", "gather", "module", "ring_check", "sim_builds", "toolchain"]
 
 
 def _hex(v: int) -> str:
@@ -44,7 +44,27 @@ def f2_cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, manifest: ImageManifes
                 "slots": []}
     out = [{"slot": s["index"], "mgmt_address": s["mgmt_address"], "app_address": s["app_address"], "ids": _ids(s),
             "matches": not s["mismatch"], "why_not": s["mismatch"] or None} for s in slots]
-    return {"sysfs_root": str(sysfs_root), "expected": expected, "slots": out}
+    d: dict[str, Any] = {"sysfs_root": str(sysfs_root), "expected": expected, "slots": out}
+    if out:
+        d["ring"] = ring_check()
+    return d
+
+
+def ring_check() -> dict[str, Any]:
+    """Whether this process could pin the f2 backend's host event ring as `--backend f2` would: the ring it
+    tries first (`F2_AUTO_RING_LOG2` records), else one page; where its memory comes from, or why not."""
+    from tickgate._driver import F2_AUTO_RING_LOG2, DeviceError, f2_pin_ring_check
+    from tickgate.protocol.f2_map import RING_MIN_LOG2
+
+    why_not = []
+    for log2 in (F2_AUTO_RING_LOG2, RING_MIN_LOG2):
+        try:
+            r = f2_pin_ring_check(log2)
+        except DeviceError as e:
+            why_not.append(f"{1 << log2} records: {e}")
+            continue
+        return {"records": 1 << log2, "ok": True, "how": r["how"], "why_not": "; ".join(why_not) or None}
+    return {"records": 0, "ok": False, "why_not": "; ".join(why_not)}
 
 
 def cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, manifest: ImageManifest | None = None) -> dict[str, Any]:
@@ -155,6 +175,12 @@ def _print_cards(title: str, c: dict[str, Any], mgmt_ids: str, out=None) -> None
         xdma = f" {s['xdma'] or '(no xdma)'}" if "xdma" in s else ""
         print(f"  slot {s['slot']}: {s['app_address']} {s['ids'] or '(no application function)'}{xdma}; {state}",
               file=out)
+    if r := c.get("ring"):
+        if r["ok"]:
+            smaller = f" (not larger: {r['why_not']})" if r["why_not"] else ""
+            print(f"  host event ring: {r['records']} records in {r['how']}{smaller}", file=out)
+        else:
+            print(f"  host event ring: cannot be set up by this process: {r['why_not']}", file=out)
 
 
 def _print(d: dict[str, Any], out=None) -> None:
