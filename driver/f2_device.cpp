@@ -237,19 +237,20 @@ void F2Device::pause(int& idle) const {
 
 void F2Device::store(const std::byte* data, std::size_t n) {
   std::size_t done = 0;
-  while (done < n) {
-    if (cursor_ % kLine == 0 && n - done >= kLine) {
-      store_line(window_ + cursor_, data + done);
-      done += kLine;
-      cursor_ += kLine;
-    } else {
-      store_word(window_ + cursor_, data + done);
-      done += kWord;
-      cursor_ += kWord;
-    }
-    if (cursor_ == window_len_) cursor_ = 0;
+  for (; n - done >= kLine; done += kLine) {  // the cursor is at a line boundary: whole lines
+    store_line(window_ + cursor_, data + done);
+    cursor_ = (cursor_ + kLine) % window_len_;
   }
+  for (std::size_t at = cursor_; done < n; done += kWord, at += kWord) store_word(window_ + at, data + done);
+  if (n % kLine) cursor_ = (cursor_ + kLine) % window_len_;  // the next stores start a new line
   io_->store_fence(n);
+}
+
+std::size_t F2Device::fits(std::size_t rest, std::size_t free_lines) noexcept {
+  const std::size_t full = rest / kLine;
+  const std::size_t tail = rest % kLine / kWord;
+  if (full >= free_lines) return free_lines * kLine;
+  return full + tail <= free_lines ? rest : full * kLine;
 }
 
 std::size_t F2Device::submit(std::span<const std::byte> batch) {
@@ -263,8 +264,8 @@ std::size_t F2Device::submit(std::span<const std::byte> batch) {
   int idle = 0;
   auto last = std::chrono::steady_clock::now();
   while (off < batch.size()) {
-    const std::size_t free = live(regs::offset::ingress_free) / kWord * kWord;
-    if (free == 0) {
+    const std::size_t n = fits(batch.size() - off, live(regs::offset::ingress_free) / kLine);
+    if (n == 0) {
       if (drain()) {
         last = std::chrono::steady_clock::now();
         idle = 0;
@@ -279,7 +280,6 @@ std::size_t F2Device::submit(std::span<const std::byte> batch) {
       pause(idle);
       continue;
     }
-    const std::size_t n = std::min(free, batch.size() - off);
     store(batch.data() + off, n);
     off += n;
     last = std::chrono::steady_clock::now();

@@ -1,9 +1,12 @@
 // The f2 backend: the card in an AWS F2 slot, with no system call on the data path (protocol/f2_map.py is the
 // contract). Registers through BAR0 (BarRegisters, as f1). Packets: DMA batches stored into the ingress window
-// of BAR4, mapped write-combining (resource4_wc), as whole 64-byte lines (8-byte stores up to a line boundary
-// and for a last partial line), then a store fence, never more than `ingress_free` bytes at once; the stores
-// walk the window from a cursor that wraps at its end (the window is a FIFO port: order counts, addresses
-// do not; walking it keeps two batches' lines from combining in one write-combining buffer). Events: the
+// of BAR4, mapped write-combining (resource4_wc), as whole 64-byte lines and 8-byte stores for a batch's last
+// partial line, then a store fence. Each fenced piece starts at a line boundary of the window (after a
+// partial line the cursor moves on to the next line: the lanes not stored carry no strobes), and the cursor
+// walks the window, wrapping at its end (the window is a FIFO port: order counts, addresses do not; walking
+// it keeps two pieces' lines from combining in one write-combining buffer). `ingress_free` is free FIFO
+// entries of one 64-byte beat each; a piece takes one entry per whole line and, since a partial line's
+// write-combining buffer may leave in up to one beat per 8-byte store, one per word of its partial line. Events: the
 // card writes 64-byte records into a ring in pinned host memory (F2Io::pin_ring) and then a head line with
 // its producer index; collect reads the head line from memory, copies records out and stores the consumer
 // index into `ring_consumer` (a posted write). Finding the slot and checking its IDs: scan_slots with the
@@ -78,6 +81,8 @@ class F2Device final : public Device {
   void enable_bus_master();
   void announce();  // ring registers, ENABLE | RESET, wait for the head line of producer 0
   void store(const std::byte* data, std::size_t n);  // into the window at the cursor, then the fence
+  /// Bytes of the `rest` of a batch to store now with `free_lines` free entries (0: none fit yet).
+  static std::size_t fits(std::size_t rest, std::size_t free_lines) noexcept;
   std::uint32_t producer();  // the head line's index, checked against the consumer
   std::size_t take(events::Event* out, std::size_t max);  // records out of the ring, consumer stored
   bool drain();  // ring records into spill_; false if none

@@ -115,7 +115,8 @@ void FakeF2Card::store_fence(std::size_t bytes) noexcept {
   tick();
   const bool gone = faulted_ && config_.fault == FakeF2Fault::kGone;
   const std::size_t room = config_.ingress_capacity - ingress_.size();
-  if (!gone && bytes > room) ++stats_.overruns;
+  const std::size_t beats = bytes / sizeof(Line) + bytes % sizeof(Line) / 8;  // a partial line: a beat a word
+  if (!gone && beats * sizeof(Line) > room / sizeof(Line) * sizeof(Line)) ++stats_.overruns;
   const std::size_t window = window_.size() * sizeof(Line);
   const auto* base = reinterpret_cast<const std::byte*>(window_.data());
   std::size_t kept = gone ? 0 : std::min(bytes, room);
@@ -126,6 +127,9 @@ void FakeF2Card::store_fence(std::size_t bytes) noexcept {
     kept -= k;
     left -= n;
     window_cursor_ = (window_cursor_ + n) % window;
+  }
+  if (window_cursor_ % sizeof(Line)) {  // the host's next stores start a new line
+    window_cursor_ = (window_cursor_ / sizeof(Line) + 1) * sizeof(Line) % window;
   }
   if (!gone) stats_.bytes_in += std::min(bytes, room);
   step();
@@ -232,6 +236,7 @@ void FakeF2Card::step() {
   if (control & f2::ring_control::kReset) {
     word(o::ring_control) = control & ~f2::ring_control::kReset;  // a command: reads 0
     producer_ = 0;
+    word(o::ring_consumer) = 0;  // both indices
     held_counted_ = false;
     if ((control & f2::ring_control::kEnable) && !mute) write_head();
   }
@@ -260,7 +265,8 @@ void FakeF2Card::refresh() {
   for (std::size_t i = 0; i < regs::kCounters.size(); ++i) put64(regs::kCounters[i].offset, counters[i]);
   word(o::id) = config_.id;
   word(o::map_version) = config_.map_version;
-  word(o::ingress_free) = static_cast<std::uint32_t>(config_.ingress_capacity - ingress_.size());
+  word(o::ingress_free) = static_cast<std::uint32_t>((config_.ingress_capacity - ingress_.size()) / sizeof(Line) *
+                                                     sizeof(Line));  // whole 64-byte entries, as the card counts
   word(o::events_ready) = static_cast<std::uint32_t>(model_.pending());
   word(o::ring_producer) = producer_;
   put64(o::ring_full, ring_full_);

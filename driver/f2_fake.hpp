@@ -5,7 +5,8 @@
 // temporary tree (driver/f2_fake_tree.py).
 //
 // The card moves only inside store_fence (where it takes the bytes the host stored into the window since the
-// last fence, in store order, from its own cursor that wraps as the host's does) and poll_pause: no threads,
+// last fence, in store order, from its own cursor that wraps as the host's does and moves on to the next line
+// after a partial one) and poll_pause: no threads,
 // no clocks. Each time it applies register writes (control bit 1 clears the counters; ring_control RESET sets
 // the producer to 0 and, if ENABLE, writes a head line of producer 0), feeds whole DMA records to the model
 // while fewer than `egress_capacity` events wait inside the card, and writes events into the ring as
@@ -54,7 +55,8 @@ struct FakeF2Stats {
   std::size_t records_written = 0;
   std::size_t head_writes = 0;
   std::size_t wraps = 0;  // records written at index 0 of the ring after the first lap
-  std::size_t overruns = 0;  // fences publishing more bytes than ingress_free said (the excess is lost)
+  std::size_t overruns = 0;  // fences publishing more beats than ingress_free had entries (a partial line's
+                             // words count a beat each); bytes past the buffer's room are lost
   std::size_t bad_addresses = 0;  // writes the registers pointed outside the memory pin_ring gave
   std::size_t late_writes = 0;  // writes due while the ring was unpinned with ring_control still enabled
 };

@@ -43,7 +43,8 @@ class F2Io : public PosixIo {
   /// Gives back what pin_ring gave (the card must no longer write it: ring_control cleared first).
   virtual void unpin_ring(HostRing& ring) noexcept = 0;
   /// Makes the stores into the ingress window so far visible to the card, `bytes` of them since the last
-  /// fence (a store fence; the fake card takes the bytes here, since plain memory cannot see a store).
+  /// fence, from a line boundary (a store fence; the fake card takes the bytes here, since plain memory
+  /// cannot see a store).
   virtual void store_fence(std::size_t bytes) noexcept = 0;
   /// One empty poll of the head line (a CPU pause; the fake card moves here).
   virtual void poll_pause() noexcept = 0;

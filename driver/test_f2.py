@@ -91,6 +91,15 @@ def test_generated_stream_wraps_and_fills_the_ring(tree: Tree) -> None:
     assert stats["fences"] > 100  # batches stored in pieces of at most ingress_free
 
 
+def test_a_tiny_ingress_buffer(tree: Tree) -> None:
+    """8 entries of 64 bytes and small packets: batches go in pieces, a partial last line costs an entry per
+    word, each piece starts on a new line of the window, and the host never stores more than the card has room
+    for (the fake counts an overrun otherwise)."""
+    packets = timed(pack_messages(generate(4_000, 20, 9), max_payload=72))
+    _, _, stats = assert_same_as_software(tree, packets, ring_log2=6, ingress_capacity=512, egress_capacity=4)
+    assert stats["fences"] > len(packets) // 8
+
+
 @pytest.mark.parametrize("path", REAL, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_real_captures(tree: Tree, path: Path) -> None:
     packets = list(PcapFeed(path) if path.suffix == ".pcap" else BinaryFileFeed(path))
