@@ -43,6 +43,17 @@ inline void store_line(std::byte* dst, const std::byte* src) noexcept {
 #endif
 }
 
+/// Orders the line just stored before the next: write-combining buffers may drain in any order (x86 and AMD64
+/// promise nothing between lines without a fence), and the window is a FIFO port that takes beats as they
+/// come. Without it two lines of a batch could reach the card swapped.
+inline void line_fence() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_sfence();
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
 inline void store_word(std::byte* dst, const std::byte* src) noexcept {
   std::uint64_t w;
   std::memcpy(&w, src, kWord);
@@ -237,10 +248,12 @@ void F2Device::pause(int& idle) const {
 
 void F2Device::store(const std::byte* data, std::size_t n) {
   std::size_t done = 0;
-  for (; n - done >= kLine; done += kLine) {  // the cursor is at a line boundary: whole lines
+  for (; n - done >= kLine; done += kLine) {  // the cursor is at a line boundary: whole lines, in order
+    if (done) line_fence();
     store_line(window_ + cursor_, data + done);
     cursor_ = (cursor_ + kLine) % window_len_;
   }
+  if (done && done < n) line_fence();
   for (std::size_t at = cursor_; done < n; done += kWord, at += kWord) store_word(window_ + at, data + done);
   if (n % kLine) cursor_ = (cursor_ + kLine) % window_len_;  // the next stores start a new line
   io_->store_fence(n);

@@ -1,7 +1,8 @@
 // The f2 backend: the card in an AWS F2 slot, with no system call on the data path (protocol/f2_map.py is the
 // contract). Registers through BAR0 (BarRegisters, as f1). Packets: DMA batches stored into the ingress window
 // of BAR4, mapped write-combining (resource4_wc), as whole 64-byte lines and 8-byte stores for a batch's last
-// partial line, then a store fence. Each fenced piece starts at a line boundary of the window (after a
+// partial line, a store fence between lines (write-combining buffers may otherwise drain out of order into a
+// port where order counts) and one after the piece. Each fenced piece starts at a line boundary of the window (after a
 // partial line the cursor moves on to the next line: the lanes not stored carry no strobes), and the cursor
 // walks the window, wrapping at its end (the window is a FIFO port: order counts, addresses do not; walking
 // it keeps two pieces' lines from combining in one write-combining buffer). `ingress_free` is free FIFO
