@@ -8,15 +8,8 @@
 // device path and what to check; a register reading 0xFFFFFFFF where the card never gives it (`id`,
 // `map_version`, `ingress_free`, `events_ready`) means the card is gone (kGone).
 //
-// F2 (aws-fpga's default branch now; F1 lives on in `f1_xdma_shell`): the userspace API names stay (fpga_pci,
-// fpga_mgmt, fpga_dma) and so does register access through BAR0, but the shell is new, and with it what this
-// backend takes as data: the slot and application IDs and the management-to-application address rule
-// (F1Layout), the BAR sizes, and the DMA path - F2's kit documents a Streaming Data Engine (SDE) beside the
-// XDMA driver, so which character devices (or queues) carry packets and events, and the windows they use,
-// are to be read from the F2 Shell Interface Specification when the F2 image is built. The register
-// protocol (ingress_free / events_ready), the transfer loops, their errors and the image check stay: an F2
-// backend is a protocol/f2_map.py giving the F1Layout, plus a PosixIo-level change only if SDE replaces
-// pread/pwrite.
+// F1 is legacy (AWS retired the instances); the F2 card has no XDMA and its own backend, f2_device.hpp, which
+// shares this one's slot scan (f1_scan.hpp, with the F2 slot rule) and BAR0 access (bar_registers.hpp).
 #pragma once
 
 #include <chrono>
