@@ -122,7 +122,7 @@ void bind_device(py::module_& m) {
                         std::to_string(PYBIND11_VERSION_PATCH);
         d["map_version"] = regs::kMapVersion;
         d["counters"] = regs::kCounterCount;
-        d["devices"] = py::make_tuple("software", "sim", "f1");
+        d["devices"] = py::make_tuple("software", "sim", "f1", "f2");
         return d;
       },
       "How this module was built: compiler, C++ standard, optimisation, pybind11, the register map it has.");
@@ -202,6 +202,7 @@ void bind_device(py::module_& m) {
            "unbounded), level_events.");
 
   bind_f1(m);
+  bind_f2(m);
   bind_sim(m);
 
 }

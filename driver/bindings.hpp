@@ -38,7 +38,7 @@ void bind_software(pybind11::module_& m);
 /// OrderPath, the native order path (risk, OUCH 5.0, SoupBinTCP), and its SoupWriter (bind_orders.cpp).
 void bind_orders(pybind11::module_& m);
 
-/// The Device interface, SoftwareDevice, F1Device and the fake F1 card (bind_device.cpp).
+/// The Device interface, SoftwareDevice, F2Device, F1Device and their fake cards (bind_device.cpp).
 void bind_device(pybind11::module_& m);
 
 /// ShmProducer, the shared-memory event ring's producer (bind_shm.cpp).

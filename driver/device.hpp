@@ -1,4 +1,4 @@
-// The device interface every implementation of the card implements (software, sim, f1; the Python reference
+// The device interface every implementation of the card implements (software, sim, f2, f1; the Python reference
 // model through an adapter with the same operations): DMA batches in, 64-byte events out, 32-bit registers
 // of protocol/registers.py by offset, counters, reset, identify, close. Code above it never asks which.
 #pragma once
@@ -29,8 +29,8 @@ class DeviceError : public std::runtime_error {
 
 /// What a device is: which backend, where, the IDs it answered with and its capacities (0: unbounded).
 struct DeviceIdentity {
-  std::string backend;  // "software", "sim", "f1"
-  std::string location;  // f1: the application function's PCI address; sim: its library; software: "in-process"
+  std::string backend;  // "software", "sim", "f2", "f1"
+  std::string location;  // f2, f1: the application function's PCI address; sim: its library; software: "in-process"
   std::uint16_t vendor_id = 0;
   std::uint16_t device_id = 0;
   std::uint16_t subsystem_vendor_id = 0;

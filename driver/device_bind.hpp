@@ -1,5 +1,5 @@
-// What bind_device.cpp and f1_bind.cpp share: the SoftwareCard configuration from Python arguments, and the
-// f1 half of the bindings.
+// What bind_device.cpp, f1_bind.cpp and f2_bind.cpp share: the SoftwareCard configuration from Python
+// arguments, a slot as a dict, and the f1, f2 and sim parts of the bindings.
 #pragma once
 
 #include <pybind11/pybind11.h>
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "f1_scan.hpp"
 #include "software_card.hpp"
 
 namespace tickgate::driver {
@@ -62,8 +63,14 @@ inline SoftwareCardConfig card_config(std::optional<std::vector<std::string>> sy
   return config;
 }
 
+/// A slot as a dict: index, addresses, app_present, the application function's IDs, xdma (f1_bind.cpp).
+pybind11::dict slot_dict(const F1Slot& s);
+
 /// F1Layout, F1Image, f1_scan, f1_image_mismatch, PosixIo, F1Device, FakeF1Card (f1_bind.cpp). Needs Device.
 void bind_f1(pybind11::module_& m);
+
+/// f2_scan, f2_image_mismatch, F2Io, F2Device, FakeF2Card (f2_bind.cpp). Needs bind_f1 (F1Image, PosixIo).
+void bind_f2(pybind11::module_& m);
 
 /// SimDevice (sim_bind.cpp). Needs Device.
 void bind_sim(pybind11::module_& m);

@@ -80,6 +80,17 @@ class SoftwareDevice final : public Device {
                           "first_sequence when opening the backend");
   }
 
+  /// Every counter at once, from the card (not register by register).
+  std::array<std::uint64_t, regs::kCounterCount> counters() override {
+    const auto& c = live().counters();
+    std::array<std::uint64_t, regs::kCounterCount> out{};
+    for (std::size_t i = 0; i < regs::kCounters.size(); ++i) {
+      const std::size_t at = (regs::kCounters[i].offset - regs::kCounterBase) / 8;
+      out[i] = c[at] - baseline_[at];
+    }
+    return out;
+  }
+
   /// A new card with the same configuration: empty books, session and counters, no events waiting.
   void reset() override {
     card_ = std::make_unique<SoftwareCard>(config_);

@@ -27,6 +27,8 @@ FakeFault fault_of(const std::string& name) {
   throw py::value_error("fault: one of none, gone, eio, timeout, stall; not " + name);
 }
 
+}  // namespace
+
 py::dict slot_dict(const F1Slot& s) {
   py::dict d;
   d["index"] = s.index;
@@ -40,8 +42,6 @@ py::dict slot_dict(const F1Slot& s) {
   d["xdma"] = s.xdma;
   return d;
 }
-
-}  // namespace
 
 void bind_f1(py::module_& m) {
   py::class_<F1Layout>(m, "F1Layout", "protocol.f1_map as the f1 backend takes it.")

@@ -2,7 +2,6 @@
 #include "f1_device.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,15 +15,6 @@ namespace tickgate::driver {
 namespace fs = std::filesystem;
 using Kind = DeviceError::Kind;
 
-namespace {
-
-std::string errno_text(int err) {
-  const char* name = err == EIO ? "EIO" : err == ETIMEDOUT ? "ETIMEDOUT" : err == ENOENT ? "ENOENT"
-                   : err == EACCES ? "EACCES" : err == EPERM ? "EPERM" : err == ENODEV ? "ENODEV" : nullptr;
-  return std::string(std::strerror(err)) + (name ? std::string(" (") + name + ")" : "");
-}
-
-}  // namespace
 
 F1Device::F1Device(F1Layout layout, F1Image image, F1Options options, std::shared_ptr<PosixIo> io)
     : layout_(layout), image_(std::move(image)), options_(std::move(options)), io_(std::move(io)) {
@@ -52,36 +42,10 @@ F1Device::F1Device(F1Layout layout, F1Image image, F1Options options, std::share
                                            "folder): is the xdma driver loaded and bound to it?");
   }
   h_.io = io_.get();
-  resource0_ = (fs::path(options_.sysfs_root) / slot_.app_address / "resource0").string();
-  h_.bar_fd = io_->open(resource0_, O_RDWR | O_SYNC);
-  if (h_.bar_fd < 0) {
-    const int err = errno;
-    const std::string hint = err == EACCES || err == EPERM ? "run as root or give this user access to it"
-                                                           : "is BAR0 of the application function enabled?";
-    throw DeviceError(Kind::kIo, "cannot open " + resource0_ + ": " + errno_text(err) + ": " + hint);
-  }
-  h_.bar_len = (regs::kMapSize + 4095) / 4096 * 4096;
-  h_.bar = io_->mmap(h_.bar_len, PROT_READ | PROT_WRITE, MAP_SHARED, h_.bar_fd, 0);
-  if (h_.bar == MAP_FAILED) {
-    const int err = errno;
-    h_.bar = nullptr;
-    throw DeviceError(Kind::kIo, "cannot mmap " + resource0_ + ": " + errno_text(err));
-  }
+  bar_ = std::make_unique<BarRegisters>(*io_, (fs::path(options_.sysfs_root) / slot_.app_address / "resource0").string(),
+                                        slot_, "f1");
   {
-    const std::uint32_t id = live(regs::offset::id);
-    if (id != regs::kIdMagic) {
-      throw DeviceError(Kind::kWrongImage, "slot " + std::to_string(slot_.index) + " (" + slot_.app_address +
-                                               "): register id reads " + hex32(id) + ", tickgate's image has " +
-                                               hex32(regs::kIdMagic) + " ('TKGT'): another design is loaded");
-    }
-    const std::uint32_t version = live(regs::offset::map_version);
-    if (version != image_.map_version || version != regs::kMapVersion) {
-      throw DeviceError(Kind::kWrongImage,
-                        "slot " + std::to_string(slot_.index) + " (" + slot_.app_address + "): register map version " +
-                            std::to_string(version) + ", the manifest says " + std::to_string(image_.map_version) +
-                            " and this build of tickgate speaks " + std::to_string(regs::kMapVersion) +
-                            ": load the image built from this version, or use the matching tickgate");
-    }
+    bar_->check_image(image_);
     const std::pair<int*, std::string> files[] = {{&h_.h2c_fd, h2c_path()}, {&h_.c2h_fd, c2h_path()}};
     for (const auto& [fd, path] : files) {
       *fd = io_->open(path, fd == &h_.h2c_fd ? O_WRONLY : O_RDONLY);
@@ -99,15 +63,21 @@ F1Device::F1Device(F1Layout layout, F1Image image, F1Options options, std::share
 F1Device::Handles::~Handles() { release(); }
 
 void F1Device::Handles::release() {
-  if (bar != nullptr) io->munmap(bar, bar_len);
-  for (const int fd : {bar_fd, h2c_fd, c2h_fd}) {
+  for (const int fd : {h2c_fd, c2h_fd}) {
     if (fd >= 0) io->close(fd);
   }
-  bar = nullptr;
-  bar_fd = h2c_fd = c2h_fd = -1;
+  h2c_fd = c2h_fd = -1;
 }
 
-void F1Device::close() { h_.release(); }
+void F1Device::close() {
+  h_.release();
+  if (bar_) bar_->release();
+}
+
+BarRegisters& F1Device::bar() {
+  if (!bar_->is_open()) bar_->closed();
+  return *bar_;
+}
 
 std::string F1Device::h2c_path() const {
   return (fs::path(options_.dev_dir) / ("xdma" + std::to_string(slot_.xdma) + "_h2c_0")).string();
@@ -117,47 +87,10 @@ std::string F1Device::c2h_path() const {
   return (fs::path(options_.dev_dir) / ("xdma" + std::to_string(slot_.xdma) + "_c2h_0")).string();
 }
 
-std::uint32_t F1Device::load(std::uint32_t offset) const noexcept {
-  return *reinterpret_cast<const volatile std::uint32_t*>(static_cast<const std::byte*>(h_.bar) + offset);
-}
-
-std::uint32_t F1Device::live(std::uint32_t offset) {
-  if (h_.bar == nullptr) closed();
-  const std::uint32_t v = load(offset);
-  if (v == 0xFFFFFFFFu) gone(offset);
-  return v;
-}
-
-void F1Device::closed() const {
-  throw DeviceError(Kind::kGone, "the f1 device of slot " + std::to_string(slot_.index) + " is closed");
-}
-
-void F1Device::gone(std::uint32_t offset) const {
-  throw DeviceError(Kind::kGone, "the card in slot " + std::to_string(slot_.index) + " (" + slot_.app_address +
-                                     ") stopped answering: register " + register_name(offset) +
-                                     " read 0xffffffff; the image may have been cleared or reloaded, or the PCIe "
-                                     "link reset: check `fpga-describe-local-image -S " + std::to_string(slot_.index) +
-                                     " -H`, then open the backend again");
-}
-
-std::uint32_t F1Device::read_register(std::uint32_t offset) {
-  if (offset % 4 || offset >= regs::kMapSize) {
-    throw DeviceError(Kind::kRefused, "no register at " + register_name(offset) + " (offsets are 32-bit words below " +
-                                          hex32(regs::kMapSize) + ")");
-  }
-  if (h_.bar == nullptr) closed();
-  const std::uint32_t v = load(offset);
-  if (v == 0xFFFFFFFFu && load(regs::offset::id) == 0xFFFFFFFFu) gone(offset);  // a real all-ones value is fine
-  return v;
-}
+std::uint32_t F1Device::read_register(std::uint32_t offset) { return bar_->read(offset); }
 
 void F1Device::write_register(std::uint32_t offset, std::uint32_t value) {
-  const regs::Register* r = register_at(offset);
-  if (r == nullptr || r->access != regs::Access::kRw) {
-    throw DeviceError(Kind::kRefused, "register " + register_name(offset) + " is not writable (protocol/registers.py)");
-  }
-  if (h_.bar == nullptr) closed();
-  *reinterpret_cast<volatile std::uint32_t*>(static_cast<std::byte*>(h_.bar) + offset) = value;
+  bar_->write(offset, value);
   if (offset == regs::offset::control && (value & 2u)) submitted_ = 0;  // the counters start again
 }
 

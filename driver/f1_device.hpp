@@ -8,15 +8,8 @@
 // device path and what to check; a register reading 0xFFFFFFFF where the card never gives it (`id`,
 // `map_version`, `ingress_free`, `events_ready`) means the card is gone (kGone).
 //
-// F2 (aws-fpga's default branch now; F1 lives on in `f1_xdma_shell`): the userspace API names stay (fpga_pci,
-// fpga_mgmt, fpga_dma) and so does register access through BAR0, but the shell is new, and with it what this
-// backend takes as data: the slot and application IDs and the management-to-application address rule
-// (F1Layout), the BAR sizes, and the DMA path - F2's kit documents a Streaming Data Engine (SDE) beside the
-// XDMA driver, so which character devices (or queues) carry packets and events, and the windows they use,
-// are to be read from the F2 Shell Interface Specification when the F2 image is built. The register
-// protocol (ingress_free / events_ready), the transfer loops, their errors and the image check stay: an F2
-// backend is a protocol/f2_map.py giving the F1Layout, plus a PosixIo-level change only if SDE replaces
-// pread/pwrite.
+// F1 is legacy (AWS retired the instances); the F2 card has no XDMA and its own backend, f2_device.hpp, which
+// shares this one's slot scan (f1_scan.hpp, with the F2 slot rule) and BAR0 access (bar_registers.hpp).
 #pragma once
 
 #include <chrono>
@@ -25,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bar_registers.hpp"
 #include "device.hpp"
 #include "f1_io.hpp"
 #include "f1_scan.hpp"
@@ -67,10 +61,8 @@ class F1Device final : public Device {
   std::string c2h_path() const;
 
  private:
-  std::uint32_t load(std::uint32_t offset) const noexcept;
-  std::uint32_t live(std::uint32_t offset);  // a register the card never reads as 0xFFFFFFFF
-  [[noreturn]] void gone(std::uint32_t offset) const;
-  [[noreturn]] void closed() const;
+  std::uint32_t live(std::uint32_t offset) { return bar().live(offset); }
+  BarRegisters& bar();  // kGone if closed
   void write_all(const std::byte* data, std::size_t n);
   void read_all(std::byte* data, std::size_t n);
   [[noreturn]] void io_failed(const char* call, const std::string& path, int err, std::size_t done,
@@ -83,16 +75,12 @@ class F1Device final : public Device {
   F1Options options_;
   std::shared_ptr<PosixIo> io_;
   F1Slot slot_;
-  std::string resource0_;
-  /// The open files and the BAR0 mapping, released (through io) when the device goes, or when its
-  /// constructor throws halfway.
+  std::unique_ptr<BarRegisters> bar_;  // BAR0; null once closed
+  /// The open XDMA files, closed (through io) when the device goes, or when its constructor throws halfway.
   struct Handles {
     PosixIo* io = nullptr;
-    int bar_fd = -1;
     int h2c_fd = -1;
     int c2h_fd = -1;
-    void* bar = nullptr;
-    std::size_t bar_len = 0;
     Handles() = default;
     Handles(const Handles&) = delete;
     Handles& operator=(const Handles&) = delete;

@@ -23,7 +23,7 @@ FakeF1Card::FakeF1Card(FakeF1Config config)
     for (std::uint32_t w = 0; w < r.width / 32; ++w) {
       const std::uint32_t off = r.offset + 4 * w;
       word(off) = model_.read_register(off);
-      if (r.access == regs::Access::kRo) ro_words_.push_back(off);
+      if (r.access == regs::Access::kRo && r.group != "counter") ro_words_.push_back(off);
     }
   }
   refresh();
@@ -187,6 +187,11 @@ void FakeF1Card::refresh() {
     return;
   }
   for (const std::uint32_t off : ro_words_) word(off) = model_.read_register(off);
+  const auto counters = model_.counters();  // at once, not register by register
+  for (std::size_t i = 0; i < regs::kCounters.size(); ++i) {
+    word(regs::kCounters[i].offset) = static_cast<std::uint32_t>(counters[i]);
+    word(regs::kCounters[i].offset + 4) = static_cast<std::uint32_t>(counters[i] >> 32);
+  }
   word(o::id) = config_.id;
   word(o::map_version) = config_.map_version;
   word(o::ingress_free) = static_cast<std::uint32_t>(ingress_free());

@@ -95,7 +95,7 @@ class FakeF1Card final : public PosixIo {
   SoftwareDevice model_;
   SystemIo real_;
   std::vector<std::uint32_t> image_;  // BAR0 as the host sees it
-  std::vector<std::uint32_t> ro_words_;  // offsets of the read-only registers' words
+  std::vector<std::uint32_t> ro_words_;  // offsets of the read-only registers' words but the counters'
   bool open_[kServed] = {};
   std::vector<std::byte> ingress_;  // bytes written, not yet fed
   std::vector<std::byte> egress_;  // the record being read, when a short pread split it

@@ -5,7 +5,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 namespace tickgate::driver {
+
+std::string errno_text(int err) {
+  const char* name = err == EIO ? "EIO" : err == ETIMEDOUT ? "ETIMEDOUT" : err == ENOENT ? "ENOENT"
+                   : err == EACCES ? "EACCES" : err == EPERM ? "EPERM" : err == ENODEV ? "ENODEV"
+                   : err == ENOMEM ? "ENOMEM" : nullptr;
+  return std::string(std::strerror(err)) + (name ? std::string(" (") + name + ")" : "");
+}
 
 int SystemIo::open(const std::string& path, int flags) { return ::open(path.c_str(), flags | O_CLOEXEC); }
 

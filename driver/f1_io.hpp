@@ -18,6 +18,9 @@
 
 namespace tickgate::driver {
 
+/// strerror(err) with the errno's name for the common cases: "Input/output error (EIO)".
+std::string errno_text(int err);
+
 /// open/pread/pwrite/mmap/munmap/close with the system's signatures and errno conventions.
 class PosixIo {
  public:

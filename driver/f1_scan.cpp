@@ -35,15 +35,17 @@ std::optional<std::uint16_t> read_id(const fs::path& file) {
   return static_cast<std::uint16_t>(v);
 }
 
-/// "DDDD:BB:dd.f" -> the same with the device number moved by `delta`; nothing if not such an address.
-std::optional<std::string> move_device(const std::string& address, int delta) {
+/// "DDDD:BB:dd.f" -> the same with the device number moved by `delta` and the function `function` (-1: kept);
+/// nothing if not such an address.
+std::optional<std::string> move_device(const std::string& address, int delta, int function) {
   unsigned domain = 0, bus = 0, dev = 0, fn = 0;
   char tail = 0;
   if (address.size() != 12 || std::sscanf(address.c_str(), "%4x:%2x:%2x.%1x%c", &domain, &bus, &dev, &fn, &tail) != 4) {
     return std::nullopt;
   }
   const int moved = static_cast<int>(dev) + delta;
-  if (moved < 0 || moved > 0x1f) return std::nullopt;
+  if (moved < 0 || moved > 0x1f || function > 7) return std::nullopt;
+  if (function >= 0) fn = static_cast<unsigned>(function);
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04x:%02x:%02x.%x", domain, bus, static_cast<unsigned>(moved), fn);
   return std::string(buf);
@@ -82,7 +84,7 @@ std::vector<F1Slot> scan_slots(const std::string& sysfs_root, const F1Layout& la
     F1Slot s;
     s.index = static_cast<int>(slots.size());
     s.mgmt_address = address;
-    s.app_address = move_device(address, layout.app_device_delta).value_or("");
+    s.app_address = move_device(address, layout.app_device_delta, layout.app_function).value_or("");
     if (!s.app_address.empty()) {
       const fs::path dir = fs::path(sysfs_root) / s.app_address;
       const auto v = read_id(dir / "vendor");

@@ -3,7 +3,8 @@
 // Finding the card: every entry of the sysfs PCI devices folder whose vendor/device files read the
 // management function's IDs (1d0f:1041) is a slot, slots numbered in address order. A slot's application
 // function is at the same domain and bus, device number + F1Layout::app_device_delta (-1 on F1, as aws-fpga's
-// fpga_pci does), same function. Its vendor, device, subsystem_vendor and subsystem_device files must equal
+// fpga_pci does), same function; on F2 the same device, function F1Layout::app_function (0; the management
+// function is 1). The f2 backend scans with this code too (f2_device.hpp). Its vendor, device, subsystem_vendor and subsystem_device files must equal
 // the expected image's IDs (1d0f:1042 means a cleared slot). The XDMA driver's character devices of that
 // function are named in its sysfs `xdma/` folder (xdma<N>_h2c_0); they live in the device folder (/dev).
 #pragma once
@@ -21,6 +22,7 @@ struct F1Layout {
   std::uint16_t mgmt_device_id = 0;
   std::uint16_t cleared_device_id = 0;
   int app_device_delta = 0;  // application function's PCI device number minus the management one's
+  int app_function = -1;  // the application function's number; -1: the management function's (F1)
   std::uint64_t ingress_base = 0;
   std::uint64_t ingress_size = 0;
   std::uint64_t egress_base = 0;

@@ -17,6 +17,7 @@ from tickgate import _driver
 from tickgate.driver.f1_fake_tree import APP_IDS, Tree, make_tree
 from tickgate.host.backend import BACKENDS, open_backend
 from tickgate.host.backend_f1 import F1Options, ImageManifest, find_cards, open_f1
+from tickgate.host.backend_f2 import F2Options
 from tickgate.host.feeds import BinaryFileFeed, PcapFeed, adversarial, pack_messages
 from tickgate.host.feeds.generator import generate
 from tickgate.protocol import itch
@@ -34,6 +35,14 @@ ITCH_FILES = sorted(DATA.glob("itch/*.itch50"))
 @pytest.fixture
 def tree(tmp_path: Path) -> Tree:
     return make_tree(tmp_path)
+
+
+def auto(tree: Tree, options: F1Options, **kw):
+    """`--backend auto` on this tree only: no F2 card there (auto looks for one first), the F1 slots as given."""
+    return open_backend("auto", f2=F2Options(sysfs_root=tree.sysfs), f1=options, **kw)
+
+
+NO_F2 = "no F2 card: no management function 1d0f:9248 under "
 
 
 def timed(payloads, start: int = 1_000) -> list[Packet]:
@@ -238,9 +247,10 @@ def test_no_card(tmp_path: Path) -> None:
         tree.backend(None)
     assert find_cards(tree.sysfs) == []
     lines: list[str] = []
-    backend = open_backend("auto", f1=tree.options(None), announce=lines.append)
+    backend = auto(tree, tree.options(None), announce=lines.append)
     assert backend.name == "software" and len(lines) == 1
-    assert lines[0].startswith("tickgate: backend auto -> software (no matching card: no F1 card: no management")
+    assert lines[0].startswith("tickgate: backend auto -> software (no matching card: " + NO_F2)
+    assert "; no F1 card: no management" in lines[0]
     assert backend.description == lines[0].split("(", 1)[1][:-1]
 
 
@@ -265,9 +275,10 @@ def test_wrong_image(tmp_path: Path, app_ids, message: str) -> None:
     cards = find_cards(tree.sysfs)
     assert len(cards) == 1 and cards[0]["mismatch"]
     lines: list[str] = []
-    backend = open_backend("auto", f1=tree.options(tree.fake()), announce=lines.append)
+    backend = auto(tree, tree.options(tree.fake()), announce=lines.append)
     assert backend.name == "software"
-    assert lines[0].startswith("tickgate: backend auto -> software (no matching card: slot 0 (0000:00:1d.0)")
+    assert lines[0].startswith("tickgate: backend auto -> software (no matching card: " + NO_F2)
+    assert "; slot 0 (0000:00:1d.0)" in lines[0]
 
 
 @pytest.mark.parametrize(("fake_options", "error", "message"), [
@@ -286,9 +297,9 @@ def test_manifest_of_another_image(tree: Tree) -> None:
     with pytest.raises(_driver.WrongImageError, match="the expected image agfi-x is 1d0f:f000 "):
         tree.backend(tree.fake(), manifest=other)
     lines: list[str] = []
-    backend = open_backend("auto", f1=tree.options(tree.fake(), manifest=other), announce=lines.append)
+    backend = auto(tree, tree.options(tree.fake(), manifest=other), announce=lines.append)
     assert backend.name == "software" and "holds another image" in lines[0]
-    backend = open_backend("auto", f1=tree.options(tree.fake()), announce=lines.append)
+    backend = auto(tree, tree.options(tree.fake()), announce=lines.append)
     assert backend.name == "f1" and lines[1] == f"tickgate: backend auto -> f1 ({backend.description})"
     assert backend.description.startswith("f1: slot 0 (0000:00:1d.0), tickgate image (map v")
 
@@ -298,7 +309,7 @@ def test_missing_device_files(tree: Tree) -> None:
     with pytest.raises(_driver.DeviceIOError, match=r"cannot open .*0000:00:1d.0/resource0: No such file"):
         tree.backend(tree.fake())
     with pytest.raises(_driver.DeviceIOError, match="resource0"):  # a matching card that cannot be opened:
-        open_backend("auto", f1=tree.options(tree.fake()))  # an error, not the model
+        auto(tree, tree.options(tree.fake()))  # an error, not the model
     tree.resource0.write_bytes(b"")
     tree.c2h.unlink()
     with pytest.raises(_driver.DeviceIOError, match=r"cannot open .*dev/xdma0_c2h_0: No such file .*xdma driver"):
@@ -335,7 +346,7 @@ def test_card_stops_answering_mid_run(tree: Tree, fault: str, error, message: st
     """A card that stops mid-run raises a clear error from the run; `auto` does not switch to the model."""
     fake = tree.fake(ingress_capacity=4096)
     lines: list[str] = []
-    backend = open_backend("auto", f1=tree.options(fake), announce=lines.append)
+    backend = auto(tree, tree.options(fake), announce=lines.append)
     assert backend.name == "f1"
     packets = timed(pack_messages(generate(5_000, 20, 6)))
     run(backend, packets[:100])
@@ -348,7 +359,7 @@ def test_card_stops_answering_mid_run(tree: Tree, fault: str, error, message: st
 
 
 def test_other_backends() -> None:
-    assert set(BACKENDS) == {"model", "software", "f1", "auto", "sim"}
+    assert set(BACKENDS) == {"model", "software", "f2", "f1", "auto", "sim"}
     with pytest.raises(ValueError, match="unknown backend 'card'"):
         open_backend("card")
     assert issubclass(_driver.DeviceError, OSError)  # `tickgate` prints it as an error, not a traceback
@@ -393,11 +404,12 @@ def test_info_cards_and_sim_builds(tmp_path: Path, capsys: pytest.CaptureFixture
         {"name": "itch_decoder-0123", "top": "itch_decoder", "config": {"depth": 4}, "builds": [
             {"folder": "verilator-aa", "complete": True, "waves": "vcd", "seconds": 2.3, "verilator": "5.048 rev x"},
             {"folder": "verilator-bb", "complete": False}]}]
-    assert d["module"]["matches_protocol"] is True and d["module"]["devices"] == ["software", "sim", "f1"]
+    assert d["module"]["matches_protocol"] is True and d["module"]["devices"] == ["software", "sim", "f1", "f2"]
     assert d["toolchain"]["compiler"].startswith("c++")
 
     assert main(["info", "--json", "--sysfs-root", str(tree.sysfs)]) == 0
     out = capsys.readouterr().out.splitlines()
+    out = out[out.index(next(line for line in out if line.startswith("F1 cards (legacy)"))):]
     assert out[1].startswith("  slot 0: 0000:00:1b.0 1d0f:1042 (subsystem 1d0f:7467) xdma1; does not match: slot 0")
     assert out[2] == "  slot 1: 0000:00:1d.0 1d0f:f000 (subsystem 1d0f:7467) xdma0; matches"
     assert json.loads(out[-1])["cards"]["slots"][1]["matches"] is True

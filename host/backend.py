@@ -2,8 +2,9 @@
 
 Every implementation is a `Device` (the operations of `tickgate._driver.Device`): the reference model
 (`model.device.ModelDevice`), the C++ software card (`SoftwareDevice`), the Verilated pipeline (`SimDevice`)
-and the card in an F1 slot (`F1Device`). `Backend` drives any of them and never asks which it has: it gathers
-packets into DMA batches (`protocol.moldudp64.pack_dma`), and collects events into the caller's buffer.
+and the card in an F2 slot (`F2Device`) or a legacy F1 slot (`F1Device`). `Backend` drives any of them and
+never asks which it has: it gathers packets into DMA batches (`protocol.moldudp64.pack_dma`), and collects
+events into the caller's buffer.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from tickgate.protocol.moldudp64 import MAX_PACKET, pack_dma
 
 if TYPE_CHECKING:
     from tickgate.host.backend_f1 import F1Options
+    from tickgate.host.backend_f2 import F2Options
     from tickgate.host.backend_sim import SimOptions
 
 __all__ = ["BACKENDS", "Backend", "Device", "open_backend"]
 
-BACKENDS = ("model", "software", "f1", "auto", "sim")
+BACKENDS = ("model", "software", "f2", "f1", "auto", "sim")
 
 
 class Device(Protocol):
@@ -61,7 +63,7 @@ class Backend:
     """Drives a `Device`: packets in (`feed`, gathered into DMA batches of `batch_packets`; `tick`, one packet
     at once), events out into the caller's buffer (`collect`) or a new array (`take_events`), counters.
 
-    `name` says which implementation it is ("model", "software", "sim", "f1") and `description` how it was
+    `name` says which implementation it is ("model", "software", "sim", "f2", "f1") and `description` how it was
     opened; nothing else differs. The device is `device` (a `tickgate._driver.Device` but for the model's).
     """
 
@@ -179,21 +181,26 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def open_backend(name: str = "model", config: CardConfig | None = None, *, f1: F1Options | None = None,
-                 sim: SimOptions | None = None, announce: Callable[[str], None] | None = _say) -> Backend:
+def open_backend(name: str = "model", config: CardConfig | None = None, *, f2: F2Options | None = None,
+                 f1: F1Options | None = None, sim: SimOptions | None = None,
+                 announce: Callable[[str], None] | None = _say) -> Backend:
     """The backend called `name` (one of BACKENDS), configured with `config`.
 
-    `f1` holds the options of "f1" and "auto" (which slot, which image), `sim` those of "sim" (geometry,
-    quiet cycles). "auto" opens the F1 card when one is present and holds the expected image, else the
-    software model; it says which, and why, through `announce` (default: a line on stderr; None: silent) and
-    in the backend's `description`. The choice is made once, here: a card that fails later raises, it is
-    never swapped for the model halfway through a run. A card that matches but cannot be opened
-    (permissions, I/O) raises too.
+    `f2` and `f1` hold the options of "f2", "f1" and "auto" (which slot, which image), `sim` those of "sim"
+    (geometry, quiet cycles). "auto" opens an F2 card when one is present and holds the expected image, else
+    an F1 card (legacy) likewise, else the software model; it says which, and why, through `announce`
+    (default: a line on stderr; None: silent) and in the backend's `description`. The choice is made once,
+    here: a card that fails later raises, it is never swapped for the model halfway through a run. A card
+    that matches but cannot be opened (permissions, I/O, a ring it never announces) raises too.
     """
     if name == "model":
         return open_model(config)
     if name == "software":
         return open_software(config)
+    if name == "f2":
+        from tickgate.host.backend_f2 import open_f2
+
+        return open_f2(config, f2)
     if name == "f1":
         from tickgate.host.backend_f1 import open_f1
 
@@ -201,13 +208,19 @@ def open_backend(name: str = "model", config: CardConfig | None = None, *, f1: F
     if name == "auto":
         from tickgate._driver import NoCardError, WrongImageError
         from tickgate.host.backend_f1 import open_f1
+        from tickgate.host.backend_f2 import open_f2
 
-        try:
-            backend = open_f1(config, f1)
-            why = backend.description
-        except (NoCardError, WrongImageError) as e:
+        why_not = []
+        for opener, options in ((open_f2, f2), (open_f1, f1)):
+            try:
+                backend = opener(config, options)
+                why = backend.description
+                break
+            except (NoCardError, WrongImageError) as e:
+                why_not.append(str(e))
+        else:
             backend = open_software(config)
-            why = backend.description = f"no matching card: {e}"
+            why = backend.description = f"no matching card: {'; '.join(why_not)}"
         if announce is not None:
             announce(f"tickgate: backend auto -> {backend.name} ({why})")
         return backend

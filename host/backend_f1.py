@@ -33,7 +33,8 @@ from tickgate.protocol import f1_map
 from tickgate.protocol.config import CardConfig, register_writes
 from tickgate.protocol.registers import MAP_VERSION, REGISTER_MAP
 
-__all__ = ["DEFAULT_DEV_DIR", "DEFAULT_SYSFS_ROOT", "F1Options", "ImageManifest", "find_cards", "layout", "open_f1"]
+__all__ = ["DEFAULT_DEV_DIR", "DEFAULT_SYSFS_ROOT", "F1Options", "ImageManifest", "configure_card", "find_cards",
+           "layout", "open_f1"]
 
 DEFAULT_SYSFS_ROOT = "/sys/bus/pci/devices"
 DEFAULT_DEV_DIR = "/dev"
@@ -170,8 +171,9 @@ class F1Options:
     io: Any = None
 
 
-def _configure(device: Any, config: CardConfig) -> None:
-    """Check `config`'s capacities against the image's and write its registers, clearing the counters."""
+def configure_card(device: Any, config: CardConfig) -> None:
+    """Check `config`'s capacities against the image's (`cap_*` registers) and write its registers, clearing
+    the counters (the f1 and f2 cards alike)."""
     def reg(name: str) -> int:
         return device.read_register(REGISTER_MAP[name].offset)
 
@@ -207,7 +209,7 @@ def open_f1(config: CardConfig | None = None, options: F1Options | None = None) 
     device = F1Device(layout(), manifest.image(), sysfs_root=str(o.sysfs_root), dev_dir=str(o.dev_dir), slot=slot,
                       timeout_s=o.timeout_s, io=o.io)
     try:
-        _configure(device, config or CardConfig())
+        configure_card(device, config or CardConfig())
     except BaseException:
         device.close()
         raise

@@ -4,7 +4,8 @@ Namespaces: `tickgate::wire` (field descriptors, byte-order readers), `tickgate:
 ITCH message type: offsets, widths, typed accessors), `tickgate::mold` (MoldUDP64 and DMA headers),
 `tickgate::ouch` (OUCH 5.0 messages, with writers for the inbound ones), `tickgate::soup` (SoupBinTCP framing),
 `tickgate::events` (the 64-byte record and its per-kind views), `tickgate::shm` (the shared-memory event ring's
-header), `tickgate::regs` (the register map).
+header), `tickgate::f2` (the F2 card's PCI IDs and host event ring: protocol/f2_map.py), `tickgate::regs` (the
+register map).
 
 Run as a script at build time, without the package installed: `python protocol/codegen_cpp.py OUT_PATH`
 (no path: print to stdout). From Python: `tickgate.protocol.codegen_cpp.render()`.
@@ -20,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 
 _HERE = Path(__file__).resolve().parent
-_TABLES = ("itch_spec", "moldudp64", "ouch", "soupbintcp", "events", "shm_ring", "registers")
+_TABLES = ("itch_spec", "moldudp64", "ouch", "soupbintcp", "events", "shm_ring", "f2_map", "registers")
 _SECTIONS = "codegen_cpp_sections"
 _SCRIPT_PACKAGE = "_tickgate_protocol_tables"  # the name protocol/ is loaded under when run as a script
 HEADER_PATH = "tickgate/protocol.hpp"
@@ -165,7 +166,7 @@ def render() -> str:
     kinds = ["", *sec.kind_enum(m["itch_spec"].KINDS), "", ""]
     body = [*sec.itch_section(m["itch_spec"]), *sec.mold_section(m["moldudp64"]), *sec.ouch_section(m["ouch"]),
             *sec.soup_section(m["soupbintcp"]), *sec.events_section(m["events"]),
-            *sec.shm_section(m["shm_ring"]), *sec.regs_section(m["registers"])]
+            *sec.shm_section(m["shm_ring"]), *sec.f2_section(m["f2_map"]), *sec.regs_section(m["registers"])]
     return "\n".join(banner) + _INCLUDES + "\n".join(kinds) + _WIRE + "\n" + "\n".join(body)
 
 

@@ -1,5 +1,5 @@
-"""`tickgate info`: what this machine offers: F1 cards and their images, cached simulation builds, the
-compiler and Verilator, and how the C++ module was built."""
+"""`tickgate info`: what this machine offers: F2 cards (and legacy F1 cards) and their images, cached simulation
+builds, the compiler and Verilator, and how the C++ module was built."""
 
 from __future__ import annotations
 
@@ -10,19 +10,67 @@ from typing import Any
 
 from tickgate.host.backend_f1 import DEFAULT_SYSFS_ROOT, ImageManifest
 
-__all__ = ["add_parser", "cards", "gather", "module", "sim_builds", "toolchain"]
+__all__ = ["add_parser", "cards", "f2_cards", "gather", "module", "ring_check", "sim_builds", "toolchain"]
 
 
 def _hex(v: int) -> str:
     return f"{v:04x}"
 
 
+def _expected(manifest: ImageManifest) -> dict[str, Any]:
+    return {"ids": ":".join(_hex(v) for v in (manifest.vendor_id, manifest.device_id)) + " (subsystem "
+            + ":".join(_hex(v) for v in (manifest.subsystem_vendor_id, manifest.subsystem_id)) + ")",
+            "map_version": manifest.map_version, "agfi_id": manifest.agfi_id}
+
+
+def _ids(s: dict[str, Any]) -> str | None:
+    return (f"{_hex(s['vendor_id'])}:{_hex(s['device_id'])} (subsystem {_hex(s['subsystem_vendor_id'])}:"
+            f"{_hex(s['subsystem_id'])})") if s["app_present"] else None
+
+
+def f2_cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, manifest: ImageManifest | None = None) -> dict[str, Any]:
+    """The F2 slots and what each holds, against `manifest` (default: $TICKGATE_F2_MANIFEST, else the F2 image
+    this host speaks to)."""
+    from tickgate.host.backend_f2 import default_manifest
+
+    manifest = manifest or default_manifest()
+    expected = _expected(manifest)
+    try:
+        from tickgate.host.backend_f2 import find_cards
+
+        slots = find_cards(sysfs_root, manifest)
+    except ImportError as e:
+        return {"sysfs_root": str(sysfs_root), "expected": expected, "error": f"C++ module not importable: {e}",
+                "slots": []}
+    out = [{"slot": s["index"], "mgmt_address": s["mgmt_address"], "app_address": s["app_address"], "ids": _ids(s),
+            "matches": not s["mismatch"], "why_not": s["mismatch"] or None} for s in slots]
+    d: dict[str, Any] = {"sysfs_root": str(sysfs_root), "expected": expected, "slots": out}
+    if out:
+        d["ring"] = ring_check()
+    return d
+
+
+def ring_check() -> dict[str, Any]:
+    """Whether this process could pin the f2 backend's host event ring as `--backend f2` would: the ring it
+    tries first (`F2_AUTO_RING_LOG2` records), else one page; where its memory comes from, or why not."""
+    from tickgate._driver import F2_AUTO_RING_LOG2, DeviceError, f2_pin_ring_check
+    from tickgate.protocol.f2_map import RING_MIN_LOG2
+
+    why_not = []
+    for log2 in (F2_AUTO_RING_LOG2, RING_MIN_LOG2):
+        try:
+            r = f2_pin_ring_check(log2)
+        except DeviceError as e:
+            why_not.append(f"{1 << log2} records: {e}")
+            continue
+        return {"records": 1 << log2, "ok": True, "how": r["how"], "why_not": "; ".join(why_not) or None}
+    return {"records": 0, "ok": False, "why_not": "; ".join(why_not)}
+
+
 def cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, manifest: ImageManifest | None = None) -> dict[str, Any]:
-    """The F1 slots and what each holds, against `manifest` (default: the image this host speaks to)."""
+    """The F1 slots (legacy) and what each holds, against `manifest` (default: the image this host speaks to)."""
     manifest = manifest or ImageManifest.default()
-    expected = {"ids": ":".join(_hex(v) for v in (manifest.vendor_id, manifest.device_id)) + " (subsystem "
-                + ":".join(_hex(v) for v in (manifest.subsystem_vendor_id, manifest.subsystem_id)) + ")",
-                "map_version": manifest.map_version, "agfi_id": manifest.agfi_id}
+    expected = _expected(manifest)
     try:
         from tickgate.host.backend_f1 import find_cards
 
@@ -32,10 +80,8 @@ def cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, manifest: ImageManifest |
                 "slots": []}
     out = []
     for s in slots:
-        ids = (f"{_hex(s['vendor_id'])}:{_hex(s['device_id'])} (subsystem {_hex(s['subsystem_vendor_id'])}:"
-               f"{_hex(s['subsystem_id'])})") if s["app_present"] else None
         out.append({"slot": s["index"], "mgmt_address": s["mgmt_address"], "app_address": s["app_address"],
-                    "ids": ids, "xdma": f"xdma{s['xdma']}" if s["xdma"] >= 0 else None,
+                    "ids": _ids(s), "xdma": f"xdma{s['xdma']}" if s["xdma"] >= 0 else None,
                     "matches": not s["mismatch"], "why_not": s["mismatch"] or None})
     return {"sysfs_root": str(sysfs_root), "expected": expected, "slots": out}
 
@@ -111,24 +157,37 @@ def module() -> dict[str, Any]:
 
 def gather(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, manifest: ImageManifest | None = None,
            sim_root: Path | None = None) -> dict[str, Any]:
-    """Everything `tickgate info` reports, as one JSON-able dict."""
-    return {"cards": cards(sysfs_root, manifest), "sim_builds": sim_builds(sim_root), "toolchain": toolchain(),
-            "module": module()}
+    """Everything `tickgate info` reports, as one JSON-able dict (`manifest`: checks the F2 and F1 cards both)."""
+    return {"f2_cards": f2_cards(sysfs_root, manifest), "cards": cards(sysfs_root, manifest),
+            "sim_builds": sim_builds(sim_root), "toolchain": toolchain(), "module": module()}
 
 
-def _print(d: dict[str, Any], out=None) -> None:
-    c = d["cards"]
+def _print_cards(title: str, c: dict[str, Any], mgmt_ids: str, out=None) -> None:
     e = c["expected"]
     image = f"{e['agfi_id']} " if e["agfi_id"] else ""
-    print(f"F1 cards ({c['sysfs_root']}; expected image {image}{e['ids']}, map v{e['map_version']}):", file=out)
+    print(f"{title} ({c['sysfs_root']}; expected image {image}{e['ids']}, map v{e['map_version']}):", file=out)
     if c.get("error"):
         print(f"  {c['error']}", file=out)
     elif not c["slots"]:
-        print("  none (no management function 1d0f:1041): `--backend auto` runs the software model", file=out)
+        print(f"  none (no management function {mgmt_ids})", file=out)
     for s in c["slots"]:
         state = "matches" if s["matches"] else f"does not match: {s['why_not']}"
-        print(f"  slot {s['slot']}: {s['app_address']} {s['ids'] or '(no application function)'} "
-              f"{s['xdma'] or '(no xdma)'}; {state}", file=out)
+        xdma = f" {s['xdma'] or '(no xdma)'}" if "xdma" in s else ""
+        print(f"  slot {s['slot']}: {s['app_address']} {s['ids'] or '(no application function)'}{xdma}; {state}",
+              file=out)
+    if r := c.get("ring"):
+        if r["ok"]:
+            smaller = f" (not larger: {r['why_not']})" if r["why_not"] else ""
+            print(f"  host event ring: {r['records']} records in {r['how']}{smaller}", file=out)
+        else:
+            print(f"  host event ring: cannot be set up by this process: {r['why_not']}", file=out)
+
+
+def _print(d: dict[str, Any], out=None) -> None:
+    _print_cards("F2 cards", d["f2_cards"], "1d0f:9248", out)
+    _print_cards("F1 cards (legacy)", d["cards"], "1d0f:1041", out)
+    if not any(s["matches"] for s in (*d["f2_cards"]["slots"], *d["cards"]["slots"])):
+        print("no card holds the expected image: `--backend auto` runs the software model", file=out)
     sb = d["sim_builds"]
     print(f"simulation builds ({sb['root']}):", file=out)
     if not sb["designs"]:
@@ -166,11 +225,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `tickgate info` on the CLI's subparsers."""
-    p = sub.add_parser("info", help="what is available: F1 cards and images, simulation builds, toolchain")
+    p = sub.add_parser("info", help="what is available: F2 (and F1) cards and images, simulation builds, toolchain")
     p.add_argument("--json", action="store_true", help="end with one JSON line of everything")
     p.add_argument("--manifest", type=Path,
-                   help="the image manifest (JSON) cards are checked against (default: $TICKGATE_F1_MANIFEST, "
-                        "else the image this version speaks to)")
+                   help="the image manifest (JSON) cards are checked against (default: $TICKGATE_F2_MANIFEST for F2 "
+                        "cards, $TICKGATE_F1_MANIFEST for F1 cards, else the image this version speaks to)")
     p.add_argument("--sysfs-root", default=DEFAULT_SYSFS_ROOT,
                    help=f"PCI devices folder (default {DEFAULT_SYSFS_ROOT})")
     p.set_defaults(func=_cmd_info)
