@@ -1,0 +1,34 @@
+"""Two lines of one stream (`host/feeds/lines.py`): seeded independent loss, and their merge in time order."""
+
+from __future__ import annotations
+
+import pytest
+
+from tickgate.host.feeds.lines import MergedLines, two_lines
+from tickgate.protocol.packet import Packet
+
+STREAM = [bytes([i % 256]) * 30 for i in range(20_000)]
+
+
+def test_loss_is_seeded_independent_and_near_its_rate():
+    one, again, other = (two_lines(STREAM, 0.01, seed) for seed in (5, 5, 6))
+    assert one.lost_a == again.lost_a and one.lost_b == again.lost_b and one.lost_a != other.lost_a
+    assert 140 < len(one.lost_a) < 260 and 140 < len(one.lost_b) < 260 and one.lost_a != one.lost_b
+    assert len(one.lost_both) <= 10  # about 20000 * 1e-4
+    assert len(one.a) + len(one.lost_a) == len(one.b) + len(one.lost_b) == len(STREAM)
+    assert one.b[0].rx_ns - one.a[0].rx_ns == 250 or 0 in one.lost_a | one.lost_b
+
+
+def test_loss_and_skew_are_validated():
+    with pytest.raises(ValueError, match=r"loss must be a fraction from 0 up to \(not including\) 1, not 1"):
+        two_lines(STREAM, 1, 0)
+    with pytest.raises(ValueError, match="skew_ns must be from 0 up to step_ns"):
+        two_lines(STREAM, 0.1, 0, step_ns=100, skew_ns=100)
+
+
+def test_merge_is_in_time_order_line_a_first_on_a_tie():
+    a = [Packet(b"a1", 10), Packet(b"a2", 30)]
+    b = [Packet(b"b1", 10), Packet(b"b2", 20), Packet(b"b3", 40)]
+    assert list(MergedLines(a, b)) == [(b"a1", 10, 0), (b"b1", 10, 1), (b"b2", 20, 1), (b"a2", 30, 0),
+                                       (b"b3", 40, 1)]
+    assert MergedLines(a, b).stats() == {}
