@@ -74,6 +74,7 @@ bench: setup
 	$(BIN)/python tests/bench_orders.py
 	$(BIN)/python tests/bench_sim.py
 	$(BIN)/python tests/bench_udp.py --rt 50 --sender-nice -10
+	$(BIN)/python tests/bench_ab.py
 
 # Differential fuzzing soak (tests/fuzz_diff.py): FUZZ_PACKETS hostile packets into the model and the C++ card,
 # built here a second time with AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/, loaded in place of
