@@ -9,13 +9,20 @@ against the packets lost on both lines; the gaps where a line had the packet (mu
 had (the lossless replay unless a packet was lost on both); and the time. The RTL is not run: the gateware has
 no line arbiter yet (`open_backend` refuses two lines on "sim").
 
+Then the live path (`--udp`): the same two lines sent over loopback to a `udp://A,B` feed (the Python receiver,
+`host.feeds.udp.MoldUdpFeed`) with a re-request server, into the C++ card: what both lines lost is re-requested,
+so the events must equal the lossless replay's.
+
     .venv/bin/python tests/bench_ab.py [--messages 1000000] [--loss 0.01] [--seed 1] [--backends software,model]
+        [--no-udp]
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +36,11 @@ from tickgate.host.backend import open_backend  # noqa: E402
 from tickgate.host.feeds import pack_messages  # noqa: E402
 from tickgate.host.feeds.generator import Generator  # noqa: E402
 from tickgate.host.feeds.lines import MergedLines, TwoLines, two_lines  # noqa: E402
+from tickgate.host.feeds.udp import MoldUdpFeed  # noqa: E402
+from tickgate.host.feeds.udp_loopback import RerequestServer  # noqa: E402
 from tickgate.protocol.config import LINE_WINDOW, CardConfig  # noqa: E402
 from tickgate.protocol.events import KIND_DTYPES, EventKind, comparable  # noqa: E402
-from tickgate.protocol.moldudp64 import HEADER_STRUCT  # noqa: E402
+from tickgate.protocol.moldudp64 import HEADER_STRUCT, blocks  # noqa: E402
 
 __all__ = ["AbResult", "day", "run_ab"]
 
@@ -107,6 +116,39 @@ def run_ab(backend: str, packets: list[bytes], lines: TwoLines, window: int = LI
         {k: v for k, v in counters.items() if k.startswith("line_")}, seconds)
 
 
+def run_udp_ab(packets: list[bytes], lines: TwoLines, window: int = LINE_WINDOW,
+               per_ms: int = 16) -> tuple[bool, dict[str, int], dict[str, int], float]:
+    """Lines A and B of `packets` over loopback (`per_ms` packets a millisecond per line) into a `udp://A,B` feed
+    with a re-request server, into the C++ card: (events equal the lossless replay's, the card's counters, the
+    feed's counters, seconds)."""
+    lossless, _ = _replay("software", CardConfig(), ((p, 0) for p in packets))
+    server = RerequestServer([m for p in packets for m in blocks(p)])
+    feed = MoldUdpFeed("127.0.0.1", 0, rerequest=server.address, line_b=("127.0.0.1", 0), idle_timeout_s=3.0)
+
+    def send() -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i, p in enumerate(packets):
+            if i not in lines.lost_a:
+                s.sendto(p, feed.address)
+            if i not in lines.lost_b:
+                s.sendto(p, feed.address_b)
+            if i % per_ms == 0:
+                time.sleep(0.001)
+        s.close()
+
+    t = time.perf_counter()
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        events, counters = _replay("software", CardConfig(line_window=window), feed)
+    finally:
+        sender.join()
+        feed.close()
+        server.close()
+    equal = bool(len(events) == len(lossless) and np.array_equal(comparable(events), comparable(lossless)))
+    return equal, counters, feed.stats(), time.perf_counter() - t
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=1_000_000)
@@ -115,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loss", type=float, default=0.01)
     ap.add_argument("--window", type=int, default=LINE_WINDOW)
     ap.add_argument("--backends", default="software,model")
+    ap.add_argument("--no-udp", action="store_true", help="skip the live udp://A,B run")
     args = ap.parse_args(argv)
     t = time.perf_counter()
     packets = day(args.messages, args.symbols, args.seed)
@@ -127,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         print(r.line(), flush=True)
         print(f"          {r.line_counters}", flush=True)
         ok &= r.gaps_where_a_line_had_it == 0 and r.equal_some_line and r.messages_missed == r.messages_lost_both
+    if not args.no_udp:
+        equal, counters, stats, seconds = run_udp_ab(packets, lines, args.window)
+        print(f"udp://A,B (Python receiver, re-request server) -> C++ card: events = lossless: {equal} | card: gaps "
+              f"{counters['seq_gaps']}, missed {counters['messages_missed']} | feed: "
+              f"{ {k: v for k, v in stats.items() if v} } | {seconds:.1f} s", flush=True)
+        ok &= equal and counters["seq_gaps"] == 0
     print("RTL: not run (the gateware has no line arbiter yet)")
     return 0 if ok else 1
 
