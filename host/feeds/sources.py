@@ -5,7 +5,7 @@
 - `udp://GROUP:PORT[@IFACE_ADDR]`: a live MoldUDP64 stream (multicast group or unicast address), with
   gap re-requests to `rerequest` (HOST:PORT) if given, received natively (`NativeUdpFeed`: C++, kernel
   receive times) or, with `udp_receiver="python"`, by `MoldUdpFeed` (the reference);
-- `udp://GROUP_A:PORT_A,GROUP_B:PORT_B[@IFACE_ADDR]`: lines A and B of one stream (`MoldUdpFeed` only):
+- `udp://GROUP_A:PORT_A,GROUP_B:PORT_B[@IFACE_ADDR]`: lines A and B of one stream (either receiver):
   (payload, rx_ns, line) out, only what both lines lost re-requested;
 - anything else: a file, BinaryFILE (plain or gzip) or pcap/pcapng (`open_feed`).
 """
@@ -70,13 +70,9 @@ def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: floa
             raise ValueError(f"UDP receiver {udp_receiver!r}: expected one of {', '.join(UDP_RECEIVERS)}")
         (group, port), line_b, iface = parse_udp_lines(spec)
         rr = _hostport(rerequest) if rerequest else None
-        if line_b is not None:
-            if udp_receiver == "native":
-                raise ValueError(f"UDP feed {spec!r}: two lines (A,B) are taken by the Python receiver only, for now "
-                                 "(--udp-receiver python)")
-            return MoldUdpFeed(group, port, iface=iface, rerequest=rr, idle_timeout_s=idle_timeout_s, line_b=line_b)
+
         feed = NativeUdpFeed if udp_receiver == "native" else MoldUdpFeed
-        return feed(group, port, iface=iface, rerequest=rr, idle_timeout_s=idle_timeout_s)
+        return feed(group, port, iface=iface, rerequest=rr, idle_timeout_s=idle_timeout_s, line_b=line_b)
     path = Path(spec)
     if not path.exists():
         raise ValueError(f"feed {spec}: no such file (or use gen:MESSAGES:SYMBOLS:SEED, udp://GROUP:PORT)")

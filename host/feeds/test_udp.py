@@ -113,13 +113,16 @@ def test_multicast_join(stream):
     assert parse_udp_source("udp://239.1.2.3:5000@10.0.0.1") == ("239.1.2.3", 5000, "10.0.0.1")
 
 
-def test_two_lines_re_request_only_what_both_lost(stream):
+@pytest.mark.parametrize("impl", ["python", "native"])
+def test_two_lines_re_request_only_what_both_lost(stream, impl):
     """udp://A,B: each line loses packets of its own (filled from the other line) and one both lose (re-requested,
-    once); the software card, arbitrating, sees no gap and emits the lossless events."""
+    once); the software card, arbitrating, sees no gap and emits the lossless events. Both receivers."""
+    from tickgate.host.feeds.udp_native import NativeUdpFeed
+
     msgs, packets = stream
     server = RerequestServer(msgs)
-    feed = MoldUdpFeed("127.0.0.1", 0, rerequest=server.address, idle_timeout_s=2.0, line_b=("127.0.0.1", 0),
-                       gap_timeout_s=0.5)
+    feed = (MoldUdpFeed if impl == "python" else NativeUdpFeed)(
+        "127.0.0.1", 0, rerequest=server.address, idle_timeout_s=2.0, line_b=("127.0.0.1", 0), gap_timeout_s=0.5)
     drop_a, drop_b = {3, 4, 20, 40}, {9, 20, 41}
     be = open_backend("software", CardConfig(line_window=LINE_WINDOW))
 
@@ -153,8 +156,7 @@ def test_two_lines_re_request_only_what_both_lost(stream):
     assert 0 < st["udp_line_b_packets"] <= len(packets) - len(drop_b)  # the stream ends at A's end of session
 
 
-def test_two_lines_parse_and_the_native_receiver_refuses_them():
-    from tickgate.host.feeds.sources import open_source
+def test_two_lines_parse():
     from tickgate.host.feeds.udp import parse_udp_lines
 
     assert parse_udp_lines("udp://233.1.1.1:100,233.1.1.2:200@10.0.0.1") == (
@@ -162,5 +164,3 @@ def test_two_lines_parse_and_the_native_receiver_refuses_them():
     assert parse_udp_lines("udp://233.1.1.1:100") == (("233.1.1.1", 100), None, "0.0.0.0")
     with pytest.raises(ValueError, match="at most two lines"):
         parse_udp_lines("udp://a:1,b:2,c:3")
-    with pytest.raises(ValueError, match=r"two lines .* Python receiver only"):
-        open_source("udp://127.0.0.1:0,127.0.0.1:0", udp_receiver="native")
