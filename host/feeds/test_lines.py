@@ -32,3 +32,31 @@ def test_merge_is_in_time_order_line_a_first_on_a_tie():
     assert list(MergedLines(a, b)) == [(b"a1", 10, 0), (b"b1", 10, 1), (b"b2", 20, 1), (b"a2", 30, 0),
                                        (b"b3", 40, 1)]
     assert MergedLines(a, b).stats() == {}
+
+
+@pytest.mark.parametrize("backend", ["model", "software"])
+def test_a_backend_takes_packets_with_their_line_fed_or_ticked(backend: str) -> None:
+    """`Backend.feed(..., line)` (batched) and `Backend.tick(..., line)` (at once) give the card the same lines:
+    A loses packet 1, B packet 2; no gap either way; `end_of_input` releases nothing more here."""
+    import numpy as np
+
+    from tickgate.host.backend import open_backend
+    from tickgate.protocol import itch
+    from tickgate.protocol import moldudp64 as mold
+    from tickgate.protocol.config import CardConfig
+    from tickgate.protocol.events import EVENT_DTYPE, comparable
+
+    stream = [mold.build("SESS", 1 + i, [itch.encode(itch.make("S", timestamp=i, event_code="O"))]) for i in range(5)]
+    feed = [(p, n, line) for n, p in enumerate(stream) for line in (0, 1) if (line, n) not in ((0, 1), (1, 2))]
+    fed, ticked = (open_backend(backend, CardConfig(line_window=4)) for _ in range(2))
+    out = np.empty(16, dtype=EVENT_DTYPE)
+    got = []
+    for p, n, line in feed:
+        fed.feed(p, n, line)
+        got.append(out[:ticked.tick(p, n, out, line)].copy())
+    fed.end_of_input()
+    ticked.end_of_input()
+    a, b = fed.take_events(), np.concatenate([*got, ticked.take_events()])
+    assert len(a) == 5 and np.array_equal(comparable(a), comparable(b))
+    assert fed.counters() == ticked.counters() and fed.counters()["seq_gaps"] == 0
+    assert fed.counters()["line_b_used"] == 1 and fed.counters()["line_a_used"] == 4
