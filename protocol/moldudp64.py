@@ -195,11 +195,12 @@ def pack_dma(packets: Iterable[tuple[bytes, int] | tuple[bytes, int, int]]) -> b
     """(packet, rx_time_ns[, flags]) tuples as one DMA batch: per packet its header, the packet, zeros to
     DMA_ALIGN. ValueError for a packet longer than MAX_PACKET (callers refuse those first, counted)."""
     parts: list[bytes] = []
-    for payload, rx_ns, *flags in packets:
+    for record in packets:
+        payload, rx_ns = record[0], record[1]
         n = len(payload)
         if n > MAX_PACKET:
             raise ValueError(f"a packet of {n} bytes is longer than the DMA path takes ({MAX_PACKET})")
-        parts.append(_DMA.pack(n, flags[0] if flags else 0, 0, rx_ns))
+        parts.append(_DMA.pack(n, record[2] if len(record) > 2 else 0, 0, rx_ns))
         parts.append(payload)
         pad = -(DMA_HEADER_LEN + n) % DMA_ALIGN
         if pad:
