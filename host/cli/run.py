@@ -10,7 +10,7 @@ from pathlib import Path
 from tickgate.host.backend import BACKENDS, open_backend
 from tickgate.host.exchange import open_exchange
 
-from .args import add_card_arguments, add_source_arguments, card_config, is_live, open_source_of, two_lines
+from .args import add_card_arguments, add_source_arguments, card_config, is_live, open_source_of
 
 __all__ = ["add_parser", "cmd_run"]
 
@@ -35,8 +35,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from tickgate.host.run import Runner, RunOptions
     from tickgate.host.strategy import load_strategy
 
-    if two_lines(args):
-        raise ValueError("A/B lines (udp://A,B) are taken by `tickgate replay`; `tickgate run` takes one line")
     backend = open_backend(args.backend, card_config(args))
     strategy = load_strategy(args.strategy, _pairs(args.param, "--param"))
     limits = RiskLimits.from_file(args.limits) if args.limits else RiskLimits()
@@ -78,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register `tickgate run` on the CLI's subparsers."""
     r = sub.add_parser("run", help="run a strategy on a feed through risk to an exchange (the trading host)")
-    add_source_arguments(r, flag="--feed", lines=False)
+    add_source_arguments(r, flag="--feed")
     r.add_argument("--strategy", default="imbalance", help="imbalance, market_maker, or FILE.py")
     r.add_argument("--param", action="append", metavar="KEY=VALUE", help="a strategy parameter (repeatable)")
     r.add_argument("--backend", default="auto", choices=BACKENDS)
