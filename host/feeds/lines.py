@@ -9,6 +9,7 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from tickgate.protocol.moldudp64 import HEADER_LEN, HEADER_STRUCT
 from tickgate.protocol.packet import Packet
 
 __all__ = ["LINE_B_SKEW_NS", "LinePacket", "MergedLines", "TwoLines", "two_lines"]
@@ -53,18 +54,20 @@ def two_lines(packets: Sequence[bytes], loss: float, seed: int, *, start_ns: int
 
 
 class MergedLines:
-    """Two feeds (A, B) as one, in receive-time order (a tie: A first): (payload, rx_ns, line) tuples.
-    `stats()`: line A's feed statistics, and line B's with `b_` before each name."""
+    """Two feeds (A, B) as one, in receive-time order, then (same time: files without receive times) sequence
+    number order, then A first: (payload, rx_ns, line) tuples. `stats()`: line A's feed statistics, and line
+    B's with `b_` before each name."""
 
     def __init__(self, a: Iterable[Packet], b: Iterable[Packet]) -> None:
         self.a, self.b = a, b
 
     def __iter__(self) -> Iterator[LinePacket]:
-        def tag(feed: Iterable[Packet], line: int) -> Iterator[tuple[int, int, bytes]]:
+        def tag(feed: Iterable[Packet], line: int) -> Iterator[tuple[int, int, int, bytes]]:
             for payload, rx_ns in feed:
-                yield rx_ns, line, payload
+                seq = HEADER_STRUCT.unpack_from(payload)[1] if len(payload) >= HEADER_LEN else 0
+                yield rx_ns, seq, line, payload
 
-        for rx_ns, line, payload in heapq.merge(tag(self.a, 0), tag(self.b, 1), key=lambda t: (t[0], t[1])):
+        for rx_ns, _seq, line, payload in heapq.merge(tag(self.a, 0), tag(self.b, 1), key=lambda t: t[:3]):
             yield payload, rx_ns, line
 
     def stats(self) -> dict[str, int]:

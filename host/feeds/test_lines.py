@@ -34,6 +34,15 @@ def test_merge_is_in_time_order_line_a_first_on_a_tie():
     assert MergedLines(a, b).stats() == {}
 
 
+def test_without_receive_times_the_merge_is_by_sequence_number():
+    from tickgate.protocol import moldudp64 as mold
+
+    p = [mold.build("S", seq, [b"x"]) for seq in (1, 2, 3, 4)]
+    a, b = [Packet(p[0]), Packet(p[2]), Packet(p[3])], [Packet(p[0]), Packet(p[1]), Packet(p[3])]
+    assert [(bytes(q[0]), q[2]) for q in MergedLines(a, b)] == [(p[0], 0), (p[0], 1), (p[1], 1), (p[2], 0),
+                                                                (p[3], 0), (p[3], 1)]
+
+
 @pytest.mark.parametrize("backend", ["model", "software"])
 def test_a_backend_takes_packets_with_their_line_fed_or_ticked(backend: str) -> None:
     """`Backend.feed(..., line)` (batched) and `Backend.tick(..., line)` (at once) give the card the same lines:
