@@ -191,15 +191,22 @@ void bind_device(py::module_& m) {
       m, "SoftwareDevice", "The C++ model of the card (SoftwareCard) as a Device.")
       .def(py::init([](std::optional<std::vector<std::string>> symbols, std::optional<py::bytes> session,
                        std::optional<std::uint64_t> first_sequence, const py::object& order_table,
-                       const py::object& max_levels, const py::object& max_symbols, bool level_events) {
-             return std::make_shared<SoftwareDevice>(card_config(std::move(symbols), session, first_sequence,
-                                                                 order_table, max_levels, max_symbols, level_events));
+                       const py::object& max_levels, const py::object& max_symbols, bool level_events,
+                       std::optional<unsigned> line_window) {
+             try {
+               return std::make_shared<SoftwareDevice>(card_config(std::move(symbols), session, first_sequence,
+                                                                   order_table, max_levels, max_symbols, level_events,
+                                                                   line_window));
+             } catch (const std::invalid_argument& e) {
+               throw py::value_error(e.what());
+             }
            }),
            py::arg("symbols") = py::none(), py::kw_only(), py::arg("session") = py::none(),
            py::arg("first_sequence") = py::none(), py::arg("order_table") = py::none(),
            py::arg("max_levels") = py::none(), py::arg("max_symbols") = py::none(), py::arg("level_events") = false,
+           py::arg("line_window") = py::none(),
            "As SoftwareCard: symbols to track (None: all), session, first_sequence, capacities (None: "
-           "unbounded), level_events.");
+           "unbounded), level_events, line_window (None: one line; else A/B lines, the window in packets).");
 
   bind_f1(m);
   bind_f2(m);

@@ -176,7 +176,8 @@ py::tuple parse_dma_header(const py::buffer& buf) {
   const py::buffer_info info = buf.request();
   const Bytes s = bytes_of(info);
   if (s.size() < mold::DmaHeader::kLength) throw py::value_error("shorter than a DMA header");
-  return py::make_tuple(mold::DmaHeader::length(s.data()), mold::DmaHeader::rx_time_ns(s.data()));
+  return py::make_tuple(mold::DmaHeader::length(s.data()), mold::DmaHeader::rx_time_ns(s.data()),
+                        mold::DmaHeader::flags(s.data()));
 }
 
 py::dict layout_dict(std::span<const events::FieldLayout> fields) {
@@ -231,7 +232,7 @@ void bind_protocol(py::module_& m) {
   m.def("parse_mold_header", &parse_mold_header, py::arg("packet"),
         "(session, sequence_number, message_count) of a MoldUDP64 packet, by the mold::Header accessors");
   m.def("parse_dma_header", &parse_dma_header, py::arg("buf"),
-        "(length, rx_time_ns) of a DMA header, by the mold::DmaHeader accessors");
+        "(length, rx_time_ns, flags) of a DMA header, by the mold::DmaHeader accessors");
   // Book events
   m.def("event_record", [] { return py::make_tuple(sizeof(events::Event), alignof(events::Event)); },
         "(sizeof, alignof) of events::Event");

@@ -30,7 +30,8 @@ std::optional<std::size_t> capacity(const py::object& v, const char* name) {
 
 SoftwareCard make(std::optional<std::vector<std::string>> symbols, std::optional<py::bytes> session,
                   std::optional<std::uint64_t> first_sequence, const py::object& order_table,
-                  const py::object& max_levels, const py::object& max_symbols, bool level_events) {
+                  const py::object& max_levels, const py::object& max_symbols, bool level_events,
+                  std::optional<unsigned> line_window) {
   SoftwareCardConfig config;
   if (symbols) {
     for (const std::string& s : *symbols) {
@@ -61,6 +62,7 @@ SoftwareCard make(std::optional<std::vector<std::string>> symbols, std::optional
   config.max_levels = capacity(max_levels, "max_levels");
   config.max_symbols = capacity(max_symbols, "max_symbols");
   config.level_events = level_events;
+  config.line_window = line_window;
   try {
     return SoftwareCard(std::move(config));
   } catch (const std::invalid_argument& e) {
@@ -86,9 +88,10 @@ void bind_software(py::module_& m) {
       .def(py::init(&make), py::arg("symbols") = py::none(), py::kw_only(), py::arg("session") = py::none(),
            py::arg("first_sequence") = py::none(), py::arg("order_table") = py::none(),
            py::arg("max_levels") = py::none(), py::arg("max_symbols") = py::none(),
-           py::arg("level_events") = false,
+           py::arg("level_events") = false, py::arg("line_window") = py::none(),
            "symbols: names to track (None: all); session, first_sequence, order_table (an OrderTableConfig), "
-           "max_levels, max_symbols, level_events: as CardConfig (ValueError where CardConfig refuses).")
+           "max_levels, max_symbols, level_events, line_window: as CardConfig (ValueError where CardConfig "
+           "refuses).")
       .def(
           "feed_dma",
           [](SoftwareCard& card, const py::buffer& batch) {
@@ -107,11 +110,15 @@ void bind_software(py::module_& m) {
           "bytes); the number of packets. The batch is checked whole before any of it is used.")
       .def(
           "feed",
-          [](SoftwareCard& card, const py::buffer& packet, std::uint64_t rx_ns) {
+          [](SoftwareCard& card, const py::buffer& packet, std::uint64_t rx_ns, unsigned line) {
+            if (line > 1) throw py::value_error("line must be 0 (A) or 1 (B), not " + std::to_string(line));
             const py::buffer_info info = packet.request();
-            card.feed(bytes_of(info), rx_ns);
+            card.feed(bytes_of(info), rx_ns, line);
           },
-          py::arg("packet"), py::arg("rx_ns") = 0, "Process one MoldUDP64 packet received at rx_ns.")
+          py::arg("packet"), py::arg("rx_ns") = 0, py::arg("line") = 0,
+          "Process one MoldUDP64 packet received at rx_ns on line 0 (A) or 1 (B).")
+      .def("end_of_input", &SoftwareCard::end_of_input,
+           "The input has ended: with two lines, release every packet the arbiter holds.")
       .def("take_events", &take_events, py::arg("out"),
            "Move up to len(out) pending events into out (an EVENT_DTYPE array); how many.")
       .def("pending_events", &SoftwareCard::pending_events, "Events emitted and not yet taken.")

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -111,16 +112,18 @@ class RecordedSequencer final : private SequencerOutput {
  public:
   explicit RecordedSequencer(SequencerConfig config) : seq_(config, *this) {}
 
-  bool accept(const py::bytes& payload, std::uint64_t rx_ns, std::uint64_t now_ns) {
+  bool accept(const py::bytes& payload, std::uint64_t rx_ns, std::uint64_t now_ns, unsigned line,
+              bool retransmitted) {
+    if (line > 1) throw py::value_error("line must be 0 (A) or 1 (B)");
     const std::string_view p = payload;
-    return seq_.accept({reinterpret_cast<const std::byte*>(p.data()), p.size()}, rx_ns, now_ns);
+    return seq_.accept({reinterpret_cast<const std::byte*>(p.data()), p.size()}, rx_ns, now_ns, line, retransmitted);
   }
   bool check_timeout(std::uint64_t now_ns) { return seq_.check_timeout(now_ns); }
 
-  /// (packets handed on as (bytes, rx_ns), request packets as bytes) since the last take.
+  /// (packets handed on as (bytes, rx_ns, line), request packets as bytes) since the last take.
   py::tuple take() {
     py::list packets, requests;
-    for (auto& [p, rx] : packets_) packets.append(py::make_tuple(py::bytes(p), rx));
+    for (auto& [p, rx, line] : packets_) packets.append(py::make_tuple(py::bytes(p), rx, line));
     for (auto& r : requests_) requests.append(py::bytes(r));
     packets_.clear();
     requests_.clear();
@@ -138,19 +141,21 @@ class RecordedSequencer final : private SequencerOutput {
     d["udp_duplicates_dropped"] = c.duplicates_dropped;
     d["udp_wrong_session_passed"] = c.wrong_session_passed;
     d["udp_held_overflow"] = c.held_overflow;
+    d["udp_line_holes"] = c.line_holes;
+    d["udp_line_holes_filled"] = c.line_holes_filled;
     return d;
   }
 
  private:
-  void packet(std::span<const std::byte> payload, std::uint64_t rx_ns) override {
-    packets_.emplace_back(std::string(reinterpret_cast<const char*>(payload.data()), payload.size()), rx_ns);
+  void packet(std::span<const std::byte> payload, std::uint64_t rx_ns, unsigned line) override {
+    packets_.emplace_back(std::string(reinterpret_cast<const char*>(payload.data()), payload.size()), rx_ns, line);
   }
   void request(std::span<const std::byte> r) override {
     requests_.emplace_back(reinterpret_cast<const char*>(r.data()), r.size());
   }
 
   MoldSequencer seq_;
-  std::vector<std::pair<std::string, std::uint64_t>> packets_;
+  std::vector<std::tuple<std::string, std::uint64_t, unsigned>> packets_;
   std::vector<std::string> requests_;
 };
 
@@ -158,7 +163,8 @@ std::unique_ptr<Receiver> make_receiver(const std::string& group, int port, cons
                                         std::optional<std::pair<std::string, int>> rerequest, double gap_timeout_s,
                                         unsigned retries, std::uint64_t max_request, std::size_t max_held,
                                         double idle_timeout_s, int rcvbuf, std::size_t batch,
-                                        std::size_t max_datagram, double spin_s) {
+                                        std::size_t max_datagram, double spin_s,
+                                        std::optional<std::pair<std::string, int>> line_b) {
   auto port16 = [](int p, const char* what) {
     if (p < 0 || p > 0xFFFF) throw py::value_error(std::string(what) + " must be 0 to 65535, not " + std::to_string(p));
     return static_cast<std::uint16_t>(p);
@@ -177,6 +183,7 @@ std::unique_ptr<Receiver> make_receiver(const std::string& group, int port, cons
   c.batch = batch;
   c.max_datagram = max_datagram;
   c.spin_ns = seconds_ns(spin_s, "spin_s");
+  if (line_b) c.line_b = std::pair{line_b->first, port16(line_b->second, "line_b port")};
   try {
     return std::make_unique<Receiver>(std::move(c));
   } catch (const std::system_error& e) {
@@ -199,10 +206,11 @@ void bind_udp(py::module_& m) {
            py::arg("rerequest") = py::none(), py::arg("gap_timeout_s") = 0.05, py::arg("retries") = 3,
            py::arg("max_request") = 1000, py::arg("max_held") = 10'000, py::arg("idle_timeout_s") = 5.0,
            py::arg("rcvbuf") = 8 << 20, py::arg("batch") = 64, py::arg("max_datagram") = 65535,
-           py::arg("spin_s") = 0.0,
+           py::arg("spin_s") = 0.0, py::arg("line_b") = py::none(),
            "Bind to GROUP:PORT (a multicast group is joined on iface); re-requests to rerequest=(host, port); "
            "as MoldUdpFeed, plus batch (datagrams a recvmmsg takes), max_datagram, spin_s (busy-poll before "
-           "blocking). OSError if a socket cannot be opened or bound.")
+           "blocking); line_b=(group, port): line B of the same stream (A/B lines). OSError if a socket cannot "
+           "be opened or bound.")
       .def("attach", &Receiver::attach, py::arg("device"),
            "Where packets go: a Device (submit/collect) or a SoftwareCard (feed_dma/take_events).")
       .def("receive_into", &Receiver::receive_into, py::arg("out"), py::arg("timeout_s"),
@@ -219,6 +227,7 @@ void bind_udp(py::module_& m) {
       .def_property_readonly("packets", [](Receiver& r) { return r.rx().packets_out(); },
                              "Packets handed on (in order, to the device or the DMA batches).")
       .def_property_readonly("address", [](Receiver& r) { return r.rx().address(); })
+      .def_property_readonly("address_b", [](Receiver& r) { return r.rx().address_b(); })
       .def("counters", &Receiver::counters, "Every counter by name (udp_...).")
       .def("receive_lag_ns", [](Receiver& r, double q) { return r.rx().receive_lag_ns(q); }, py::arg("q"),
            "Kernel receive stamp -> recvmmsg returned, ns, at quantile q of every packet (within 19 %): the "
@@ -229,20 +238,23 @@ void bind_udp(py::module_& m) {
                                 "The receiver's sequencing alone, its output recorded (tests: the same decisions "
                                 "as MoldUdpFeed's)")
       .def(py::init([](bool can_request, std::uint64_t gap_timeout_ns, unsigned retries, std::uint64_t max_request,
-                       std::size_t max_held) {
+                       std::size_t max_held, bool two_lines) {
              try {
                return std::make_unique<RecordedSequencer>(
-                   SequencerConfig{can_request, gap_timeout_ns, retries, max_request, max_held});
+                   SequencerConfig{can_request, gap_timeout_ns, retries, max_request, max_held, two_lines});
              } catch (const std::invalid_argument& e) {
                throw py::value_error(e.what());
              }
            }),
            py::kw_only(), py::arg("can_request"), py::arg("gap_timeout_ns"), py::arg("retries"),
-           py::arg("max_request"), py::arg("max_held"))
+           py::arg("max_request"), py::arg("max_held"), py::arg("two_lines") = false)
       .def("accept", &RecordedSequencer::accept, py::arg("payload"), py::arg("rx_ns"), py::arg("now_ns"),
-           "Take one packet; whether the stream ended.")
+           py::arg("line") = 0, py::arg("retransmitted") = false,
+           "Take one packet of line 0 (A) or 1 (B) (retransmitted: a re-request's answer); whether the stream "
+           "ended.")
       .def("check_timeout", &RecordedSequencer::check_timeout, py::arg("now_ns"))
-      .def("take", &RecordedSequencer::take, "(packets handed on [(bytes, rx_ns)], requests [bytes]) since last.")
+      .def("take", &RecordedSequencer::take,
+           "(packets handed on [(bytes, rx_ns, line)], requests [bytes]) since last.")
       .def("counters", &RecordedSequencer::counters);
 
   m.def(

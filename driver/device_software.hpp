@@ -60,6 +60,7 @@ class SoftwareDevice final : public Device {
       case o::cap_orders: return cap_orders();
       case o::cap_levels: return static_cast<std::uint32_t>(config_.max_levels.value_or(0));
       case o::cap_symbols: return static_cast<std::uint32_t>(config_.max_symbols.value_or(0));
+      case o::lines: return config_.line_window ? 1u | *config_.line_window << 8 : 0u;
       default: return 0;
     }
   }

@@ -37,6 +37,14 @@ SoftwareCard::SoftwareCard(SoftwareCardConfig config)
       max_levels_(config.max_levels.value_or(BookSide::kUnbounded)),
       max_symbols_(config.max_symbols.value_or(std::numeric_limits<std::size_t>::max())),
       level_events_(config.level_events) {
+  if (config.line_window) {
+    if (*config.line_window > kMaxLineWindow) {
+      throw std::invalid_argument("line_window must be an integer from 0 to " + std::to_string(kMaxLineWindow) +
+                                  " packets, or None (one line), not " + std::to_string(*config.line_window));
+    }
+    window_ = config.line_window;
+    quiet_ = {*window_, *window_};
+  }
   if (config.max_levels == std::size_t{0}) throw std::invalid_argument("max_levels must be at least 1 or None");
   if (config.max_symbols == std::size_t{0}) throw std::invalid_argument("max_symbols must be at least 1 or None");
   if (level_events_ && (!config.max_levels || *config.max_levels > kMaxLevelEventsLevels)) {
@@ -86,7 +94,10 @@ std::size_t SoftwareCard::feed_dma(std::span<const std::byte> batch) {
     const std::byte* h = batch.data() + pos;
     const std::size_t length = DmaHeader::length(h);
     const std::size_t start = pos + DmaHeader::kLength;
-    feed(batch.subspan(start, length), DmaHeader::rx_time_ns(h));
+    const std::uint16_t flags = DmaHeader::flags(h);
+    const unsigned line = flags & mold::kDmaLineB ? 1 : 0;
+    if (!(flags & mold::kDmaEndOfInput) || length) feed(batch.subspan(start, length), DmaHeader::rx_time_ns(h), line);
+    if (flags & mold::kDmaEndOfInput) end_of_input();
     pos = (start + length + kAlign - 1) / kAlign * kAlign;
   }
   return packets;
@@ -103,7 +114,7 @@ std::size_t SoftwareCard::take_events(std::span<events::Event> out) noexcept {
   return n;
 }
 
-void SoftwareCard::feed(std::span<const std::byte> packet, std::uint64_t rx_ns) {
+void SoftwareCard::packet(std::span<const std::byte> packet, std::uint64_t rx_ns) {
   Counters& k = counters_;
   const std::size_t n = packet.size();
   if (n > mold::kMaxPacket) {  // no card takes it: dropped whole, not counted in `packets`

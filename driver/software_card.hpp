@@ -6,6 +6,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -25,7 +26,8 @@ struct OrderTableConfig {
 };
 
 /// What the card is told (model.card.CardConfig): which symbols to track (none: all), the session to
-/// expect, capacities (none: unbounded) and whether to emit LEVEL events (needs max_levels, at most 255).
+/// expect, capacities (none: unbounded), whether to emit LEVEL events (needs max_levels, at most 255) and
+/// whether it takes two lines, A and B (line_window: the arbiter's window in packets, 0 to 255; none: one line).
 struct SoftwareCardConfig {
   std::optional<std::vector<std::string>> symbols;
   std::optional<std::array<char, 10>> session;
@@ -34,6 +36,7 @@ struct SoftwareCardConfig {
   std::optional<std::size_t> max_levels;
   std::optional<std::size_t> max_symbols;
   bool level_events = false;
+  std::optional<unsigned> line_window;
 };
 
 /// A sequence number of the session's 65-bit space (model/session.py): `seq + count` may pass 2^64 - 1.
@@ -52,11 +55,17 @@ class SoftwareCard {
   /// Throws std::invalid_argument for a configuration CardConfig refuses.
   explicit SoftwareCard(SoftwareCardConfig config = {});
 
-  /// Processes one MoldUDP64 packet received at `rx_ns`.
-  void feed(std::span<const std::byte> packet, std::uint64_t rx_ns);
+  /// Processes one MoldUDP64 packet received at `rx_ns` on `line` (0: A, 1: B): with two lines
+  /// (config.line_window), through the arbiter of model/lines.py; with one, any line is the one.
+  void feed(std::span<const std::byte> packet, std::uint64_t rx_ns, unsigned line = 0);
 
-  /// Processes a DMA batch: records of [mold::DmaHeader][packet], each padded to mold::kDmaAlign bytes.
-  /// Returns the number of packets; throws std::invalid_argument if a record runs past the end.
+  /// The input has ended: with two lines, the arbiter releases every packet it holds (gaps declared).
+  void end_of_input();
+
+  /// Processes a DMA batch: records of [mold::DmaHeader][packet], each padded to mold::kDmaAlign bytes, on
+  /// the line of the header's kDmaLineB flag; a record flagged kDmaEndOfInput ends the input (after its
+  /// packet, if it has one). Returns the number of records; throws std::invalid_argument if a record runs
+  /// past the end.
   std::size_t feed_dma(std::span<const std::byte> batch);
 
   /// Moves up to out.size() pending events into `out`; returns how many.
@@ -66,6 +75,7 @@ class SoftwareCard {
 
  private:
   // session (model/session.py)
+  void packet(std::span<const std::byte> packet, std::uint64_t rx_ns);
   void check_gap(std::uint64_t seq, std::uint64_t rx_ns);
   void session_event(events::SessionCode code, std::uint64_t seq, std::uint64_t rx_ns, const std::byte* session);
 
@@ -76,6 +86,17 @@ class SoftwareCard {
     std::uint64_t ts;
     std::uint64_t rx;
   };
+
+  // A/B lines (model/lines.py), in software_lines.cpp
+  struct Held {
+    std::vector<std::byte> bytes;
+    std::uint64_t rx_ns;
+  };
+  /// The packet's sequence number if the session would declare a gap on it.
+  std::optional<std::uint64_t> ahead(std::span<const std::byte> packet) const noexcept;
+  /// Counts a packet of `line` by what the session will make of it, then gives it to the session.
+  void release(std::span<const std::byte> packet, std::uint64_t rx_ns, unsigned line);
+  void drain(bool force);
 
   // one message (model/decoder.py classify, model/card.py handlers)
   void message(const std::byte* p, std::size_t length, std::uint64_t seq, std::uint64_t rx_ns);
@@ -116,6 +137,7 @@ class SoftwareCard {
 
   static constexpr std::uint32_t kNoBook = 0xFFFFFFFFu;
   static constexpr std::size_t kMaxLevelEventsLevels = 255;  // model.config.MAX_LEVEL_EVENTS_LEVELS
+  static constexpr unsigned kMaxLineWindow = 255;  // protocol.config.MAX_LINE_WINDOW
 
   Counters counters_{};
   std::array<std::uint8_t, 256> type_counter_{};  // counter index of each type byte's type_X; 0: unknown
@@ -127,6 +149,11 @@ class SoftwareCard {
   Seq65 expected_;
   bool has_expected_ = false;
   bool ended_ = false;
+
+  std::optional<unsigned> window_;  // two lines: the arbiter's window in packets
+  std::array<std::deque<Held>, 2> held_;  // per line: packets held, in the line's order
+  std::array<unsigned, 2> quiet_{};  // per line: packets the other line received since this one's last, capped
+  Seq65 gap_first_, gap_end_;  // the last gap declared
 
   bool track_all_;
   std::vector<std::string> symbols_;  // tracked names when not track_all_

@@ -169,8 +169,8 @@ def test_headers_match_python(pcap_messages: list[bytes]) -> None:
     assert any(h[0] == b"000010059B" for h in map(_driver.parse_mold_header, payloads))
     packet = moldudp64.build("SESSION1", 2**40 + 5, [b"x"])
     assert _driver.parse_mold_header(packet) == (b"SESSION1  ", 2**40 + 5, 1)
-    dma = moldudp64.DmaHeader(1472, 0x0102030405060708).encode()
-    assert _driver.parse_dma_header(dma) == (1472, 0x0102030405060708)
+    dma = moldudp64.DmaHeader(1472, 0x0102030405060708, moldudp64.DmaFlag.LINE_B).encode()
+    assert _driver.parse_dma_header(dma) == (1472, 0x0102030405060708, 1)
     assert _driver.parse_dma_header(dma) == tuple(moldudp64.DmaHeader.decode(dma))
     with pytest.raises(ValueError):
         _driver.parse_mold_header(packet[:19])

@@ -265,3 +265,30 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="EVENT_DTYPE"):
         card.take_events(np.empty(4, dtype=np.uint8))
     assert card.feed_dma(batch) == 1 and card.pending_events() == 1
+
+
+def test_two_lines_directly_and_through_dma_flags() -> None:
+    """A/B lines (model/lines.py): line A loses packet 2, B loses 3; fed one by one or as a DMA batch with the
+    LINE_B flag and an END_OF_INPUT record, the C++ card and the model agree, with no gap."""
+    sysev = [itch.encode(itch.make("S", timestamp=i, event_code="O")) for i in range(6)]
+    stream = [mold.build("SESS", 1 + i, [m]) for i, m in enumerate(sysev)]
+    feed = [(line, p) for i, p in enumerate(stream) for line in (0, 1) if (line, i) not in ((0, 2), (1, 3))]
+    model = ReferenceCard(CardConfig(line_window=2))
+    one, dma = SoftwareCard(line_window=2), SoftwareCard(line_window=2)
+    for n, (line, p) in enumerate(feed):
+        model.feed(p, n, line)
+        one.feed(p, n, line)
+    model.end_of_input()
+    one.end_of_input()
+    flags = mold.DmaFlag
+    dma.feed_dma(np.frombuffer(mold.pack_dma([*((p, n, flags.LINE_B * line) for n, (line, p) in enumerate(feed)),
+                                              (b"", 0, flags.END_OF_INPUT)]), dtype=np.uint8))
+    want = model.take_events()
+    assert len(want) == 6 and model.counters["seq_gaps"] == 0
+    for card in (one, dma):
+        assert take_all(card).tobytes() == want.tobytes()
+        assert card.counters() == model.counters
+    with pytest.raises(ValueError, match="line must be 0"):
+        one.feed(stream[0], 0, 2)
+    with pytest.raises(ValueError, match="line_window must be an integer from 0 to 255"):
+        SoftwareCard(line_window=300)

@@ -104,8 +104,9 @@ std::uint64_t lag_upper(std::size_t i) noexcept {
   return (((std::uint64_t{4} | (i & 3)) + 1) << (b - 2)) - 1;
 }
 
-SequencerConfig with_request(SequencerConfig s, bool can_request) {
+SequencerConfig with_request(SequencerConfig s, bool can_request, bool two_lines) {
   s.can_request = can_request;
+  s.two_lines = two_lines;
   return s;
 }
 
@@ -128,24 +129,26 @@ std::uint64_t monotonic_ns() noexcept { return clock_ns(CLOCK_MONOTONIC); }
 
 UdpReceiver::UdpReceiver(UdpReceiverConfig config)
     : config_(std::move(config)),
-      seq_(with_request(config_.sequencer, config_.rerequest.has_value()), *this) {
+      seq_(with_request(config_.sequencer, config_.rerequest.has_value(), config_.line_b.has_value()), *this) {
   if (config_.batch < 1 || config_.batch > 1024) throw std::invalid_argument("batch must be 1 to 1024 datagrams");
   if (config_.max_datagram < mold::kHeaderLength || config_.max_datagram > 0xFFFF) {
     throw std::invalid_argument("max_datagram must be 20 to 65535 bytes");
   }
-  const in_addr group = resolve(config_.group);
   const in_addr iface = resolve(config_.iface);
-  if (IN_MULTICAST(ntohl(group.s_addr))) {
-    sock_ = open_socket(endpoint(in_addr{htonl(INADDR_ANY)}, config_.port), config_.rcvbuf);
+  auto join = [&](const std::string& name, std::uint16_t port) {
+    const in_addr group = resolve(name);
+    if (!IN_MULTICAST(ntohl(group.s_addr))) return open_socket(endpoint(group, port), config_.rcvbuf);
+    Fd sock = open_socket(endpoint(in_addr{htonl(INADDR_ANY)}, port), config_.rcvbuf);
     ip_mreq mreq{};
     mreq.imr_multiaddr = group;
     mreq.imr_interface = iface;
-    if (setsockopt(sock_.get(), IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) {
-      fail("IP_ADD_MEMBERSHIP " + config_.group + " on " + config_.iface);
+    if (setsockopt(sock.get(), IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) {
+      fail("IP_ADD_MEMBERSHIP " + name + " on " + config_.iface);
     }
-  } else {
-    sock_ = open_socket(endpoint(group, config_.port), config_.rcvbuf);
-  }
+    return sock;
+  };
+  sock_ = join(config_.group, config_.port);
+  if (config_.line_b) sock_b_ = join(config_.line_b->first, config_.line_b->second);
   if (config_.rerequest) {
     rr_sock_ = open_socket(endpoint(iface, 0), 0);
     const sockaddr_in to = endpoint(resolve(config_.rerequest->first), config_.rerequest->second);
@@ -163,21 +166,22 @@ UdpReceiver::~UdpReceiver() = default;
 
 void UdpReceiver::close() noexcept {
   sock_.reset();
+  sock_b_.reset();
   rr_sock_.reset();
   ended_ = true;  // nothing more can arrive
 }
 
-std::pair<std::string, std::uint16_t> UdpReceiver::address() const {
+std::pair<std::string, std::uint16_t> UdpReceiver::address_of(const Fd& sock) {
   sockaddr_in a{};
   socklen_t len = sizeof a;
-  if (!sock_ || getsockname(sock_.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) fail("getsockname");
+  if (!sock || getsockname(sock.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) fail("getsockname");
   char text[INET_ADDRSTRLEN] = "";
   inet_ntop(AF_INET, &a.sin_addr, text, sizeof text);
   return {text, ntohs(a.sin_port)};
 }
 
-void UdpReceiver::packet(std::span<const std::byte> payload, std::uint64_t rx_ns) {
-  batch_.append(payload, rx_ns);
+void UdpReceiver::packet(std::span<const std::byte> payload, std::uint64_t rx_ns, unsigned line) {
+  batch_.append(payload, rx_ns, line ? mold::kDmaLineB : 0);
   ++packets_out_;
   if (payload.size() > mold::kHeaderLength &&
       std::search(payload.begin() + mold::kHeaderLength, payload.end(), std::begin(kRMark), std::end(kRMark)) !=
@@ -193,7 +197,7 @@ void UdpReceiver::request(std::span<const std::byte> request_packet) {
   if (sent != static_cast<ssize_t>(request_packet.size())) ++c_.request_send_errors;  // the retries try again
 }
 
-std::size_t UdpReceiver::drain(int fd, bool retransmit) {
+std::size_t UdpReceiver::drain(int fd, bool retransmit, unsigned line) {
   const std::size_t slots = config_.batch;
   for (std::size_t i = 0; i < slots; ++i) {
     iovecs_[i] = iovec{buffers_.data() + i * config_.max_datagram, config_.max_datagram};
@@ -217,6 +221,7 @@ std::size_t UdpReceiver::drain(int fd, bool retransmit) {
     msghdr& h = headers_[i].msg_hdr;
     const std::size_t length = headers_[i].msg_len;
     ++(retransmit ? c_.retransmitted : c_.packets);
+    c_.line_b_packets += line;
     c_.bytes += length;
     std::uint64_t rx = 0;
     for (cmsghdr* m = CMSG_FIRSTHDR(&h); m != nullptr; m = CMSG_NXTHDR(&h, m)) {
@@ -243,22 +248,24 @@ std::size_t UdpReceiver::drain(int fd, bool retransmit) {
     }
     const std::span<const std::byte> payload(buffers_.data() + static_cast<std::size_t>(i) * config_.max_datagram,
                                              length);
-    ended_ = seq_.accept(payload, rx, now) || ended_;
+    ended_ = seq_.accept(payload, rx, now, line, retransmit) || ended_;
   }
   return static_cast<std::size_t>(got);
 }
 
 std::size_t UdpReceiver::drain_both() {
-  std::size_t got = sock_ ? drain(sock_.get(), false) : 0;
-  if (rr_sock_) got += drain(rr_sock_.get(), true);
+  std::size_t got = sock_ ? drain(sock_.get(), false, 0) : 0;
+  if (sock_b_) got += drain(sock_b_.get(), false, 1);
+  if (rr_sock_) got += drain(rr_sock_.get(), true, 0);
   return got;
 }
 
 void UdpReceiver::wait(std::uint64_t timeout_ns) {
-  pollfd fds[2] = {{sock_.get(), POLLIN, 0}, {rr_sock_ ? rr_sock_.get() : -1, POLLIN, 0}};
+  pollfd fds[3] = {{sock_.get(), POLLIN, 0}, {rr_sock_ ? rr_sock_.get() : -1, POLLIN, 0},
+                   {sock_b_ ? sock_b_.get() : -1, POLLIN, 0}};  // a negative fd is ignored
   const timespec t{static_cast<time_t>(timeout_ns / 1'000'000'000u), static_cast<long>(timeout_ns % 1'000'000'000u)};
   ++c_.polls;
-  ppoll(fds, rr_sock_ ? 2 : 1, &t, nullptr);  // EINTR: back to the caller, which sees the signal
+  ppoll(fds, 3, &t, nullptr);  // EINTR: back to the caller, which sees the signal
 }
 
 std::size_t UdpReceiver::receive(std::uint64_t timeout_ns) {
@@ -336,6 +343,9 @@ std::vector<std::pair<std::string_view, std::uint64_t>> UdpReceiver::counters() 
       {"udp_polls", c_.polls},
       {"udp_directory_packets", c_.directory_packets},
       {"udp_held", seq_.held()},
+      {"udp_line_b_packets", c_.line_b_packets},
+      {"udp_line_holes", s.line_holes},
+      {"udp_line_holes_filled", s.line_holes_filled},
   };
 }
 

@@ -1,7 +1,9 @@
 // UdpReceiver: a live MoldUDP64 feed received natively. recvmmsg batches from a UDP socket (multicast group
 // or unicast address), each packet stamped with the kernel's receive time (SO_TIMESTAMPNS), put in sequence
 // order by a MoldSequencer (gaps held back and re-requested on a second socket), packed into a DMA batch
-// (protocol.moldudp64.pack_dma's layout) for a Device. No Python runs per packet.
+// (protocol.moldudp64.pack_dma's layout) for a Device. No Python runs per packet. With `line_b`, a second
+// group carries line B of the same stream: the sequencer takes the first copy and re-requests only what both
+// lines lost; each packet goes to the card with its line (DmaFlag.LINE_B).
 //
 // Clocks: every rx time the host handles is CLOCK_MONOTONIC ns (time.perf_counter_ns on Linux). The kernel
 // stamps CLOCK_REALTIME; each stamp is moved to CLOCK_MONOTONIC by the REALTIME - MONOTONIC offset sampled
@@ -32,6 +34,7 @@ struct UdpReceiverConfig {
   std::uint16_t port = 0;  // 0: any free port (see address())
   std::string iface = "0.0.0.0";  // interface address for the multicast join and the re-request socket
   std::optional<std::pair<std::string, std::uint16_t>> rerequest;  // re-request server, if any
+  std::optional<std::pair<std::string, std::uint16_t>> line_b;  // line B of the same stream (group, port), if any
   SequencerConfig sequencer;  // can_request is set from `rerequest`
   std::uint64_t idle_timeout_ns = 5'000'000'000;  // the feed ends after this long without a packet
   int rcvbuf = 8 << 20;  // SO_RCVBUF asked for
@@ -87,7 +90,9 @@ class UdpReceiver final : private SequencerOutput {
   std::uint64_t packets_out() const noexcept { return packets_out_; }
 
   /// (address, port) the feed socket is bound to.
-  std::pair<std::string, std::uint16_t> address() const;
+  std::pair<std::string, std::uint16_t> address() const { return address_of(sock_); }
+  /// (address, port) the line B socket is bound to (line_b configured).
+  std::pair<std::string, std::uint16_t> address_b() const { return address_of(sock_b_); }
 
   /// Every counter by name (`udp_` names; the first eleven are MoldUdpFeed.stats()' names).
   std::vector<std::pair<std::string_view, std::uint64_t>> counters() const;
@@ -101,20 +106,21 @@ class UdpReceiver final : private SequencerOutput {
   void close() noexcept;
 
  private:
-  void packet(std::span<const std::byte> payload, std::uint64_t rx_ns) override;
+  void packet(std::span<const std::byte> payload, std::uint64_t rx_ns, unsigned line) override;
   void request(std::span<const std::byte> request_packet) override;
-  std::size_t drain(int fd, bool retransmit);
+  std::size_t drain(int fd, bool retransmit, unsigned line);
   std::size_t drain_both();
+  static std::pair<std::string, std::uint16_t> address_of(const Fd& sock);
   void wait(std::uint64_t timeout_ns);
 
   struct Counters {
     std::uint64_t packets = 0, retransmitted = 0, idle_end = 0, truncated = 0, kernel_drops = 0,
                   no_kernel_stamp = 0, socket_errors = 0, request_send_errors = 0, batches = 0, bytes = 0,
-                  directory_packets = 0, max_batch = 0, polls = 0;
+                  directory_packets = 0, max_batch = 0, polls = 0, line_b_packets = 0;
   };
 
   UdpReceiverConfig config_;
-  Fd sock_, rr_sock_;
+  Fd sock_, sock_b_, rr_sock_;
   std::vector<std::byte> rr_addr_;  // sockaddr_in of the re-request server
   MoldSequencer seq_;
   DmaBatch batch_;

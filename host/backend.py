@@ -17,7 +17,7 @@ import numpy as np
 
 from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import EVENT_DTYPE
-from tickgate.protocol.moldudp64 import MAX_PACKET, pack_dma
+from tickgate.protocol.moldudp64 import MAX_PACKET, DmaFlag, pack_dma
 
 if TYPE_CHECKING:
     from tickgate.host.backend_f1 import F1Options
@@ -65,28 +65,32 @@ class Backend:
 
     `name` says which implementation it is ("model", "software", "sim", "f2", "f1") and `description` how it was
     opened; nothing else differs. The device is `device` (a `tickgate._driver.Device` but for the model's).
+    With `lines` (the card takes lines A and B: `CardConfig.line_window`), each packet goes with its line
+    (the DMA header's `DmaFlag.LINE_B`) and `end_of_input` tells the card's arbiter the input has ended.
     """
 
     BATCH_PACKETS = 512
 
-    def __init__(self, device: Device, name: str, description: str, *, batch_packets: int = BATCH_PACKETS) -> None:
+    def __init__(self, device: Device, name: str, description: str, *, batch_packets: int = BATCH_PACKETS,
+                 lines: bool = False) -> None:
         if batch_packets < 1:
             raise ValueError(f"batch_packets must be at least 1, not {batch_packets}")
         self.device = device
         self.name = name
         self.description = description
         self.batch_packets = batch_packets
-        self._batch: list[tuple[bytes, int]] = []
+        self.lines = lines
+        self._batch: list[tuple[bytes, int, int]] = []
         self.refused = 0  # packets longer than MAX_PACKET, never sent (counted packets_oversize)
 
-    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        """Queue one packet; a full batch goes to the device. A packet longer than `MAX_PACKET` (the DMA header
-        cannot say its length) is refused here and counted `packets_oversize`, as every implementation counts
-        one."""
+    def feed(self, payload: bytes, rx_ns: int = 0, line: int = 0) -> None:
+        """Queue one packet of `line` (0: A, 1: B); a full batch goes to the device. A packet longer than
+        `MAX_PACKET` (the DMA header cannot say its length) is refused here and counted `packets_oversize`, as
+        every implementation counts one."""
         if len(payload) > MAX_PACKET:
             self.refused += 1
             return
-        self._batch.append((payload, rx_ns))
+        self._batch.append((payload, rx_ns, DmaFlag.LINE_B if line else 0))
         if len(self._batch) >= self.batch_packets:
             self.flush()
 
@@ -99,14 +103,25 @@ class Backend:
             finally:
                 self._batch.clear()
 
-    def tick(self, payload: bytes, rx_ns: int, out: np.ndarray) -> int:
-        """One packet to the device at once (after anything queued), its events into `out`: how many (up to
-        len(out); `collect` takes the rest)."""
+    def end_of_input(self) -> None:
+        """The input has ended: with two lines, the card's arbiter releases what it holds (a DMA record flagged
+        END_OF_INPUT); with one, nothing to do."""
+        if self.lines:
+            self._batch.append((b"", 0, DmaFlag.END_OF_INPUT))
+            self.flush()
+
+    def tick(self, payload: bytes, rx_ns: int, out: np.ndarray, line: int = 0) -> int:
+        """One packet of `line` to the device at once (after anything queued), its events into `out`: how many
+        (up to len(out); `collect` takes the rest)."""
         if self._batch:
             self.flush()
         if len(payload) > MAX_PACKET:
             self.refused += 1
             return 0
+        if line:
+            self.device.submit(pack_dma([(payload, rx_ns, DmaFlag.LINE_B)]))
+            self.device.settle()
+            return self.device.collect(out)
         return self.device.submit_packet(payload, rx_ns, out)
 
     def collect(self, out: np.ndarray) -> int:
@@ -162,7 +177,8 @@ def open_model(config: CardConfig | None = None) -> Backend:
     """The Python reference model (`tickgate.model`): the oracle, written for clarity."""
     from tickgate.model.device import ModelDevice
 
-    return Backend(ModelDevice(config), "model", "the reference model (Python)")
+    return Backend(ModelDevice(config), "model", "the reference model (Python)",
+                   lines=config is not None and config.line_window is not None)
 
 
 def open_software(config: CardConfig | None = None) -> Backend:
@@ -173,8 +189,9 @@ def open_software(config: CardConfig | None = None) -> Backend:
     symbols = sorted(config.symbols) if config.symbols is not None else None
     device = SoftwareDevice(symbols, session=config.session, first_sequence=config.first_sequence,
                             order_table=config.order_table, max_levels=config.max_levels,
-                            max_symbols=config.max_symbols, level_events=config.level_events)
-    return Backend(device, "software", "the C++ model of the card (in-process)")
+                            max_symbols=config.max_symbols, level_events=config.level_events,
+                            line_window=config.line_window)
+    return Backend(device, "software", "the C++ model of the card (in-process)", lines=config.line_window is not None)
 
 
 def _say(line: str) -> None:
@@ -197,6 +214,9 @@ def open_backend(name: str = "model", config: CardConfig | None = None, *, f2: F
         return open_model(config)
     if name == "software":
         return open_software(config)
+    if config is not None and config.line_window is not None and name in ("f2", "f1", "auto", "sim"):
+        raise ValueError(f"backend {name!r} cannot take two lines (A/B): the gateware has no line arbiter yet; "
+                         "use --backend model or software")
     if name == "f2":
         from tickgate.host.backend_f2 import open_f2
 

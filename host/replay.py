@@ -64,9 +64,10 @@ def _file_position(packets: Iterable[Packet]) -> tuple[int, int] | None:
     return None
 
 
-def replay(packets: Iterable[Packet], backend: Backend, *, events_path: str | Path | None = None,
-           progress: bool = False) -> ReplayResult:
-    """Feed every packet to `backend`, writing its events to `events_path` (.npy, or .parquet) if given."""
+def replay(packets: Iterable[Packet] | Iterable[tuple[bytes, int, int]], backend: Backend, *,
+           events_path: str | Path | None = None, progress: bool = False) -> ReplayResult:
+    """Feed every packet to `backend` (`Packet`s, or (payload, rx_ns, line) of two lines: `feeds.lines`), then
+    the end of input, writing its events to `events_path` (.npy, or .parquet) if given."""
     from tqdm import tqdm
 
     writer = open_event_writer(events_path) if events_path else None
@@ -76,8 +77,8 @@ def replay(packets: Iterable[Packet], backend: Backend, *, events_path: str | Pa
     n_events = 0
     t0 = time.perf_counter()
     try:
-        for i, (payload, rx_ns) in enumerate(packets):
-            backend.feed(payload, rx_ns)
+        for i, (payload, rx_ns, *line) in enumerate(packets):
+            backend.feed(payload, rx_ns, line[0] if line else 0)
             if (i & 255) == 0 and progress:
                 position = _file_position(packets)
                 bar.update((position[0] - bar.n) if position else 256)
@@ -86,6 +87,7 @@ def replay(packets: Iterable[Packet], backend: Backend, *, events_path: str | Pa
                 n_events += len(events)
                 if writer:
                     writer.write(events)
+        backend.end_of_input()
         events = backend.take_events()
         n_events += len(events)
         if writer:

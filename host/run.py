@@ -21,7 +21,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -99,6 +99,20 @@ class EventRing:
 
     def wrap(self) -> None:
         self.pos = self.applied = 0
+
+
+def _with_lines(feed, backend: Backend) -> tuple[Iterator[tuple[bytes, int]], Callable, Callable]:
+    """A two-line feed's (payload, rx_ns, line) as the run loop's (payload, rx_ns), and its `feed` and `tick`
+    giving the card each packet with the line of the one last drawn (the one-line loop stays as it is)."""
+    last = [0]
+
+    def pairs() -> Iterator[tuple[bytes, int]]:
+        for payload, rx, line in feed:
+            last[0] = line
+            yield payload, rx
+
+    return (pairs(), lambda payload, rx: backend.feed(payload, rx, last[0]),
+            lambda payload, rx, out: backend.tick(payload, rx, out, last[0]))
 
 
 class _ExchangeBook:
@@ -257,6 +271,9 @@ class Runner:
         feed, collect = backend.feed, backend.collect
         backend.flush()
         tick = backend.device.submit_packet  # backend.tick without its frame: nothing is queued when every packet ticks
+        source = self.feed
+        if backend.lines:  # A/B lines: the feed yields (payload, rx_ns, line); each packet goes with its line
+            source, feed, tick = _with_lines(self.feed, backend)
         stats = getattr(self.feed, "stats", None) if opt.progress else None
         total = stats().get("file_total_bytes") if stats is not None else None
         bar = tqdm(total=total or None, unit="B" if total else "pkt", unit_scale=True, disable=not opt.progress,
@@ -311,7 +328,7 @@ class Runner:
                 if native is not None:
                     self.feed.attach(native)
                     packets = self._native_loop(deliver, lambda: events)
-                for payload, rx in self.feed if native is None else ():
+                for payload, rx in source if native is None else ():
                     if restamp:
                         rx = _now()
                     packets += 1
@@ -352,6 +369,7 @@ class Runner:
                             bar.update((stats()["file_bytes_read"] if total else packets) - bar.n)
             except KeyboardInterrupt:
                 st.interrupted = True  # Ctrl-C: stop feeding, settle, drain and summarise as at the end
+            backend.end_of_input()  # two lines: the card's arbiter releases what it holds (one line: nothing)
             while True:  # what the backend still holds (batches not yet full)
                 space = ring.size - ring.pos
                 n = collect(ring.free())

@@ -358,3 +358,25 @@ def test_a_loss_breach_throws_the_kill_switch_and_nothing_leaves_after_it(packet
     assert killed, "the strategy kept asking after the kill"
     assert max(o.token for o in ex.entered) < min(killed)  # nothing reached the exchange after the kill
     assert s["open_orders"] == 0 and s["counters"]["kills"] == 1
+
+
+@pytest.mark.parametrize("batch_packets", [1, 64])
+def test_two_lines_run_as_the_lossless_feed(packets, reference_events, batch_packets):
+    """A/B lines into the run loop (ticked or batched): each line loses its own packets, none lost on both; the
+    card sees no gap and the strategy every event of the lossless feed."""
+    from tickgate.host.feeds.lines import MergedLines, two_lines
+    from tickgate.protocol.config import LINE_WINDOW, CardConfig
+
+    lines = two_lines([p for p, _ in packets], 0.02, 2)
+    assert lines.lost_a and lines.lost_b and not lines.lost_both
+    backend = open_backend("software", CardConfig(line_window=LINE_WINDOW))
+    ex = Recorder()
+    r = Runner(MergedLines(lines.a, lines.b), backend, load_strategy("imbalance"), ex, exchange=ex,
+               options=RunOptions(drain_s=0.2, batch_packets=batch_packets))
+    try:
+        s = r.run()
+    finally:
+        r.close()
+    counters = backend.counters()
+    assert s["events"] == len(reference_events) and counters["seq_gaps"] == 0
+    assert counters["line_b_used"] == len(lines.lost_a) and counters["line_a_received"] == len(lines.a)

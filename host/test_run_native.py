@@ -125,3 +125,40 @@ def test_a_quiet_live_feed_still_answers_the_control_socket(feed_class):
         feed.close()
     assert answers[0]["ok"] and answers[0]["packets"] == 0 and answers[1] == {"ok": True, "stopping": True}
     assert s["packets"] == 0 and time.monotonic() - t0 < 2.5  # ended by the stop, not the idle timeout
+
+
+@pytest.mark.parametrize("feed_class", [MoldUdpFeed, NativeUdpFeed])
+def test_two_lines_live_into_the_run_loop(packets, feed_class):
+    """udp://A,B into the run loop (the native receiver's fast path, or the Python feed): each line loses packets
+    of its own; the strategy gets the events of the lossless feed, the card sees no gap."""
+    from tickgate.host.feeds.lines import two_lines
+    from tickgate.host.feeds.udp_loopback import reference
+    from tickgate.protocol.config import LINE_WINDOW, CardConfig
+
+    lines = two_lines(packets, 0.01, 2)
+    assert lines.lost_a and lines.lost_b and not lines.lost_both
+    feed = feed_class("127.0.0.1", 0, idle_timeout_s=2.0, line_b=("127.0.0.1", 0), gap_timeout_s=0.5)
+    backend = open_backend("software", CardConfig(line_window=LINE_WINDOW))
+    rec = Recorder()
+    r = Runner(feed, backend, rec, PaperExchange(), options=RunOptions(restamp=False, drain_s=0.0))
+
+    def go() -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i, p in enumerate(packets):
+            for address, lost in ((feed.address, lines.lost_a), (feed.address_b, lines.lost_b)):
+                if i not in lost:
+                    s.sendto(p, address)
+            if i % 8 == 0:
+                time.sleep(0.0005)
+        s.close()
+
+    t = threading.Thread(target=go)
+    t.start()
+    try:
+        r.run()
+    finally:
+        t.join()
+        r.close()
+        feed.close()
+    assert same_events(np.concatenate(rec.seen), reference(packets))
+    assert backend.counters()["seq_gaps"] == 0 and backend.counters()["line_b_used"] > 0

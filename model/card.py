@@ -37,6 +37,7 @@ from tickgate.protocol.registers import counter_names
 
 from .book import Book, LevelUpdate, Side
 from .decoder import classify
+from .lines import LineArbiter
 from .order_table import OrderTable
 from .session import MoldSession
 from .sink import EventSink
@@ -66,6 +67,8 @@ class ReferenceCard:
         self.sink = EventSink(self.counters)
         self.session = MoldSession(self.counters, self.sink, session=self.config.session,
                                    first_sequence=self.config.first_sequence)
+        window = self.config.line_window
+        self.lines = LineArbiter(self.session, self.counters, window) if window is not None else None
         self.directory: dict[int, str] = {}  # stock locate -> symbol, from R
         self.books: dict[int, Book] = {}  # tracked locate -> book
         self.refused: set[int] = set()  # locates that found no book slot
@@ -81,8 +84,23 @@ class ReferenceCard:
 
     # -- feeding -------------------------------------------------------------------------------------
 
-    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        """Process one MoldUDP64 packet: each new message is counted by type (`classify`) and applied."""
+    def feed(self, payload: bytes, rx_ns: int = 0, line: int = 0) -> None:
+        """Process one MoldUDP64 packet of `line` (0: A, 1: B; with one line, any): with two lines, through the
+        arbiter (`lines.py`)."""
+        if self.lines is None:
+            self._packet(payload, rx_ns)
+        else:
+            for p, rx in self.lines.offer(payload, rx_ns, line):
+                self._packet(p, rx)
+
+    def end_of_input(self) -> None:
+        """The input has ended: with two lines, the arbiter releases what it holds (gaps declared)."""
+        if self.lines is not None:
+            for p, rx in self.lines.end_of_input():
+                self._packet(p, rx)
+
+    def _packet(self, payload: bytes, rx_ns: int) -> None:
+        """One packet into the session: each new message is counted by type (`classify`) and applied."""
         c, dispatch = self.counters, self._dispatch
         for seq, buf in self.session.messages(payload, rx_ns):
             handler = dispatch.get(classify(buf, c))
@@ -99,6 +117,7 @@ class ReferenceCard:
             self.feed(payload, rx_ns)
             if len(self.sink) >= chunk_events:
                 yield self.sink.take()
+        self.end_of_input()
         if len(self.sink):
             yield self.sink.take()
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import EVENT_DTYPE
-from tickgate.protocol.moldudp64 import DMA_ALIGN, DMA_HEADER_LEN, DmaHeader
+from tickgate.protocol.moldudp64 import DMA_ALIGN, DMA_HEADER_LEN, DmaFlag, DmaHeader
 from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, Control, counter_names
 
 from .card import ReferenceCard
@@ -33,8 +33,8 @@ class DeviceClosed(OSError):
     """The device was closed (as the C++ devices' CardGoneError, an OSError)."""
 
 
-def dma_records(batch: bytes | memoryview) -> list[tuple[memoryview, int]]:
-    """The (packet, rx_time_ns) records of a DMA batch (`protocol.moldudp64.pack_dma`); ValueError if its
+def dma_records(batch: bytes | memoryview) -> list[tuple[memoryview, int, int]]:
+    """The (packet, rx_time_ns, flags) records of a DMA batch (`protocol.moldudp64.pack_dma`); ValueError if its
     framing is broken, before any of it is used (as the C++ software card checks it)."""
     view = memoryview(batch).cast("B")
     out, pos = [], 0
@@ -45,7 +45,7 @@ def dma_records(batch: bytes | memoryview) -> list[tuple[memoryview, int]]:
         start = pos + DMA_HEADER_LEN
         if header.length > len(view) - start:
             raise ValueError("DMA record runs past the batch end")
-        out.append((view[start:start + header.length], header.rx_time_ns))
+        out.append((view[start:start + header.length], header.rx_time_ns, header.flags))
         pos = -(-(start + header.length) // DMA_ALIGN) * DMA_ALIGN
     return out
 
@@ -66,10 +66,16 @@ class ModelDevice:
         return self.card
 
     def submit(self, batch: bytes | memoryview) -> int:
-        """Feed every packet of a DMA batch; its size in bytes."""
+        """Feed every packet of a DMA batch, on the line its flags say; its size in bytes. A record flagged
+        END_OF_INPUT carries no packet (if it has one, it is fed first) and ends the input (`model.lines`)."""
         card = self._live()
-        for packet, rx_ns in dma_records(batch):
-            card.feed(bytes(packet), rx_ns)
+        for packet, rx_ns, flags in dma_records(batch):
+            if flags & DmaFlag.END_OF_INPUT:
+                if len(packet):
+                    card.feed(bytes(packet), rx_ns, flags & DmaFlag.LINE_B)
+                card.end_of_input()
+            else:
+                card.feed(bytes(packet), rx_ns, flags & DmaFlag.LINE_B)
         return len(batch)
 
     def submit_packet(self, payload: bytes, rx_ns: int = 0, out: np.ndarray | None = None) -> int:
@@ -123,7 +129,8 @@ class ModelDevice:
         values = {"id": ID_MAGIC, "map_version": MAP_VERSION, "control": self._control(),
                   "events_ready": min(self.pending(), 0xFFFF_FFFE), "ingress_free": INGRESS_FREE,
                   "latency_min": 0xFFFF_FFFF, "cap_orders": table.capacity if table is not None else 0,
-                  "cap_levels": self.config.max_levels or 0, "cap_symbols": self.config.max_symbols or 0}
+                  "cap_levels": self.config.max_levels or 0, "cap_symbols": self.config.max_symbols or 0,
+                  "lines": 0 if self.config.line_window is None else 1 | self.config.line_window << 8}
         return 0 if high else values.get(reg.name, 0)
 
     def read_register64(self, offset: int) -> int:

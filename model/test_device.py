@@ -17,7 +17,7 @@ PACKETS = [(b"x" * n, 1_000 + n) for n in (0, 1, 7, 8, 9, 20, 300)]
 
 
 def test_dma_records_undo_pack_dma() -> None:
-    assert [(bytes(p), rx) for p, rx in dma_records(mold.pack_dma(PACKETS))] == PACKETS
+    assert [(bytes(p), rx) for p, rx, _flags in dma_records(mold.pack_dma(PACKETS))] == PACKETS
 
 
 @pytest.mark.parametrize(("cut", "message"), [(30, "ends inside a header"), (20, "runs past the batch end")])

@@ -11,10 +11,26 @@ from .moldudp64 import HEADER
 from .order_hash import MAX_BUCKET_BITS
 from .registers import Control
 
-__all__ = ["LOCATES", "MAX_LEVELS", "MAX_LEVEL_EVENTS_LEVELS", "MAX_LEVEL_SHARES", "MAX_NAMES", "BookGeometry",
-           "CardConfig", "OrderTableConfig", "register_writes"]
+__all__ = [
+    "LINE_WINDOW",
+    "LOCATES",
+    "MAX_LEVELS",
+    "MAX_LEVEL_EVENTS_LEVELS",
+    "MAX_LEVEL_SHARES",
+    "MAX_LINE_WINDOW",
+    "MAX_NAMES",
+    "BookGeometry",
+    "CardConfig",
+    "OrderTableConfig",
+    "register_writes",
+]
 
 MAX_LEVEL_EVENTS_LEVELS = 255  # max_levels with level events (level_index is one byte)
+#: A/B lines (`model.lines`): how many packets one line may run ahead of the other while the arbiter waits
+#: for the other's copy of what it lost; the largest window an image holds (bits 8-15 of `lines`), and the
+#: default: at 1 % loss per line, the lines' copies of a packet arrive within a packet or two of each other.
+MAX_LINE_WINDOW = 255
+LINE_WINDOW = 16
 LOCATES = 1 << 16  # ITCH stock locates are 16-bit: the most book slots an image can have
 MAX_LEVELS = 255  # price levels per side an image can hold
 MAX_NAMES = 4096  # symbol-name table entries an image can hold
@@ -83,7 +99,8 @@ class BookGeometry:
 @dataclass(frozen=True)
 class CardConfig:
     """What the card is told: which symbols to track (None: all), capacities (None: unbounded), session,
-    and whether to emit LEVEL events (which needs `max_levels`, at most 255).
+    whether to emit LEVEL events (which needs `max_levels`, at most 255), and whether the card takes two
+    lines, A and B (`line_window`, in packets: `model.lines`; None: one line).
 
     Validated here, once, for every implementation (each backend is configured from a CardConfig): a symbol
     is 1 to 8 printable ASCII characters without spaces (the wire pads with spaces); `session` is the 10
@@ -97,8 +114,13 @@ class CardConfig:
     session: bytes | None = None
     first_sequence: int | None = None
     level_events: bool = False
+    line_window: int | None = None
 
     def __post_init__(self) -> None:
+        w = self.line_window
+        if w is not None and (not isinstance(w, int) or isinstance(w, bool) or not 0 <= w <= MAX_LINE_WINDOW):
+            raise ValueError(f"line_window must be an integer from 0 to {MAX_LINE_WINDOW} packets, or None (one "
+                             f"line), not {w!r}")
         for name in ("max_levels", "max_symbols"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
@@ -140,6 +162,8 @@ def register_writes(config: CardConfig, *, clear_counters: bool = False) -> list
     if config.first_sequence is not None:
         writes += [("first_sequence_lo", config.first_sequence & 0xFFFF_FFFF),
                    ("first_sequence_hi", config.first_sequence >> 32 & 0xFFFF_FFFF), ("first_sequence_en", 1)]
+    if config.line_window is not None:
+        writes.append(("lines", 1 | config.line_window << 8))
     control = Control.ENABLE | (Control.LEVEL_EVENTS if config.level_events else 0)
     if config.symbols is None:
         control |= Control.TRACK_ALL

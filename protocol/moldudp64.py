@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
+from enum import IntFlag
 from typing import NamedTuple
 
 from .itch_spec import Field
@@ -21,6 +22,7 @@ __all__ = [
     "HEADER_STRUCT",
     "MAX_PACKET",
     "MAX_PAYLOAD",
+    "DmaFlag",
     "DmaHeader",
     "Header",
     "RequestPacket",
@@ -153,7 +155,7 @@ class RequestPacket(NamedTuple):
 # The DMA path: each packet travels to the card behind a 16-byte little-endian header.
 DMA_HEADER: tuple[Field, ...] = (
     Field("length", 0, 2, "uint"),  # bytes of MoldUDP64 packet that follow
-    Field("flags", 2, 2, "uint"),  # reserved, zero
+    Field("flags", 2, 2, "uint"),  # DmaFlag bits; the others reserved, zero
     Field("reserved", 4, 4, "uint"),
     Field("rx_time_ns", 8, 8, "uint"),  # host receive time
 )
@@ -166,30 +168,39 @@ MAX_PACKET = (1 << 8 * next(f.width for f in DMA_HEADER if f.name == "length")) 
 DMA_ALIGN = 8  # each header + packet is padded to a multiple of 8 bytes (one 64-bit beat)
 
 
+class DmaFlag(IntFlag):
+    """Bits of the DMA header's `flags` (A/B lines, `model.lines`); the other bits are reserved, zero."""
+
+    LINE_B = 1 << 0  # the packet came on line B (clear: line A, or the one line of a single-line feed)
+    END_OF_INPUT = 1 << 1  # no packet (length 0): the input has ended, release what the arbiter holds
+
+
 class DmaHeader(NamedTuple):
     """The per-packet header of the DMA path."""
 
     length: int
     rx_time_ns: int
+    flags: int = 0
 
     def encode(self) -> bytes:
-        return _DMA.pack(self.length, 0, 0, self.rx_time_ns)
+        return _DMA.pack(self.length, self.flags, 0, self.rx_time_ns)
 
     @classmethod
     def decode(cls, buf: bytes | memoryview) -> DmaHeader:
-        length, _flags, _res, rx = _DMA.unpack_from(buf)
-        return cls(length, rx)
+        length, flags, _res, rx = _DMA.unpack_from(buf)
+        return cls(length, rx, flags)
 
 
-def pack_dma(packets: Iterable[tuple[bytes, int]]) -> bytes:
-    """(packet, rx_time_ns) pairs as one DMA batch: per packet its header, the packet, zeros to DMA_ALIGN.
-    ValueError for a packet longer than MAX_PACKET (callers refuse those first, counted)."""
+def pack_dma(packets: Iterable[tuple[bytes, int] | tuple[bytes, int, int]]) -> bytes:
+    """(packet, rx_time_ns[, flags]) tuples as one DMA batch: per packet its header, the packet, zeros to
+    DMA_ALIGN. ValueError for a packet longer than MAX_PACKET (callers refuse those first, counted)."""
     parts: list[bytes] = []
-    for payload, rx_ns in packets:
+    for record in packets:
+        payload, rx_ns = record[0], record[1]
         n = len(payload)
         if n > MAX_PACKET:
             raise ValueError(f"a packet of {n} bytes is longer than the DMA path takes ({MAX_PACKET})")
-        parts.append(_DMA.pack(n, 0, 0, rx_ns))
+        parts.append(_DMA.pack(n, record[2] if len(record) > 2 else 0, 0, rx_ns))
         parts.append(payload)
         pad = -(DMA_HEADER_LEN + n) % DMA_ALIGN
         if pad:

@@ -17,8 +17,9 @@ from .itch_spec import MESSAGES
 __all__ = ["COUNTERS", "EVENT_COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Control", "Register", "RegisterMap",
            "counter_names"]
 
-MAP_VERSION = 5  # 3: level events, symbol names, order tables, latency, DMA buffer levels; 4: packets_oversize;
-#                5: the F2 host event ring (ring_* registers, ring_full and pcim_errors)
+MAP_VERSION = 6  # 3: level events, symbol names, order tables, latency, DMA buffer levels; 4: packets_oversize;
+#                5: the F2 host event ring (ring_* registers, ring_full and pcim_errors); 6: A/B lines (`lines`
+#                register, line_a_* and line_b_* counters)
 ID_MAGIC = 0x544B4754  # "TKGT"
 
 
@@ -101,6 +102,13 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     # host event ring (F2, `protocol.f2_map`)
     ("ring_full", "events held because the host ring had no free record (counted once per event)"),
     ("pcim_errors", "PCIM writes into host memory answered with an error (their records are lost)"),
+    # A/B line arbitration (`model.lines`): per line, counted only when the card takes two lines
+    *((f"line_{x}_{what}", f"line {x.upper()}: {doc}") for x in "ab" for what, doc in (
+        ("received", "packets received"),
+        ("used", "data packets that brought a new message (the first copy)"),
+        ("duplicate", "data packets whose messages had all been used already (from either line)"),
+        ("late", "data packets holding a message already declared missed (they came after the window)"),
+    )),
     # MoldUDP64 session
     ("packets", "MoldUDP64 packets received"),
     ("packets_heartbeat", "heartbeat packets (message count 0)"),
@@ -182,6 +190,8 @@ _CONFIG: tuple[Register, ...] = (
     Register("dst_port", 0x048, 32, "rw", "bits 0-15: destination UDP port"),
     Register("dst_port_check", 0x04C, 32, "rw", "bit 0: drop datagrams not sent to dst_port"),
     Register("ignore_ip_checksum", 0x050, 32, "rw", "bit 0: accept IPv4 headers whose checksum does not verify"),
+    Register("lines", 0x054, 32, "rw",
+             "bit 0: two lines, A and B, arbitrated (`model.lines`); bits 8-15: the window, in packets"),
     # book state
     Register("orders_live", 0x058, 32, "ro", "orders held in the order table now"),
     Register("symbols_live", 0x05C, 32, "ro", "book slots taken"),

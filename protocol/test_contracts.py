@@ -131,5 +131,11 @@ def test_moldudp64_packets():
 def test_dma_batch_framing():
     batch = mold.pack_dma([(b"abc", 5), (b"x" * 16, 7)])
     first = mold.DmaHeader.decode(batch)
-    assert first == (3, 5) and batch[16:19] == b"abc" and len(batch) == 24 + 32
-    assert mold.DmaHeader.decode(batch[24:]) == (16, 7) and batch[40:56] == b"x" * 16
+    assert first == (3, 5, 0) and batch[16:19] == b"abc" and len(batch) == 24 + 32
+    assert mold.DmaHeader.decode(batch[24:]) == (16, 7, 0) and batch[40:56] == b"x" * 16
+
+
+def test_dma_flags_say_the_line_and_the_end_of_input():
+    batch = mold.pack_dma([(b"abc", 5, mold.DmaFlag.LINE_B), (b"", 6, mold.DmaFlag.END_OF_INPUT)])
+    assert mold.DmaHeader.decode(batch) == (3, 5, 1) and mold.DmaHeader.decode(batch[24:]) == (0, 6, 2)
+    assert batch[2:4] == b"\x01\x00"  # the flags field, little-endian

@@ -48,7 +48,7 @@ from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig 
 from tickgate.protocol.events import comparable  # noqa: E402
 from tickgate.protocol.itch_spec import BY_TYPE, MESSAGES  # noqa: E402
 
-__all__ = ["Case", "HypothesisDraw", "RandomDraw", "case", "check", "check_rtl", "rtl_case", "soak"]
+__all__ = ["Case", "HypothesisDraw", "RandomDraw", "ab_case", "case", "check", "check_rtl", "rtl_case", "soak"]
 
 U64 = 1 << 64
 SESSIONS = (b"TICKGATE01", b"TICKGATE02", b"OTHER00001")
@@ -244,13 +244,58 @@ def config(d: Draw) -> CardConfig:
 
 @dataclass
 class Case:
+    """A configuration and its packets: bytes (one line), or (line, bytes) of lines A (0) and B (1), then the
+    end of input (with two lines)."""
+
     config: CardConfig
-    packets: list[bytes]
+    packets: list[bytes] | list[tuple[int, bytes]]
 
 
 def case(d: Draw, max_packets: int = 12) -> Case:
     c = config(d)
     return Case(c, packets(d, c.session or d.pick(SESSIONS), max_packets))
+
+
+# -- A/B lines: two copies of one (bent) stream ----------------------------------------------------------------
+
+WINDOWS = (0, 1, 2, 3, 4, 16, 255)
+
+
+def lines(d: Draw, stream: list[bytes]) -> list[tuple[int, bytes]]:
+    """Lines A and B of `stream`: each loses packets independently (now and then both the same one), repeats one
+    now and then, runs behind the other by a few packets, may go dead part way; neighbours of the two lines are
+    swapped at random (reordering between lines)."""
+    n = len(stream)
+    rate = d.pick((0, 2, 4, 10))  # loss: 1 in `rate` packets per line (0: none)
+    both = {i for i in range(n) if d.int(0, 9) == 0}
+    lost = [{i for i in range(n) if (rate and d.int(1, rate) == 1) or i in both} for _ in "ab"]
+    dead = d.pick((None, 0, 1)) if d.int(0, 3) == 0 else None
+    dead_from = d.int(0, n)
+    lag = d.int(0, 6)  # line B this many packets behind A
+    timed: list[tuple[float, int, bytes]] = []
+    for i, p in enumerate(stream):
+        for line, at in ((0, i), (1, i + lag)):
+            if i in lost[line] or (line == dead and i >= dead_from):
+                continue
+            timed.append((at + 0.5 * line, line, p))
+            if d.int(0, 15) == 0:
+                timed.append((at + d.int(1, 4) + 0.25, line, p))  # repeated on the line, a little later
+    timed.sort(key=lambda t: t[0])
+    out = [(line, p) for _t, line, p in timed]
+    for _ in range(d.int(0, 3)):
+        if len(out) > 1:
+            k = d.int(0, len(out) - 2)
+            out[k], out[k + 1] = out[k + 1], out[k]
+    return out
+
+
+def ab_case(d: Draw, max_packets: int = 12) -> Case:
+    """An A/B case: a configuration with a line window, and two lines of a stream `packets` bends."""
+    c = config(d)
+    c = CardConfig(symbols=c.symbols, order_table=c.order_table, max_levels=c.max_levels, max_symbols=c.max_symbols,
+                   session=c.session, first_sequence=c.first_sequence, level_events=c.level_events,
+                   line_window=d.pick(WINDOWS))
+    return Case(c, lines(d, packets(d, c.session or d.pick(SESSIONS), max_packets)))
 
 
 def rtl_geometry() -> BookGeometry:
@@ -299,9 +344,12 @@ def _diff(name: str, got_ev: np.ndarray, got_c: dict[str, int], want_ev: np.ndar
 def run_both(case: Case, other) -> None:
     """Feed the model and `other` (a Backend); raise AssertionError on any difference."""
     model = open_backend("model", case.config)
-    for n, p in enumerate(case.packets, 1):
-        model.feed(p, n)
-        other.feed(p, n)
+    for n, item in enumerate(case.packets, 1):
+        line, p = item if isinstance(item, tuple) else (0, item)
+        model.feed(p, n, line)
+        other.feed(p, n, line)
+    model.end_of_input()
+    other.end_of_input()
     _diff(other.name, other.take_events(), other.counters(), model.take_events(), model.counters())
 
 
@@ -342,7 +390,8 @@ def soak(goal: int, seed: int, rtl_every: int = 0, max_packets: int = 40, progre
     n = 0
     while TALLY.packets < goal:
         case_seed = seed << 32 | n
-        jobs = [(check, case)] + ([(check_rtl, rtl_case)] if rtl_every and n % rtl_every == 0 else [])
+        jobs = [(check, ab_case if n % 4 == 3 else case)] + (
+            [(check_rtl, rtl_case)] if rtl_every and n % rtl_every == 0 else [])
         for target, make in jobs:
             c = make(RandomDraw(case_seed), max_packets)
             faulthandler.dump_traceback_later(HANG_S, exit=True)

@@ -21,6 +21,13 @@ def test_model_and_cpp_card_agree(data: st.DataObject) -> None:
     fz.check(fz.case(fz.HypothesisDraw(data)))
 
 
+@SHORT
+@given(st.data())
+def test_model_and_cpp_card_agree_on_two_lines(data: st.DataObject) -> None:
+    """A/B lines: independent and shared loss, lag and reordering between the lines, repeats, a dead line."""
+    fz.check(fz.ab_case(fz.HypothesisDraw(data), 16))
+
+
 def test_model_and_pipeline_agree() -> None:
     """A sample into the Verilated pipeline (the library of `fz.rtl_geometry()`, built once): 30 seeded cases."""
     before = (fz.TALLY.rtl_cases, len(fz.TALLY.failures))
@@ -56,8 +63,11 @@ class Corrupt:
     def __init__(self, inner, what: str) -> None:
         self.inner, self.what = inner, what
 
-    def feed(self, payload: bytes, rx_ns: int = 0) -> None:
-        self.inner.feed(payload, rx_ns)
+    def feed(self, payload: bytes, rx_ns: int = 0, line: int = 0) -> None:
+        self.inner.feed(payload, rx_ns, line)
+
+    def end_of_input(self) -> None:
+        self.inner.end_of_input()
 
     def take_events(self) -> np.ndarray:
         ev = self.inner.take_events().copy()

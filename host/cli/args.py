@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
-from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig
+from tickgate.protocol.config import LINE_WINDOW, MAX_LINE_WINDOW, BookGeometry, CardConfig, OrderTableConfig
 from tickgate.protocol.packet import Packet
 
 __all__ = ["add_alert_arguments", "add_card_arguments", "add_source_arguments", "card_config", "is_live",
-           "open_source_of", "symbol_set"]
+           "open_source_of", "symbol_set", "two_lines"]
 
 SOURCES = "BinaryFILE (plain or .gz), pcap, udp://GROUP:PORT[@IFACE], or gen:MESSAGES:SYMBOLS[:SEED]"
 
@@ -56,18 +56,28 @@ def card_config(args: argparse.Namespace, *, bounded: BookGeometry | None = None
         table = table or bounded.order_table
         levels = bounded.levels if levels is None else levels
         symbols = bounded.symbols if symbols is None else symbols
+    window = getattr(args, "line_window", LINE_WINDOW) if two_lines(args) else None
     return CardConfig(symbols=symbol_set(args.symbols), order_table=table, max_levels=levels, max_symbols=symbols,
-                      level_events=args.level_events)
+                      level_events=args.level_events, line_window=window)
 
 
-def add_source_arguments(p: argparse.ArgumentParser, *, flag: str | None = None) -> None:
-    """Where packets come from: a positional SOURCE (or `flag`, e.g. `--feed`), and the live feed's options."""
+def two_lines(args: argparse.Namespace) -> bool:
+    """Whether the source is two lines, A and B (`--line-b`, or `udp://A,B`)."""
+    source = getattr(args, "source", "") or ""
+    return bool(getattr(args, "line_b", None)) or (source.startswith("udp://") and "," in source)
+
+
+def add_source_arguments(p: argparse.ArgumentParser, *, flag: str | None = None, lines: bool = True) -> None:
+    """Where packets come from: a positional SOURCE (or `flag`, e.g. `--feed`), and the live feed's options;
+    with `lines`, a line B (`--line-b`) and the arbiter's window."""
     if flag is None:
         p.add_argument("source", metavar="SOURCE", help=SOURCES)
     else:
         p.add_argument(flag, dest="source", metavar="SOURCE", required=True, help=SOURCES)
     p.add_argument("--allow-truncated", action="store_true",
                    help="a gzip BinaryFILE cut short (a partial download) is replayed up to the cut, not an error")
+    if lines:
+        _add_line_arguments(p)
     g = p.add_argument_group("live feed (udp://)")
     g.add_argument("--rerequest", metavar="HOST:PORT", help="MoldUDP64 re-request server of a udp:// feed")
     g.add_argument("--idle-timeout", type=float, default=5.0, help="udp:// feed: end after this many idle seconds")
@@ -76,12 +86,27 @@ def add_source_arguments(p: argparse.ArgumentParser, *, flag: str | None = None)
                         "reference receiver")
 
 
+def _add_line_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--line-b", metavar="SOURCE",
+                   help="line B of the same stream (SOURCE is line A): the card arbitrates the two (A/B lines)")
+    p.add_argument("--line-window", type=int, default=LINE_WINDOW, metavar="PACKETS",
+                   help=f"A/B lines: packets one line may run ahead while the card waits for the other's copy of "
+                        f"what it lost, 0 to {MAX_LINE_WINDOW} (default {LINE_WINDOW})")
+
+
 def open_source_of(args: argparse.Namespace) -> Iterable[Packet]:
     """The feed of `add_source_arguments`' options."""
     from tickgate.host.feeds.sources import open_source
 
-    return open_source(args.source, rerequest=args.rerequest, idle_timeout_s=args.idle_timeout,
-                       allow_truncated=args.allow_truncated, udp_receiver=args.udp_receiver)
+    def one(source: str) -> Iterable[Packet]:
+        return open_source(source, rerequest=args.rerequest, idle_timeout_s=args.idle_timeout,
+                           allow_truncated=args.allow_truncated, udp_receiver=args.udp_receiver)
+
+    if getattr(args, "line_b", None):
+        from tickgate.host.feeds.lines import MergedLines
+
+        return MergedLines(one(args.source), one(args.line_b))
+    return one(args.source)
 
 
 def is_live(args: argparse.Namespace) -> bool:

@@ -19,6 +19,10 @@ def _cmd_gen(args: argparse.Namespace) -> int:
         return _gen_stress(args)
     gen = Generator(args.messages, args.symbols, args.seed)
     fmt = args.format or ("pcap" if args.out.suffix in (".pcap", ".pcapng") else "itch50")
+    if args.lines == 2:
+        return _gen_lines(args, gen, fmt)
+    if args.loss:
+        raise ValueError("--loss is the loss of each of two lines: give --lines 2")
     if fmt == "itch50":
         n = write_binaryfile(args.out, iter(gen))
     else:
@@ -28,6 +32,29 @@ def _cmd_gen(args: argparse.Namespace) -> int:
     counts = " ".join(f"{t}={c}" for t, c in sorted(gen.counts.items()))
     print(f"wrote {n} messages over {args.symbols} symbols (seed {args.seed}) to {args.out} [{fmt}]")
     print(f"  {counts}")
+    return 0
+
+
+def line_paths(out: Path) -> tuple[Path, Path]:
+    """The files of lines A and B of `tickgate gen OUT --lines 2`: OUT's name with -A and -B before its suffix."""
+    return out.with_name(f"{out.stem}-A{out.suffix}"), out.with_name(f"{out.stem}-B{out.suffix}")
+
+
+def _gen_lines(args: argparse.Namespace, gen, fmt: str) -> int:
+    from tickgate.host.feeds import pack_messages
+    from tickgate.host.feeds.lines import two_lines
+    from tickgate.protocol.pcap import write_pcap
+
+    if fmt != "pcap":
+        raise ValueError("two lines are written as pcap (each packet with its receive time): give OUT.pcap")
+    lines = two_lines(list(pack_messages(iter(gen), end_of_session=True)), args.loss, args.seed)
+    n = len(lines.a) + len(lines.lost_a)
+    for path, packets, lost, dst in zip(line_paths(args.out), (lines.a, lines.b), (lines.lost_a, lines.lost_b),
+                                        (("233.54.12.111", 26477), ("233.54.12.112", 26478)), strict=True):
+        write_pcap(path, packets, dst=dst)
+        print(f"wrote {len(packets)} of {n} packets ({len(lost)} lost) to {path} [pcap]")
+    print(f"{args.messages} messages over {args.symbols} symbols (seed {args.seed}), loss {args.loss} per line: "
+          f"{len(lines.lost_both)} packets lost on both lines")
     return 0
 
 
@@ -55,5 +82,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--mix", choices=("day", "D", "X", "E", "U"), default="day",
                    help="day: a realistic trading day (default); D X E U: half adds, then one delete, cancel, "
                         "execution or replace for each (throughput worst cases)")
+    g.add_argument("--lines", type=int, choices=(1, 2), default=1,
+                   help="2: lines A and B of the stream, as OUT-A.pcap and OUT-B.pcap (B 250 ns after A)")
+    g.add_argument("--loss", type=float, default=0.0,
+                   help="with --lines 2: each packet is lost on each line with this probability, independently "
+                        "(seeded by --seed)")
     g.set_defaults(func=_cmd_gen)
     return g

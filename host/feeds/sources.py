@@ -5,6 +5,8 @@
 - `udp://GROUP:PORT[@IFACE_ADDR]`: a live MoldUDP64 stream (multicast group or unicast address), with
   gap re-requests to `rerequest` (HOST:PORT) if given, received natively (`NativeUdpFeed`: C++, kernel
   receive times) or, with `udp_receiver="python"`, by `MoldUdpFeed` (the reference);
+- `udp://GROUP_A:PORT_A,GROUP_B:PORT_B[@IFACE_ADDR]`: lines A and B of one stream (either receiver):
+  (payload, rx_ns, line) out, only what both lines lost re-requested;
 - anything else: a file, BinaryFILE (plain or gzip) or pcap/pcapng (`open_feed`).
 """
 
@@ -61,15 +63,16 @@ def open_source(spec: str, *, rerequest: str | None = None, idle_timeout_s: floa
         messages, symbols, seed = (int(p) for p in (*parts, "1")[:3])
         return GeneratedFeed(messages, symbols, seed)
     if spec.startswith("udp://"):
-        from .udp import MoldUdpFeed, parse_udp_source
+        from .udp import MoldUdpFeed, parse_udp_lines
         from .udp_native import NativeUdpFeed
 
         if udp_receiver not in UDP_RECEIVERS:
             raise ValueError(f"UDP receiver {udp_receiver!r}: expected one of {', '.join(UDP_RECEIVERS)}")
-        group, port, iface = parse_udp_source(spec)
+        (group, port), line_b, iface = parse_udp_lines(spec)
         rr = _hostport(rerequest) if rerequest else None
+
         feed = NativeUdpFeed if udp_receiver == "native" else MoldUdpFeed
-        return feed(group, port, iface=iface, rerequest=rr, idle_timeout_s=idle_timeout_s)
+        return feed(group, port, iface=iface, rerequest=rr, idle_timeout_s=idle_timeout_s, line_b=line_b)
     path = Path(spec)
     if not path.exists():
         raise ValueError(f"feed {spec}: no such file (or use gen:MESSAGES:SYMBOLS:SEED, udp://GROUP:PORT)")

@@ -13,6 +13,7 @@ from tickgate.host.backend import open_backend
 from tickgate.host.feeds.udp import MoldUdpFeed, parse_udp_source
 from tickgate.host.feeds.udp_loopback import RerequestServer, reference, same_events, test_stream
 from tickgate.protocol import moldudp64
+from tickgate.protocol.config import LINE_WINDOW, CardConfig
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,56 @@ def test_multicast_join(stream):
         pytest.skip("multicast loopback is not delivered on this host")
     assert got.payload == packets[0]
     assert parse_udp_source("udp://239.1.2.3:5000@10.0.0.1") == ("239.1.2.3", 5000, "10.0.0.1")
+
+
+@pytest.mark.parametrize("impl", ["python", "native"])
+def test_two_lines_re_request_only_what_both_lost(stream, impl):
+    """udp://A,B: each line loses packets of its own (filled from the other line) and one both lose (re-requested,
+    once); the software card, arbitrating, sees no gap and emits the lossless events. Both receivers."""
+    from tickgate.host.feeds.udp_native import NativeUdpFeed
+
+    msgs, packets = stream
+    server = RerequestServer(msgs)
+    feed = (MoldUdpFeed if impl == "python" else NativeUdpFeed)(
+        "127.0.0.1", 0, rerequest=server.address, idle_timeout_s=2.0, line_b=("127.0.0.1", 0), gap_timeout_s=0.5)
+    drop_a, drop_b = {3, 4, 20, 40}, {9, 20, 41}
+    be = open_backend("software", CardConfig(line_window=LINE_WINDOW))
+
+    def send():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i, p in enumerate(packets):
+            for address, drop in ((feed.address, drop_a), (feed.address_b, drop_b)):
+                if i not in drop:
+                    s.sendto(p, address)
+            if i % 16 == 0:
+                time.sleep(0.001)
+        s.close()
+
+    t = threading.Thread(target=send)
+    t.start()
+    try:
+        lines = set()
+        for payload, rx, line in feed:
+            lines.add(line)
+            be.feed(payload, rx, line)
+        be.end_of_input()
+    finally:
+        t.join()
+        feed.close()
+        server.close()
+    counters, st = be.counters(), feed.stats()
+    assert same_events(be.take_events(), reference(packets))
+    assert counters["seq_gaps"] == 0 and lines == {0, 1} and counters["line_b_used"] >= 3
+    assert [r.sequence_number for r in server.requests] == [moldudp64.parse_header(packets[20]).sequence_number]
+    assert st["udp_gaps"] == 1 and st["udp_line_holes_filled"] == st["udp_line_holes"] - 1  # but the both-lost one
+    assert 0 < st["udp_line_b_packets"] <= len(packets) - len(drop_b)  # the stream ends at A's end of session
+
+
+def test_two_lines_parse():
+    from tickgate.host.feeds.udp import parse_udp_lines
+
+    assert parse_udp_lines("udp://233.1.1.1:100,233.1.1.2:200@10.0.0.1") == (
+        ("233.1.1.1", 100), ("233.1.1.2", 200), "10.0.0.1")
+    assert parse_udp_lines("udp://233.1.1.1:100") == (("233.1.1.1", 100), None, "0.0.0.0")
+    with pytest.raises(ValueError, match="at most two lines"):
+        parse_udp_lines("udp://a:1,b:2,c:3")

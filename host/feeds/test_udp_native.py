@@ -210,7 +210,7 @@ def test_receive_times_are_kernel_stamps_on_the_monotonic_clock(stream):
     after = time.perf_counter_ns()
     s.close()
     rx.close()
-    length, rx_ns = moldudp64.DmaHeader.decode(batch)
+    length, rx_ns, _flags = moldudp64.DmaHeader.decode(batch)
     assert length == len(packets[0]) and batch[16:16 + length] == packets[0]
     assert before <= rx_ns <= after - 40_000_000
     assert rx.counters()["udp_no_kernel_stamp"] == 0

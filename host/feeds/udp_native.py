@@ -8,7 +8,8 @@ into DMA batches. Two ways to use it:
 - the fast path, no Python per packet: `attach(device)` (a `tickgate._driver.Device` or `SoftwareCard`),
   then `receive_into(out, timeout_s)` submits each batch to the device and collects its events into `out`
   (an EVENT_DTYPE array); each event's `ts_local` is its packet's kernel receive time;
-- iteration, as any feed (`for payload, rx_ns in feed`), for a backend without a C++ device.
+- iteration, as any feed (`for payload, rx_ns in feed`), for a backend without a C++ device; with two lines
+  (`line_b`), (payload, rx_ns, line) as `MoldUdpFeed` yields them.
 
 Receive times are CLOCK_MONOTONIC ns, the clock of `time.perf_counter_ns` on Linux that the run loop's
 latencies use: the kernel's CLOCK_REALTIME stamp is moved by the REALTIME - MONOTONIC offset sampled
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from tickgate._driver import UdpReceiver
-from tickgate.protocol.moldudp64 import DMA_ALIGN, DMA_HEADER_LEN, DmaHeader
+from tickgate.protocol.moldudp64 import DMA_ALIGN, DMA_HEADER_LEN, DmaFlag, DmaHeader
 from tickgate.protocol.packet import Packet
 
 __all__ = ["NativeUdpFeed"]
@@ -35,11 +36,14 @@ class NativeUdpFeed:
 
     def __init__(self, group: str, port: int, *, iface: str = "0.0.0.0", rerequest: tuple[str, int] | None = None,
                  gap_timeout_s: float = 0.05, retries: int = 3, max_request: int = 1000, max_held: int = 10_000,
-                 idle_timeout_s: float = 5.0, rcvbuf: int = 8 << 20, batch: int = 64, spin_s: float = 0.0) -> None:
+                 idle_timeout_s: float = 5.0, rcvbuf: int = 8 << 20, batch: int = 64, spin_s: float = 0.0,
+                 line_b: tuple[str, int] | None = None) -> None:
         self.rx = UdpReceiver(group, port, iface=iface, rerequest=rerequest, gap_timeout_s=gap_timeout_s,
                               retries=retries, max_request=max_request, max_held=max_held,
-                              idle_timeout_s=idle_timeout_s, rcvbuf=rcvbuf, batch=batch, spin_s=spin_s)
+                              idle_timeout_s=idle_timeout_s, rcvbuf=rcvbuf, batch=batch, spin_s=spin_s, line_b=line_b)
         self.address: tuple[str, int] = self.rx.address
+        self.two_lines = line_b is not None
+        self.address_b: tuple[str, int] | None = self.rx.address_b if self.two_lines else None
         self.idle_timeout_s = idle_timeout_s
         self.on_idle: Callable[[], None] | None = None  # called when a step of iteration brings nothing
         self._stop = False
@@ -74,7 +78,7 @@ class NativeUdpFeed:
 
     # -- as any feed ---------------------------------------------------------------------------------------
 
-    def __iter__(self) -> Iterator[Packet]:
+    def __iter__(self) -> Iterator[Packet] | Iterator[tuple[bytes, int, int]]:
         while not self.rx.ended and not self._stop:
             batch = self.rx.receive(STEP_S)
             if not batch:
@@ -84,9 +88,12 @@ class NativeUdpFeed:
             view = memoryview(batch)
             pos = 0
             while pos < len(batch):
-                length, rx = DmaHeader.decode(view[pos:pos + DMA_HEADER_LEN])
+                length, rx, flags = DmaHeader.decode(view[pos:pos + DMA_HEADER_LEN])
                 start = pos + DMA_HEADER_LEN
-                yield Packet(batch[start:start + length], rx)
+                if self.two_lines:
+                    yield batch[start:start + length], rx, 1 if flags & DmaFlag.LINE_B else 0
+                else:
+                    yield Packet(batch[start:start + length], rx)
                 pos = start + length + (-(DMA_HEADER_LEN + length) % DMA_ALIGN)
 
     def stop(self) -> None:
