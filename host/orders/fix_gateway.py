@@ -78,6 +78,9 @@ class _App(fix.Application):
 
     def onLogon(self, sid: fix.SessionID) -> None:
         self.gw.counters["logons"] += 1
+        session = fix.Session.lookupSession(sid)
+        if session is not None:  # a reset (memory store) is for the first logon only: a reconnect resends the gap
+            session.setResetOnLogon(False)
         self.gw.logged_on.set()
 
     def onLogout(self, sid: fix.SessionID) -> None:
@@ -220,6 +223,7 @@ class FixGateway:
             msg = fix.Message()
             msg.getHeader().setField(Tag.MSG_TYPE, "5")
             fix.Session.sendToTarget(msg, self.session_id)
+            self.session.logout()  # disabled: the engine does not log on again
             deadline = time.monotonic() + timeout
             while self.logged_on.is_set() and time.monotonic() < deadline:
                 time.sleep(0.002)

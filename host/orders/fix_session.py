@@ -20,6 +20,8 @@ from tickgate.protocol.fix import BEGIN_STRING
 
 __all__ = ["FixSessionConfig", "data_dictionary", "factories", "first_session", "load_settings"]
 
+GLOBAL_KEYS = ("FileStorePath", "FileLogPath", "ReconnectInterval", "SocketNodelay", "SocketReuseAddress")
+
 
 def data_dictionary(begin_string: str = BEGIN_STRING) -> Path:
     """The engine's data dictionary of a FIX version (FIX.4.4 -> .../share/quickfix/FIX44.xml)."""
@@ -35,8 +37,9 @@ def data_dictionary(begin_string: str = BEGIN_STRING) -> Path:
 
 @dataclass
 class FixSessionConfig:
-    """One FIX session. `store`: None keeps sequence numbers and sent messages in memory (and resets them at
-    logon, `ResetOnLogon`); a directory keeps them in files there across restarts (no reset: a gap is resent).
+    """One FIX session. `store`: None keeps sequence numbers and sent messages in memory (reset at the first
+    logon, `ResetOnLogon`; a reconnect resumes them and the engine resends a gap); a directory keeps them in files
+    there across restarts (no reset: a gap is resent after a restart too).
     `log`: a directory for the engine's message and event logs, or None for none."""
 
     sender: str = "TICKGATE"
@@ -110,8 +113,14 @@ def load_settings(path: str | Path) -> fix.SessionSettings:
 
 
 def factories(settings: fix.SessionSettings, sid: fix.SessionID) -> tuple[object, object]:
-    """(store factory, log factory): files where the session's settings name a path, else memory and silence."""
+    """(store factory, log factory): files where the session's settings name a path, else memory and silence.
+    Settings the engine reads from [DEFAULT] alone are copied there from the session's."""
     d = settings.get(sid)
+    defaults = settings.get()
+    for key in GLOBAL_KEYS:  # the engine reads these from [DEFAULT] only (its global log, its reconnect timer)
+        if d.has(key) and not defaults.has(key):
+            defaults.setString(key, d.getString(key))
+    settings.set(defaults)
     for key in ("FileStorePath", "FileLogPath"):
         if d.has(key):
             Path(d.getString(key)).mkdir(parents=True, exist_ok=True)
