@@ -3,7 +3,7 @@ or a real OUCH or FIX server; `Exchange` is what the run loop asks of the first 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -52,6 +52,11 @@ def open_fix(where: str, options: FixOptions | None = None) -> tuple[OrderGatewa
 
     o = options or FixOptions()
     settings = load_settings(o.settings) if o.settings else None
+    if settings is not None:  # the file names the session
+        from tickgate.host.orders.fix_session import first_session
+
+        sid = first_session(settings)
+        o = replace(o, sender=sid.getSenderCompID().getValue(), target=sid.getTargetCompID().getValue())
     kw = dict(sender=o.sender, target=o.target, settings=settings, store=o.store, log=o.log, heartbeat_s=o.heartbeat_s)
     if where == "sim":
         from .sim import SimExchange

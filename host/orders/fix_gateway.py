@@ -145,7 +145,7 @@ class FixGateway:
                                   reset_on_logon=reset_on_logon)
         gw = cls(config.settings(settings))
         if not gw.logged_on.wait(timeout):
-            gw.initiator.stop(True)
+            gw.close()
             raise ConnectionError(f"FIX session {gw.session_id.toString()} to {host}:{port} did not log on "
                                   f"within {timeout} s")
         return gw
@@ -217,17 +217,17 @@ class FixGateway:
             out.append(q.popleft())
         return out
 
-    def close(self, timeout: float = 2.0) -> None:
-        """Log out (waiting up to `timeout` for the exchange's Logout) and stop the engine."""
+    def close(self) -> None:
+        """Log out and stop the engine (the exchange's Logout, read on the engine's thread, lets it stop at once);
+        the engine's objects are freed, so the same session can be made again in this process."""
+        if self.initiator is None:
+            return
         if self.logged_on.is_set():
             msg = fix.Message()
             msg.getHeader().setField(Tag.MSG_TYPE, "5")
-            fix.Session.sendToTarget(msg, self.session_id)
-            self.session.logout()  # disabled: the engine does not log on again
-            deadline = time.monotonic() + timeout
-            while self.logged_on.is_set() and time.monotonic() < deadline:
-                time.sleep(0.002)
+            self.session.send(msg)
         self.initiator.stop(True)
+        self.initiator = self.session = None  # type: ignore[assignment]
 
     # --- sending --------------------------------------------------------------------------------------------------
 
@@ -247,7 +247,7 @@ class FixGateway:
 
     def _send(self, msg: fix.Message, token: int, counter: str, order: int | None) -> int:
         """Write `msg` if the session is logged on (else REJECTED "not sent" for `token`); the time after it."""
-        if not self.session.isLoggedOn():
+        if self.session is None or not self.session.isLoggedOn():
             return self._not_sent(token, "FIX session is not logged on")
         self.session.send(msg)
         t = _now()

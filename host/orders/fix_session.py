@@ -84,12 +84,15 @@ class FixSessionConfig:
 
     def settings(self, base: fix.SessionSettings | None = None) -> fix.SessionSettings:
         """The engine's settings of this session; with `base` (a settings file's), only what it leaves out."""
-        settings = base if base is not None else fix.SessionSettings()
-        sid = first_session(settings) if base is not None else self.session_id()
-        d = settings.get(sid) if base is not None else fix.Dictionary()
+        if base is None:
+            return self.add_to(fix.SessionSettings())
+        sid = first_session(base)
+        d = base.get(sid)  # the file's session, its [DEFAULT] merged in
         for key, value in self.values().items():
             if not d.has(key):
                 d.setString(key, value)
+        settings = fix.SessionSettings()
+        settings.set(base.get())
         settings.set(sid, d)
         return settings
 
