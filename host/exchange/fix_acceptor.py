@@ -32,7 +32,7 @@ from .matching import Matcher
 __all__ = ["FixAcceptor"]
 
 COUNTERS = ("fix_logons", "fix_logouts", "fix_messages_in", "fix_orders", "fix_cancels", "fix_replaces",
-            "fix_cancel_rejects", "fix_direct_rejects", "fix_unsupported", "fix_sent")
+            "fix_cancel_rejects", "fix_direct_rejects", "fix_unsupported", "fix_errors", "fix_sent")
 _OUCH_SIDE = {"1": "B", "2": "S", "5": "T", "6": "E"}
 PUMP_MAX = 64  # engine polls per pump at most (each reads what every connection has)
 
@@ -79,7 +79,11 @@ class _App(fix.Application):
 
     def fromApp(self, msg: fix.Message, sid: fix.SessionID) -> None:
         self.a.counters["fix_messages_in"] += 1
-        self.a.on_message(msg, sid)
+        try:
+            self.a.on_message(msg, sid)
+        except Exception as exc:  # a field the engine let through but the simulator cannot use: answered, counted
+            self.a.counters["fix_errors"] += 1
+            self.a.reject(msg, sid, f"{type(exc).__name__}: {exc}", "0")
 
 
 class FixAcceptor:
@@ -160,7 +164,7 @@ class FixAcceptor:
             self._replace(user, sid, msg)
         else:
             self.counters["fix_unsupported"] += 1
-            self._send(self._business_reject(msg, t), sid, "j")
+            self.reject(msg, sid, f"the simulator does not take MsgType {t}", "3")
 
     def _token(self, user: str) -> int:
         token = self._next_token.get(user, 1)
@@ -341,14 +345,16 @@ class FixAcceptor:
             msg.setField(Tag.TEXT, text)
         self._send(msg, sid, "9")
 
-    @staticmethod
-    def _business_reject(msg: fix.Message, msg_type: str) -> fix.Message:
+    def reject(self, msg: fix.Message, sid: fix.SessionID, text: str, reason: str) -> None:
+        """BusinessMessageReject `j` of `msg` (reason 3: unsupported message type; 0: other)."""
         out = fix.Message()
         out.setField(Tag.REF_SEQ_NUM, msg.getHeader().getField(Tag.MSG_SEQ_NUM))
-        out.setField(372, msg_type)  # RefMsgType
-        out.setField(Tag.BUSINESS_REJECT_REASON, "3")  # unsupported message type
-        out.setField(Tag.TEXT, f"the simulator does not take MsgType {msg_type}")
-        return out
+        out.setField(372, msg.getHeader().getField(Tag.MSG_TYPE))  # RefMsgType
+        if msg.isSetField(Tag.CL_ORD_ID):
+            out.setField(379, msg.getField(Tag.CL_ORD_ID))  # BusinessRejectRefID
+        out.setField(Tag.BUSINESS_REJECT_REASON, reason)
+        out.setField(Tag.TEXT, text)
+        self._send(out, sid, "j")
 
     def _send(self, msg: fix.Message, sid: fix.SessionID, msg_type: str) -> None:
         msg.getHeader().setField(Tag.MSG_TYPE, msg_type)

@@ -101,7 +101,10 @@ class _App(fix.Application):
         elif t == "4":
             c["sequence_resets_received"] += 1
         elif t == "3":
-            self.gw._on_reject(msg, "session")
+            try:
+                self.gw._on_reject(msg, "session")
+            except Exception:
+                c["malformed"] += 1
 
     def toApp(self, msg: fix.Message, sid: fix.SessionID) -> None:
         header = msg.getHeader()
@@ -112,7 +115,7 @@ class _App(fix.Application):
     def fromApp(self, msg: fix.Message, sid: fix.SessionID) -> None:
         try:
             self.gw._on_app(msg)
-        except (fix.FieldNotFound, ValueError, KeyError):
+        except Exception:  # a field missing or unreadable: counted, never raised into the engine's thread
             self.gw.counters["malformed"] += 1
 
 

@@ -237,3 +237,22 @@ def test_a_settings_file_wins_over_the_defaults(tmp_path: Path):
         load_settings(tmp_path / "nope.cfg")
     assert FixSessionConfig(store=tmp_path).values()["ResetOnLogon"] == "N"
     assert FixSessionConfig().values()["ResetOnLogon"] == "Y"
+
+
+def test_session_and_business_rejects_are_counted_and_reject_the_order_they_name(sim: SimExchange):
+    import quickfix as fix
+
+    gw = _fix(sim)
+    gw.enter(OrderRequest(1, "", Side.BUY, 100, 999_000))  # Symbol without a value: the acceptor's engine refuses it
+    status = fix.Message()  # OrderStatusRequest: valid FIX, not something the simulator takes
+    status.getHeader().setField(35, "H")
+    for tag, value in ((11, "1"), (55, "AAPL"), (54, "1")):
+        status.setField(tag, value)
+    gw.session.send(status)
+    got = _updates(gw, sim, 1)
+    assert len(got) == 1 and (got[0].kind, got[0].token) == (J, 1)
+    assert got[0].reason == "session reject: Tag specified without a value"  # the engine's own Text
+    _wait(lambda: gw.counters["business_rejects"] == 1, sim)
+    assert gw.counters["session_rejects"] == 1 and sim.counters["fix_unsupported"] == 1
+    assert sim.summary()["orders"] == 0  # neither reached the matching engine
+    gw.close()
