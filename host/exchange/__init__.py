@@ -62,8 +62,8 @@ def open_fix(where: str, options: FixOptions | None = None) -> tuple[OrderGatewa
         from .sim import SimExchange
 
         sim = SimExchange(fix_port=0, fix_clients=(o.sender,), fix_sender=o.target).start()
-        try:
-            gw = FixGateway.connect(*sim.fix_address, **kw)  # type: ignore[misc]
+        try:  # a new simulator starts its sequence numbers at 1: so does the client, whatever its store holds
+            gw = FixGateway.connect(*sim.fix_address, reset_on_logon=True, **kw)  # type: ignore[misc]
         except BaseException:
             sim.close()
             raise

@@ -6,7 +6,9 @@ not the simulator's. This object is its handle: `start()`, point an `OuchGateway
 the replayed book with `update_book`, read `fills` and `summary()`.
 
 Orders are acknowledged (`A`), rejected with the OUCH reason (`J`), canceled (`C`) and filled (`E`) against
-the top of book: see `tickgate.host.exchange.matching` for the rules. Deterministic: every call here is
+the top of book: see `tickgate.host.exchange.matching` for the rules. With `fix_port` the same process also
+serves FIX 4.4 (a QuickFIX acceptor, `tickgate.host.exchange.fix_acceptor`, at `fix_address`) over the same
+matching engine and book: a FIX client's orders meet OUCH clients' as one book. Deterministic: every call here is
 synchronous, and a book update first processes every order the clients have already written, so the
 fills depend only on the order of the calls. OUCH timestamps are exchange time (ts_exch of the last book
 event), not wall time.
