@@ -133,6 +133,9 @@ class FixGateway:
         self._sent: dict[int, int] = {}  # MsgSeqNum of a sent D or G -> its token
         self._fills: set[str] = set()  # ExecIDs of the fills seen
         self._app = _App(self)
+        self._new_order = fix.Message()  # the NewOrderSingle `enter` fills in (one object: no allocation per order)
+        self._new_order.getHeader().setField(Tag.MSG_TYPE, "D")
+        self._new_order.setField(Tag.ORD_TYPE, fixp.ORD_TYPE_LIMIT)
         store, log = factories(settings, self.session_id)
         self._factories = (store, log, settings)  # the engine keeps pointers to them: keep them alive
         self.initiator = fix.SocketInitiator(self._app, store, settings, log)
@@ -165,14 +168,12 @@ class FixGateway:
         cl = str(token)
         self._orders[token] = _Order(order.symbol, side, order.price, order.shares, order.shares, cl,
                                      order.time_in_force)
-        msg = fix.Message()
-        msg.getHeader().setField(Tag.MSG_TYPE, "D")
+        msg = self._new_order  # every field but MsgType and OrdType is set anew; the engine serialises it in send
         msg.setField(Tag.CL_ORD_ID, cl)
         msg.setField(Tag.SYMBOL, order.symbol)
         msg.setField(Tag.SIDE, side)
         msg.setField(fix.TransactTime())
         msg.setField(Tag.ORDER_QTY, str(order.shares))
-        msg.setField(Tag.ORD_TYPE, fixp.ORD_TYPE_LIMIT)
         msg.setField(Tag.PRICE, price_text(order.price))
         msg.setField(Tag.TIME_IN_FORCE, order.time_in_force)
         return self._send(msg, token, "entered", token)
