@@ -8,7 +8,10 @@ token ACCEPTED ("replaces N") or, for a reduction, CANCELED by the shares taken 
 OrdRejReason and Text; OrderCancelReject `9` of a replace -> REJECTED of the new token (of a cancel: counted, as
 OUCH's cancel rejects are); a session- or business-level reject (`3`, `j`) of an order -> REJECTED.
 
-Logon, heartbeats, test requests, logout, resend requests and sequence resets are the engine's. An order is
+The engine runs on the caller's thread, as the OUCH session does: `poll()` lets it read and answer what its
+socket holds (reports, heartbeats, test requests, reconnects), so its callbacks never wait for the GIL held by
+the trading loop; `enter` writes the message before it returns. Logon, heartbeats, test requests, logout,
+resend requests and sequence resets are the engine's. An order is
 never resent stale: a resend of one turns into a gap fill. Orders entered while the session is not logged on
 are not sent and come back from the next `poll()` as REJECTED "not sent: ..." (as with OUCH). Fills are
 counted once by ExecID, a possible duplicate of one seen is dropped and counted.
@@ -67,7 +70,7 @@ def _token(cl_ord_id: str) -> int | None:
 
 
 class _App(fix.Application):
-    """The engine's callbacks, on its thread: admin traffic counted, application messages to the gateway."""
+    """The engine's callbacks (within `poll`): admin traffic counted, application messages to the gateway."""
 
     def __init__(self, gateway: FixGateway) -> None:
         super().__init__()
@@ -139,7 +142,8 @@ class FixGateway:
         store, log = factories(settings, self.session_id)
         self._factories = (store, log, settings)  # the engine keeps pointers to them: keep them alive
         self.initiator = fix.SocketInitiator(self._app, store, settings, log)
-        self.initiator.start()
+        self._engine = self.initiator.poll  # one step of the engine: never blocks
+        self._engine()  # connects
         self.session = fix.Session.lookupSession(self.session_id)
 
     @classmethod
@@ -150,7 +154,11 @@ class FixGateway:
         config = FixSessionConfig(sender, target, host, port, heartbeat_s=heartbeat_s, store=store, log=log,
                                   reset_on_logon=reset_on_logon)
         gw = cls(config.settings(settings))
-        if not gw.logged_on.wait(timeout):
+        deadline = time.monotonic() + timeout
+        while not gw.logged_on.is_set() and time.monotonic() < deadline:
+            gw._engine()
+            time.sleep(0.0005)
+        if not gw.logged_on.is_set():
             gw.close()
             raise ConnectionError(f"FIX session {gw.session_id.toString()} to {host}:{port} did not log on "
                                   f"within {timeout} s")
@@ -212,7 +220,9 @@ class FixGateway:
         return self._send(msg, new_token, "replaces_sent", new_token)
 
     def poll(self) -> list[OrderUpdate]:
-        """Updates received since the last call (never blocks)."""
+        """Let the engine take what arrived, then the updates since the last call (never blocks)."""
+        if self.initiator is not None:
+            self._engine()
         q = self._queue
         if not q:
             return []
@@ -221,17 +231,22 @@ class FixGateway:
             out.append(q.popleft())
         return out
 
-    def close(self) -> None:
-        """Log out and stop the engine (the exchange's Logout, read on the engine's thread, lets it stop at once);
-        the engine's objects are freed, so the same session can be made again in this process."""
+    def close(self, timeout: float = 1.0) -> None:
+        """Log out (waiting up to `timeout` for the exchange's Logout) and stop the engine; its objects are freed,
+        so the same session can be made again in this process."""
         if self.initiator is None:
             return
         if self.logged_on.is_set():
             msg = fix.Message()
             msg.getHeader().setField(Tag.MSG_TYPE, "5")
             self.session.send(msg)
+            self.session.logout()  # disabled: the engine does not log on again
+            deadline = time.monotonic() + timeout
+            while self.logged_on.is_set() and time.monotonic() < deadline:
+                self._engine()
+                time.sleep(0.0005)
         self.initiator.stop(True)
-        self.initiator = self.session = None  # type: ignore[assignment]
+        self.initiator = self.session = self._engine = None  # type: ignore[assignment]
 
     # --- sending --------------------------------------------------------------------------------------------------
 
@@ -271,7 +286,7 @@ class FixGateway:
                                        reason=f"not sent: {why}", ts_ns=now))
         return now
 
-    # --- receiving (the engine's thread) --------------------------------------------------------------------------
+    # --- receiving (the engine's callbacks) --------------------------------------------------------------------------
 
     def _on_app(self, msg: fix.Message) -> None:
         header = msg.getHeader()

@@ -124,11 +124,7 @@ def test_exchange_rejects_with_ord_rej_reason_and_text(sim: SimExchange):
         (A, 4, "AAPL", Side.BUY, 100, 999_000, ""),
         (J, 5, "AAPL", Side.BUY, 0, 0, "Other (99): Invalid Price (0x001D)"),
     ]
-    deadline = time.monotonic() + 5
-    while gw.counters["cancel_rejects"] < 1:
-        assert time.monotonic() < deadline
-        sim.sync()
-        time.sleep(0.002)
+    assert _wait(lambda: gw.counters["cancel_rejects"] >= 1, gw, sim) == []
     assert gw.last_cancel_reject == "1.1: Too late to cancel (0)"  # order 1 is known, and dead
     assert sim.counters["fix_cancel_rejects"] == 2 and sim.summary()["rejected"] == 4
     with pytest.raises(ValueError, match="must increase"):
@@ -173,12 +169,16 @@ def test_a_risk_reject_never_reaches_the_wire(sim: SimExchange):
     gw.close()
 
 
-def _wait(cond: Callable[[], bool], sim: SimExchange, timeout: float = 5.0) -> None:
+def _wait(cond: Callable[[], bool], gw: FixGateway, sim: SimExchange, timeout: float = 5.0) -> list[OrderUpdate]:
+    """Poll the gateway (its engine runs within `poll`) until `cond()`; the updates meanwhile."""
+    got: list[OrderUpdate] = []
     deadline = time.monotonic() + timeout
     while not cond():
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, gw.counters
         sim.sync()
+        got += gw.poll()
         time.sleep(0.002)
+    return got
 
 
 def test_dropped_link_the_engine_reconnects_and_resends_the_gap(sim: SimExchange):
@@ -186,7 +186,7 @@ def test_dropped_link_the_engine_reconnects_and_resends_the_gap(sim: SimExchange
     gw.enter(OrderRequest(1, "AAPL", Side.BUY, 100, 999_000))
     assert len(_updates(gw, sim, 1)) == 1
     sim.drop_connections()
-    _wait(lambda: not gw.logged_on.is_set(), sim)
+    assert _wait(lambda: not gw.logged_on.is_set(), gw, sim) == []
     gw.enter(OrderRequest(2, "AAPL", Side.BUY, 1, 999_000))  # link down: not sent, said so
     sim.update_book(bbo((1, 300, 998_000, 100, 999_000, 40)))  # fills 40 while the client is away
     got = _updates(gw, sim, 2)  # the engine reconnects (ReconnectInterval 1 s), finds the gap, asks for it
@@ -215,12 +215,12 @@ def test_restart_on_a_file_store_resumes_the_sequence_and_gets_the_gap(sim: SimE
 
 def test_heartbeats_and_logout(sim: SimExchange):
     gw = _fix(sim)
-    _wait(lambda: gw.counters["heartbeats_received"] >= 1, sim, timeout=3.0)  # HeartBtInt 1 s
+    _wait(lambda: gw.counters["heartbeats_received"] >= 1, gw, sim, timeout=3.0)  # HeartBtInt 1 s
     gw.close()
     assert not gw.logged_on.is_set() and gw.counters["logouts"] == 1
     assert sim.counters["fix_logouts"] == 1 and sim.counters["fix_logons"] == 1
     gw.enter(OrderRequest(1, "AAPL", Side.BUY, 1, 1))
-    assert gw.poll()[0].reason == "not sent: FIX session is not logged on"
+    assert [u.reason for u in gw.poll()] == ["not sent: FIX session is not logged on"]
 
 
 def test_a_settings_file_wins_over_the_defaults(tmp_path: Path):
@@ -231,7 +231,7 @@ def test_a_settings_file_wins_over_the_defaults(tmp_path: Path):
         sim.set_symbols(SYMBOLS)
         gw = FixGateway.connect(*sim.fix_address, settings=load_settings(f))  # heartbeat_s 30 by default
         assert gw.session_id.toString() == "FIX.4.4:DESK7->SIMEXCH"
-        _wait(lambda: gw.counters["heartbeats_received"] >= 1, sim, timeout=3.0)
+        _wait(lambda: gw.counters["heartbeats_received"] >= 1, gw, sim, timeout=3.0)
         gw.close()
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_settings(tmp_path / "nope.cfg")
@@ -252,7 +252,7 @@ def test_session_and_business_rejects_are_counted_and_reject_the_order_they_name
     got = _updates(gw, sim, 1)
     assert len(got) == 1 and (got[0].kind, got[0].token) == (J, 1)
     assert got[0].reason == "session reject: Tag specified without a value"  # the engine's own Text
-    _wait(lambda: gw.counters["business_rejects"] == 1, sim)
+    assert _wait(lambda: gw.counters["business_rejects"] == 1, gw, sim) == []
     assert gw.counters["session_rejects"] == 1 and sim.counters["fix_unsupported"] == 1
     assert sim.summary()["orders"] == 0  # neither reached the matching engine
     gw.close()
