@@ -1,4 +1,5 @@
-"""Benchmark: strategy -> OUCH bytes written, the native order path next to the Python one, in one run.
+"""Benchmark: strategy -> OUCH bytes written, the native order path next to the Python one, and strategy -> FIX
+NewOrderSingle written (QuickFIX, `--exchange fix:...`) beside them, in one run.
 
 1. The order path alone: `self.orders.buy(...)` as a strategy calls it, to the exchange simulator (its own
    process) over loopback TCP, through risk, OUCH 5.0 encoding and the SoupBinTCP write. The latency is the
@@ -6,14 +7,17 @@
    sample exact (no histogram buckets). The host's book holds a ring of unapplied events as in a run (the
    Python risk's mid reads it); each order is immediate-or-cancel one tick inside the price band and away from
    the touch (accepted, then canceled: no position builds), and its updates are drained before the next.
-   `--runs` runs of `--orders` orders, the paths interleaved; p50/p99 of each run and their medians.
+   `--runs` runs of `--orders` orders, the paths interleaved; p50/p99 of each run and their medians. The FIX
+   path is the same router (Python risk) over `FixGateway`: the NewOrderSingle built and handed to the QuickFIX
+   session, which writes it before `send` returns, to the simulator's FIX acceptor.
 2. Where the time goes, the native call alone, no simulator: risk + encoding + the call (`active` False: nothing
    written); + the write on a Unix socket pair; + the write on loopback TCP to a reader process asleep in
    recv (SCHED_BATCH, as the simulator; its wake-up is the sender's work), 100 us between orders; and to a
    reader that answers every order, the next sent once the answer is in (the simulator's ping-pong: the
    reader is often still on its way to sleep, and the wake-up waits for it to get there).
 3. Whole `tickgate run`s (the `make demo` feed: generated, imbalance strategy, software card, the simulator):
-   `latency_us.strategy_to_order` and `tick_to_order` of `--order-path python` and `native`, one run each.
+   `latency_us.strategy_to_order` and `tick_to_order` of `--order-path python` and `native`, and of
+   `--exchange fix:sim`, one run each.
 
     .venv/bin/python tests/bench_orders.py [--orders 5000] [--runs 5] [--demo-messages 200000]
 """
@@ -39,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from tickgate.host.exchange.sim import SimExchange  # noqa: E402
 from tickgate.host.market import Directory, TopOfBook  # noqa: E402
 from tickgate.host.metrics import Metrics  # noqa: E402
+from tickgate.host.orders.fix_gateway import FixGateway  # noqa: E402
 from tickgate.host.orders.native import NativeOuchGateway, make_risk  # noqa: E402
 from tickgate.host.orders.ouch_gateway import OuchGateway  # noqa: E402
 from tickgate.host.risk import RiskLimits  # noqa: E402
@@ -64,8 +69,11 @@ def market(rng: random.Random) -> np.ndarray:
 def one_run(path: str, sim: SimExchange, orders: int, seed: int) -> np.ndarray:
     """strategy -> bytes written (ns) of each order of one run on a new session of `sim`."""
     rng = random.Random(seed)
-    cls = NativeOuchGateway if path == "native" else OuchGateway
-    gw = cls.connect(*sim.address, sim.username, sim.password)
+    if path == "fix":
+        gw = FixGateway.connect(*sim.fix_address)
+    else:
+        cls = NativeOuchGateway if path == "native" else OuchGateway
+        gw = cls.connect(*sim.address, sim.username, sim.password)
     directory, book, metrics = Directory(SYMBOLS), TopOfBook(), Metrics()
     risk = make_risk(LIMITS, gw)
     router = make_router(gw, risk, directory, book, metrics)
@@ -161,9 +169,10 @@ def components(orders: int) -> dict[str, np.ndarray]:
 
 
 def demo_run(feed: Path, path: str) -> dict:
+    exchange = ["--exchange", "fix:sim"] if path == "fix" else ["--exchange", "sim", "--order-path", path]
     proc = subprocess.run([sys.executable, "-m", "tickgate.host.cli", "run", "--feed", str(feed), "--strategy",
-                           "imbalance", "--backend", "software", "--exchange", "sim", "--order-path", path,
-                           "--no-progress", "--json"], capture_output=True, text=True, check=True)
+                           "imbalance", "--backend", "software", *exchange, "--no-progress", "--json"],
+                          capture_output=True, text=True, check=True)
     return json.loads(next(line for line in reversed(proc.stdout.splitlines()) if line.startswith("{")))
 
 
@@ -174,12 +183,12 @@ def main() -> int:
     ap.add_argument("--demo-messages", type=int, default=200_000, help="0: skip the whole-run comparison")
     args = ap.parse_args()
 
-    print(f"strategy -> OUCH bytes written, {args.orders:,} orders a run, {args.runs} runs, to the simulator "
-          "over loopback (us)")
-    results: dict[str, list[tuple[float, float]]] = {"python": [], "native": []}
+    print(f"strategy -> OUCH (python, native) / FIX NewOrderSingle (fix) bytes written, {args.orders:,} orders a "
+          f"run, {args.runs} runs, to the simulator over loopback (us)")
+    results: dict[str, list[tuple[float, float]]] = {"python": [], "native": [], "fix": []}
     for run in range(args.runs):
-        for path in ("python", "native"):
-            with SimExchange() as sim:  # a session of its own: no earlier run's messages replayed at login
+        for path in ("python", "native", "fix"):
+            with SimExchange(fix_port=0 if path == "fix" else None) as sim:  # a session of its own
                 sim.set_symbols(SYMBOLS)
                 ns = one_run(path, sim, args.orders, seed=run)
             p50, p99 = np.percentile(ns, 50) / 1e3, np.percentile(ns, 99) / 1e3
@@ -190,6 +199,8 @@ def main() -> int:
         print(f"median of runs, {p:7s}  p50 {p50:7.2f}  p99 {p99:7.2f}")
     (n50, n99), (p50, p99) = med["native"], med["python"]
     print(f"native / python: p50 {n50 / p50:.3f}, p99 {n99 / p99:.3f}   goal: native p50 <= 2, p99 <= 10")
+    f50, f99 = med["fix"]
+    print(f"fix / python (OUCH): p50 {f50 / p50:.3f}, p99 {f99 / p99:.3f}")
 
     print("the native call alone (us): p50 / p99")
     for what, ns in components(args.orders).items():
@@ -206,7 +217,7 @@ def main() -> int:
                            capture_output=True)
             print(f"tickgate run (make demo's feed, {args.demo_messages:,} messages, imbalance, software card, "
                   "sim), us")
-            for path in ("python", "native"):
+            for path in ("python", "native", "fix"):
                 s = demo_run(feed, path)
                 lat = s["latency_us"]
                 row = "  ".join(f"{k} p50 {lat[k]['p50']:.2f} p99 {lat[k]['p99']:.2f}"

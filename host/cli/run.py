@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tickgate.host.backend import BACKENDS, open_backend
 from tickgate.host.credentials import OUCH_PASSWORD_ENV, resolve_secret
-from tickgate.host.exchange import open_exchange
+from tickgate.host.exchange import FixOptions, open_exchange
 
 from .args import add_alert_arguments, add_card_arguments, add_source_arguments, card_config, is_live, open_source_of
 
@@ -53,8 +53,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                               warn=warnings)
     for warning in warnings:
         print(f"tickgate run: warning: {warning}", file=sys.stderr)
+    fix = FixOptions(args.fix_settings, args.fix_sender, args.fix_target, args.fix_heartbeat, args.fix_store,
+                     args.fix_log)
     gateway, exchange, ex_note = open_exchange(args.exchange, user=args.ouch_user, password=password,
-                                                   order_path=args.order_path)
+                                               order_path=args.order_path, fix=fix)
     print(f"tickgate run: {backend.name} backend, strategy {strategy.name}, exchange {ex_note}", file=sys.stderr)
     live = is_live(args)
     from tickgate.host.alerts import thresholds_of_args
@@ -118,7 +120,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     r.add_argument("--param", action="append", metavar="KEY=VALUE", help="a strategy parameter (repeatable)")
     r.add_argument("--backend", default="auto", choices=BACKENDS)
     r.add_argument("--exchange", default="sim", help="sim (local simulator over OUCH), paper (in-process), "
-                                                      "or HOST:PORT of an OUCH 5.0 / SoupBinTCP server")
+                                                      "HOST:PORT of an OUCH 5.0 / SoupBinTCP server, fix:sim (the "
+                                                      "simulator over FIX 4.4) or fix:HOST:PORT of a FIX 4.4 server")
     r.add_argument("--ouch-user", help="SoupBinTCP username (sim: the simulator's default)")
     r.add_argument("--ouch-password-file", type=Path, metavar="FILE",
                    help="SoupBinTCP password, the first line of FILE (mode 600; refused if others may read it)")
@@ -126,6 +129,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                            f"${OUCH_PASSWORD_ENV})")
     r.add_argument("--order-path", choices=("native", "python"), default="native",
                    help="OUCH orders through the native path (C++ risk, encoding, send; default) or the Python one")
+    g = r.add_argument_group("FIX order entry (--exchange fix:...)")
+    g.add_argument("--fix-settings", type=Path, metavar="FILE",
+                   help="a QuickFIX session settings file (one [SESSION]); what it leaves out comes from the options "
+                        "here")
+    g.add_argument("--fix-sender", default="TICKGATE", help="SenderCompID (default TICKGATE)")
+    g.add_argument("--fix-target", default="SIMEXCH", help="TargetCompID (default SIMEXCH)")
+    g.add_argument("--fix-heartbeat", type=int, default=30, metavar="S", help="HeartBtInt in seconds (default 30)")
+    g.add_argument("--fix-store", type=Path, metavar="DIR",
+                   help="keep sequence numbers and sent messages in files here, across restarts (default: in "
+                        "memory, reset at logon)")
+    g.add_argument("--fix-log", type=Path, metavar="DIR", help="the engine's message and event logs here")
     r.add_argument("--limits", type=Path, help="risk limits, a JSON object (reloadable by the control socket)")
     r.add_argument("--limit", action="append", metavar="KEY=VALUE", help="one risk limit (repeatable)")
     r.add_argument("--fanout", metavar="ENDPOINT", nargs="?", const="tcp://127.0.0.1:5555",

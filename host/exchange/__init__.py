@@ -1,8 +1,10 @@
-"""Exchanges a run trades with: `paper` (in-process), the local simulator (OUCH 5.0 over SoupBinTCP), or a
-real OUCH server; `Exchange` is what the run loop asks of the first two, which fill against the feed."""
+"""Exchanges a run trades with: `paper` (in-process), the local simulator (OUCH 5.0 over SoupBinTCP, or FIX 4.4),
+or a real OUCH or FIX server; `Exchange` is what the run loop asks of the first two, which fill against the feed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -11,7 +13,7 @@ if TYPE_CHECKING:
     from tickgate.host.market import TopOfBook
     from tickgate.host.orders.types import OrderGateway
 
-__all__ = ["Exchange", "open_exchange"]
+__all__ = ["Exchange", "FixOptions", "open_exchange"]
 
 
 @runtime_checkable
@@ -31,9 +33,54 @@ class Exchange(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass
+class FixOptions:
+    """A FIX session's options from the command line (`--fix-*`); a settings file's values win over them."""
+
+    settings: Path | None = None  # a QuickFIX settings file, one [SESSION]
+    sender: str = "TICKGATE"
+    target: str = "SIMEXCH"
+    heartbeat_s: int = 30
+    store: Path | None = None  # a directory: sequence numbers and messages kept in files there; None: memory
+    log: Path | None = None  # a directory for the engine's logs; None: none
+
+
+def open_fix(where: str, options: FixOptions | None = None) -> tuple[OrderGateway, Exchange | None, str]:
+    """`fix:sim` (the local simulator, speaking FIX) or `fix:HOST:PORT`: a `FixGateway` logged on."""
+    from tickgate.host.orders.fix_gateway import FixGateway
+    from tickgate.host.orders.fix_session import load_settings
+
+    o = options or FixOptions()
+    settings = load_settings(o.settings) if o.settings else None
+    if settings is not None:  # the file names the session
+        from tickgate.host.orders.fix_session import first_session
+
+        sid = first_session(settings)
+        o = replace(o, sender=sid.getSenderCompID().getValue(), target=sid.getTargetCompID().getValue())
+    kw = dict(sender=o.sender, target=o.target, settings=settings, store=o.store, log=o.log, heartbeat_s=o.heartbeat_s)
+    if where == "sim":
+        from .sim import SimExchange
+
+        sim = SimExchange(fix_port=0, fix_clients=(o.sender,), fix_sender=o.target).start()
+        try:  # a new simulator starts its sequence numbers at 1: so does the client, whatever its store holds
+            gw = FixGateway.connect(*sim.fix_address, reset_on_logon=True, **kw)  # type: ignore[misc]
+        except BaseException:
+            sim.close()
+            raise
+        host, port = sim.fix_address  # type: ignore[misc]
+        return gw, sim, f"fix:sim: local exchange simulator on {host}:{port}, FIX 4.4 ({gw.session_id.toString()})"
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--exchange fix:{where!r}: expected fix:sim or fix:HOST:PORT")
+    gw = FixGateway.connect(host, int(port), **kw)
+    return gw, None, f"FIX 4.4 to {where} ({gw.session_id.toString()})"
+
+
 def open_exchange(spec: str, *, user: str | None = None, password: str | None = None,
-                  order_path: str = "native") -> tuple[OrderGateway, Exchange | None, str]:
-    """(gateway, the exchange if it fills against the feed, a note) for `paper`, `sim` or HOST:PORT.
+                  order_path: str = "native", fix: FixOptions | None = None
+                  ) -> tuple[OrderGateway, Exchange | None, str]:
+    """(gateway, the exchange if it fills against the feed, a note) for `paper`, `sim`, HOST:PORT (OUCH),
+    `fix:sim` or `fix:HOST:PORT` (FIX 4.4 through QuickFIX; orders take the Python path).
 
     OUCH orders take the native path (risk, encoding and the socket write in C++) unless `order_path` is
     "python"; the paper exchange has no wire and keeps the Python one.
@@ -43,6 +90,8 @@ def open_exchange(spec: str, *, user: str | None = None, password: str | None = 
 
         ex = PaperExchange()
         return ex, ex, "paper: in-process fills against the replayed book"
+    if spec.startswith("fix:"):
+        return open_fix(spec[4:], fix)
     from tickgate.host.orders.native import NATIVE_AVAILABLE, NativeOuchGateway
     from tickgate.host.orders.ouch_gateway import OuchGateway
 
@@ -65,7 +114,7 @@ def open_exchange(spec: str, *, user: str | None = None, password: str | None = 
                          f"({'native' if native else 'python'} order path)")
     host, _, port = spec.rpartition(":")
     if not host or not port.isdigit():
-        raise ValueError(f"--exchange {spec!r}: expected sim, paper or HOST:PORT")
+        raise ValueError(f"--exchange {spec!r}: expected sim, paper, HOST:PORT, fix:sim or fix:HOST:PORT")
     if not user or not password:
         raise ValueError("--exchange HOST:PORT needs --ouch-user and --ouch-password")
     return gateway.connect(host, int(port), user, password), None, f"OUCH 5.0 to {spec}"

@@ -5,7 +5,9 @@ requested sequence number on every login), heartbeats idle connections, drops cl
 `client_timeout`, and hands OUCH messages to the `Matcher`. Commands from the parent arrive on a
 `multiprocessing` connection and are answered on it: ("symbols", dict), ("book", bytes of BBO records),
 ("sync",), ("drop",), ("summary",), ("fills",), ("close",). Before a book update (and on "sync") every socket
-is drained first, so an order written before the command is matched against the book before it.
+is drained first, so an order written before the command is matched against the book before it. With `fix`
+options, a QuickFIX acceptor (`FixAcceptor`) serves FIX 4.4 sessions beside, over the same matcher, polled
+from the same loop.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class SimServer:
     """The server state: listener, connections, per-user sequenced streams, the matcher."""
 
     def __init__(self, host: str, port: int, *, username: str, password: str, session: str,
-                 heartbeat_interval: float, client_timeout: float, max_shares: int) -> None:
+                 heartbeat_interval: float, client_timeout: float, max_shares: int, fix: dict | None = None) -> None:
         self.username, self.password, self.session = username, password, session
         self.heartbeat_interval, self.client_timeout = heartbeat_interval, client_timeout
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
@@ -61,10 +63,15 @@ class SimServer:
         self.listener = socket.create_server((host, port))
         self.listener.setblocking(False)
         self.address: tuple[str, int] = self.listener.getsockname()[:2]
+        self.fix = None
+        if fix is not None:
+            from .fix_acceptor import FixAcceptor
+
+            self.fix = FixAcceptor(self.matcher, **fix)
 
     def serve(self, control: Connection) -> None:
         """Run until ("close",) arrives or the parent goes away."""
-        tick = min(self.heartbeat_interval, 0.05)
+        tick = min(self.heartbeat_interval, 0.05 if self.fix is None else 0.001)  # FIX sockets are the engine's
         running = True
         while running:
             writers = [s for s, c in self._conns.items() if c.outbuf]
@@ -77,6 +84,8 @@ class SimServer:
             self._timers(time.monotonic())
             self._flush_all()
         self.listener.close()
+        if self.fix is not None:
+            self.fix.close()
 
     def _command(self, control: Connection) -> bool:
         try:
@@ -91,6 +100,8 @@ class SimServer:
             self.matcher.set_symbols(args[0])
         elif cmd == "drop":
             self._drop_all()
+            if self.fix is not None:
+                self.fix.drop()
         elif cmd == "fills":
             reply = self.matcher.fills[args[0]:]
         elif cmd == "summary":
@@ -124,7 +135,7 @@ class SimServer:
         return {"orders": c["orders"], "accepted": c["accepted"], "rejected": c["rejected"], "fills": len(fills),
                 "bought": sum(f.shares for f in fills if f.side == "B"),
                 "sold": sum(f.shares for f in fills if f.side == "S"), "position": position,
-                "counters": {**self.counters, **c}}
+                "counters": {**self.counters, **c, **(self.fix.counters if self.fix is not None else {})}}
 
     # --- sessions -------------------------------------------------------------------------------------------------
 
@@ -169,6 +180,8 @@ class SimServer:
                 self.counters["closed_by_client"] += 1
                 self.counters["partial_at_close"] += bool(c.inbuf)
                 self._close(c)
+        if self.fix is not None:
+            self.fix.pump()
 
     def _on_packet(self, c: _Conn, pkt: bytes) -> None:
         kind = chr(pkt[2]) if len(pkt) >= 3 else ""
@@ -217,7 +230,11 @@ class SimServer:
             self._send(c, soup.frame("S", payload))
 
     def _emit(self, user: str, payload: bytes) -> None:
-        """A sequenced message for `user`: kept for replay, sent to the user's live connections."""
+        """A sequenced message for `user`: kept for replay, sent to the user's live connections (a FIX user's goes
+        to its FIX session)."""
+        if user.startswith("fix:") and self.fix is not None:
+            self.fix.emit(user, payload)
+            return
         self._streams.setdefault(user, []).append(payload)
         packet = soup.frame("S", payload)
         for c in self._conns.values():
@@ -280,7 +297,7 @@ def serve(control: Connection, host: str, port: int, options: dict) -> None:
     except OSError as exc:
         control.send(("error", f"{type(exc).__name__}: {exc}"))
         return
-    control.send(("ready", server.address))
+    control.send(("ready", (server.address, server.fix.port if server.fix is not None else None)))
     server.serve(control)
 
 

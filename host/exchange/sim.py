@@ -6,7 +6,9 @@ not the simulator's. This object is its handle: `start()`, point an `OuchGateway
 the replayed book with `update_book`, read `fills` and `summary()`.
 
 Orders are acknowledged (`A`), rejected with the OUCH reason (`J`), canceled (`C`) and filled (`E`) against
-the top of book: see `tickgate.host.exchange.matching` for the rules. Deterministic: every call here is
+the top of book: see `tickgate.host.exchange.matching` for the rules. With `fix_port` the same process also
+serves FIX 4.4 (a QuickFIX acceptor, `tickgate.host.exchange.fix_acceptor`, at `fix_address`) over the same
+matching engine and book: a FIX client's orders meet OUCH clients' as one book. Deterministic: every call here is
 synchronous, and a book update first processes every order the clients have already written, so the
 fills depend only on the order of the calls. OUCH timestamps are exchange time (ts_exch of the last book
 event), not wall time.
@@ -38,12 +40,18 @@ class SimExchange:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, username: str = "tick", password: str = "gate",
                  session: str = "SIMEXCH001", heartbeat_interval: float = 1.0, client_timeout: float = 15.0,
-                 max_shares: int = 1_000_000) -> None:
+                 max_shares: int = 1_000_000, fix_port: int | None = None, fix_clients: tuple[str, ...] = ("TICKGATE",),
+                 fix_sender: str = "SIMEXCH", fix_store: str | None = None, fix_log: str | None = None) -> None:
         self._where = (host, port)
         self.username, self.password, self.session = username, password, session  # what a client logs in with
         self._options = dict(username=username, password=password, session=session,
                              heartbeat_interval=heartbeat_interval, client_timeout=client_timeout,
                              max_shares=max_shares)
+        if fix_port is not None:  # a FIX 4.4 acceptor beside (0: any free port), for these client comp IDs
+            self._options["fix"] = dict(port=fix_port, sender=fix_sender, clients=tuple(fix_clients), store=fix_store,
+                                        log=fix_log)
+        self.fix_sender = fix_sender
+        self.fix_address: tuple[str, int] | None = None
         self._conn: Connection | None = None
         self._proc: subprocess.Popen | None = None
         self._fills: list[Fill] = []
@@ -74,7 +82,10 @@ class SimExchange:
         if status != "ready":
             self._stop_process()
             raise OSError(f"exchange simulator could not listen on {self._where}: {value}")
-        self.address = tuple(value)  # type: ignore[assignment]
+        address, fix_port = value
+        self.address = tuple(address)  # type: ignore[assignment]
+        if fix_port is not None:
+            self.fix_address = (self.address[0], fix_port)
         return self
 
     def _stop_process(self) -> None:
