@@ -43,7 +43,7 @@ FORCE:
 
 # The venv holds everything: the package (editable, with its C++ extension rebuilt when a source changes),
 # simulators and the peers used as oracles, at the versions of uv.lock.
-$(STAMP): $(UV) $(MODULES) uv.lock pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp*.py) protocol/itch_spec.py protocol/moldudp64.py protocol/ouch.py protocol/ouch_codes.py protocol/soupbintcp.py protocol/events.py protocol/registers.py
+$(STAMP): $(UV) $(MODULES) uv.lock pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp*.py) protocol/itch_spec.py protocol/moldudp64.py protocol/ouch.py protocol/ouch_codes.py protocol/soupbintcp.py protocol/events.py protocol/registers.py protocol/rules.py
 	$(UV_ENV) $(UV) sync --frozen --extra dev --no-install-project
 	$(UV_ENV) $(UV) sync --frozen --extra dev --reinstall-package tickgate
 	touch $(STAMP)

@@ -1,7 +1,8 @@
 """The sections of the generated C++ header, one function per protocol table (see `codegen_cpp`).
 
 Each takes a table module and returns the lines of its namespace: `itch_section`, `mold_section`,
-`ouch_section`, `soup_section`, `events_section`, `regs_section`; `kind_enum` gives the kinds of wire fields.
+`ouch_section`, `soup_section`, `events_section`, `regs_section`, `rules_section`; `kind_enum` gives the kinds of
+wire fields.
 """
 
 from __future__ import annotations
@@ -382,3 +383,13 @@ def regs_section(rg: ModuleType) -> list[str]:
     out += ["}};", "", "inline constexpr std::array<Counter, kCounterCount> kCounters{{"]
     out += [f'    {{"{r.name}", offset::{r.name}}},' for r in counters]
     return [*out, "}};", "", "}  // namespace tickgate::regs", ""]
+
+
+def rules_section(ru: ModuleType) -> list[str]:
+    """Namespace tickgate::rules, from protocol/rules.py: the conditions, price modes and constants."""
+    out = ["namespace tickgate::rules {", "", "using events::EnumMember;", "",
+           f"inline constexpr std::size_t kMaxRules = {ru.MAX_RULES};",
+           f"inline constexpr std::uint64_t kImbalanceOne = {ru.IMBALANCE_ONE};  // the ratio 1.0 (Q16.16)", ""]
+    for e in (ru.RuleCondition, ru.PriceMode):
+        out += _enum(e)
+    return [*out, "}  // namespace tickgate::rules", ""]

@@ -28,7 +28,7 @@ def test_render_is_deterministic_and_bannered() -> None:
     assert banner.startswith("// tickgate/protocol.hpp: generated from protocol/") and "do not edit" in banner
     for ns in ("wire", "itch", "mold", "ouch", "soup", "events", "regs"):
         assert f"namespace tickgate::{ns} {{" in text
-    assert text.endswith("}  // namespace tickgate::regs\n")
+    assert text.endswith("}  // namespace tickgate::rules\n")
 
 
 def test_script_runs_without_the_package(tmp_path: Path) -> None:
