@@ -26,7 +26,7 @@ def test_render_is_deterministic_and_bannered() -> None:
     assert text == codegen_cpp.render()
     banner = text.split("\n", 1)[0]
     assert banner.startswith("// tickgate/protocol.hpp: generated from protocol/") and "do not edit" in banner
-    for ns in ("wire", "itch", "mold", "ouch", "soup", "events", "regs"):
+    for ns in ("wire", "itch", "mold", "ouch", "soup", "events", "regs", "rules"):
         assert f"namespace tickgate::{ns} {{" in text
     assert text.endswith("}  // namespace tickgate::rules\n")
 
