@@ -96,3 +96,12 @@ def test_fire_events_reach_python_after_the_bbo_and_the_rule_table_reads_back(si
     assert card.out[1]["kind"] == EventKind.FIRE and h.router.rule_left(1) == 2
     h.router.disarm(1)
     assert h.router.rule_left(1) == 0 and card.add(3, "S", 100, 999_900) == "B"
+
+
+def test_arming_past_the_rule_table_says_so(sim: SimExchange):
+    h = _host(sim)
+    Card(h)
+    with pytest.raises(ValueError, match=r"rule index 64 is past the card's rule table \(64 entries, cap_rules\)"):
+        h.router.arm(64, "AAPL", "bid_at_or_above", 1, "B", 1, 1)
+    with pytest.raises(ValueError, match="rule side must be 'B' or 'S'"):
+        h.router.arm(0, "AAPL", "bid_at_or_above", 1, "X", 1, 1)

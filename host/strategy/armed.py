@@ -63,6 +63,9 @@ class ArmedRules:
         card fires `side` `shares` at `price` (Price(4); or an offset from the BID/ASK touch), `fires` times.
         Conditions: ask_at_or_below, bid_at_or_above, spread_at_or_below, bid_imbalance, ask_imbalance (the
         ratio in Q16.16: 3.0 is 3 << 16). Arming an armed index replaces it. The rule, validated."""
+        cap = self._cap_rules()
+        if not 0 <= index < cap:
+            raise ValueError(f"arm: rule index {index} is past the card's rule table ({cap} entries, cap_rules)")
         locate = self._locate_of(symbol)
         rule = Rule(locate, _enum(RuleCondition, condition), threshold, side, shares, price,
                     _enum(PriceMode, price_mode), tif, tag, fires)
@@ -80,6 +83,14 @@ class ArmedRules:
         dev = self._device()
         dev.write_register(_OFFSET["rule_index"], index)
         return dev.read_register(_OFFSET["rule_left"])
+
+    def _cap_rules(self) -> int:
+        dev = self._device()
+        if self._cap is None or self._cap[0] is not dev:
+            self._cap = (dev, dev.read_register(_OFFSET["cap_rules"]))
+        return self._cap[1]
+
+    _cap: tuple | None = None
 
     def _device(self):
         if self.device is None:

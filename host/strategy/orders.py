@@ -59,8 +59,9 @@ class OrderRouter(ArmedRules):
         self.device = device
 
     def see_events(self, batch: np.ndarray) -> None:
-        """The events about to reach the strategy: the orders of FIRE events go (the Python risk reads the
-        host's book, which has seen the BBO before each FIRE event: it is applied before any order)."""
+        """The events about to reach the strategy: the orders of FIRE events go, through the Python risk. It
+        reads the host's book, which has the whole batch (a packet's events; the native path checks against
+        the book at the FIRE event)."""
         if self.armed_rules:
             fired = self.fire_records(batch)
             if fired is not None:
@@ -70,8 +71,11 @@ class OrderRouter(ArmedRules):
     def _fire(self, f) -> None:
         locate, side, shares, price = int(f["locate"]), chr(f["fire_side"]), int(f["fire_shares"]), int(f["fire_price"])
         rejected = len(self.pending)
-        self._t2o_armed_rx = int(f["ts_local"])
-        token = self._new(locate, Side(side), shares, price, chr(f["fire_tif"]))
+        self._firing = True
+        try:
+            token = self._new(locate, Side(side), shares, price, chr(f["fire_tif"]))
+        finally:
+            self._firing = False
         refused = len(self.pending) > rejected
         if refused:
             self.fires_refused += 1
@@ -131,12 +135,11 @@ class OrderRouter(ArmedRules):
         if rx:
             self._decision.add(t0 - rx)
             self._t2o.add(t_wire - rx)
-            if self._t2o_armed_rx:  # a fired order (Python path)
-                self._t2o_armed.add(t_wire - self._t2o_armed_rx)
-                self._t2o_armed_rx = 0
+            if self._firing:  # a fired order (Python path)
+                self._t2o_armed.add(t_wire - rx)
         self._s2o.add(t_wire - t0)
 
-    _t2o_armed_rx = 0
+    _firing = False
 
     def replace(self, token: int, shares: int, price: int, tif: str = "0") -> int:
         """Replace an open order by `shares` at `price` under a new token: the new token (0 if `token` is not
