@@ -53,12 +53,14 @@ lock: $(UV)
 	$(UV_ENV) $(UV) lock --upgrade
 
 # The whole loop on the software card: generated feed -> events -> imbalance -> risk -> OUCH 5.0 over SoupBinTCP
-# to the local exchange simulator -> fills -> summary with P&L and latency percentiles (and a latency plot).
+# to the local exchange simulator -> fills -> summary with P&L and latency percentiles (and a latency plot);
+# then the same feed with rules the card fires (the 'armed' strategy): tick_to_order_armed.
 demo: setup
 	mkdir -p $(OUT)
 	$(BIN)/tickgate gen $(OUT)/demo.itch50 --messages 200000 --symbols 200 --seed 1
 	$(BIN)/tickgate run --feed $(OUT)/demo.itch50 --strategy imbalance --backend software --exchange sim \
 		--plot $(OUT)/demo_latency.png
+	$(BIN)/tickgate run --feed $(OUT)/demo.itch50 --strategy armed --backend software --exchange sim
 
 # The synthesis venv is small; with it the resource-estimate test synthesises for real.
 test: setup $(SYNTH_STAMP)
@@ -72,6 +74,7 @@ bench: setup
 	$(BIN)/python tests/bench_software.py
 	$(BIN)/python tests/bench_host.py
 	$(BIN)/python tests/bench_orders.py
+	$(BIN)/python tests/bench_armed.py
 	$(BIN)/python tests/bench_sim.py
 	$(BIN)/python tests/bench_udp.py --rt 50 --sender-nice -10
 
