@@ -35,10 +35,13 @@ When a rule fires: every implementation (reference model, C++ card, gateware) do
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 
-__all__ = ["IMBALANCE_ONE", "MAX_RULES", "PriceMode", "Rule", "RuleCondition", "rule_writes"]
+__all__ = ["IMBALANCE_ONE", "MAX_RULES", "PriceMode", "Rule", "RuleCondition", "load_rules", "rule_writes",
+           "rules_from_json"]
 
 MAX_RULES = 1 << 16  # fire_rule is 16 bits
 IMBALANCE_ONE = 1 << 16  # the ratio 1.0 of the imbalance conditions (Q16.16)
@@ -132,3 +135,51 @@ def rule_writes(index: int, rule: Rule | None) -> list[tuple[str, int]]:
     return [("rule_locate", rule.locate), ("rule_kind", rule.kind_word), ("rule_threshold", rule.threshold),
             ("rule_shares", rule.shares), ("rule_price", rule.price & _U32), ("rule_tag", rule.tag),
             ("rule_fires", rule.fires), ("rule_index", index), ("rule_write", 1)]
+
+
+_FIELDS = ("locate", "condition", "threshold", "side", "shares", "price", "price_mode", "tif", "tag", "fires")
+
+
+def rules_from_json(obj: object, *, where: str = "rules") -> tuple[Rule | None, ...]:
+    """A rule table from its JSON form: a list of objects, each with `index` (its entry) and the fields of
+    `Rule` (`condition` and `price_mode` by name, lower case: "bid_imbalance", "ask"); entries not named are
+    empty. ValueError naming the rule and the field for anything wrong."""
+    if not isinstance(obj, list):
+        raise ValueError(f"{where}: expected a list of rules, not {type(obj).__name__}")
+    table: dict[int, Rule] = {}
+    for n, item in enumerate(obj):
+        at = f"{where}[{n}]"
+        if not isinstance(item, dict):
+            raise ValueError(f"{at}: expected an object")
+        if unknown := sorted(set(item) - {"index", *_FIELDS}):
+            raise ValueError(f"{at}: unknown fields {unknown}; known: index, {', '.join(_FIELDS)}")
+        index = item.get("index")
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < MAX_RULES:
+            raise ValueError(f"{at}: index must be an integer from 0 to {MAX_RULES - 1}, not {index!r}")
+        if index in table:
+            raise ValueError(f"{at}: index {index} given twice")
+        fields = {k: v for k, v in item.items() if k != "index"}
+        for key, enum in (("condition", RuleCondition), ("price_mode", PriceMode)):
+            name = fields.get(key)
+            if isinstance(name, str):
+                if name.upper() not in enum.__members__:
+                    known = ", ".join(m.lower() for m in enum.__members__)
+                    raise ValueError(f"{at}: {key} {name!r} is not one of {known}")
+                fields[key] = enum[name.upper()]
+        if missing := [k for k in _FIELDS[:6] if k not in fields]:
+            raise ValueError(f"{at}: missing {', '.join(missing)}")
+        try:
+            table[index] = Rule(**fields)
+        except ValueError as e:
+            raise ValueError(f"{at}: {e}") from None
+    return tuple(table.get(i) for i in range(max(table, default=-1) + 1))
+
+
+def load_rules(path: str | Path) -> tuple[Rule | None, ...]:
+    """The rule table of a JSON file (`rules_from_json`)."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"rules file {path}: not JSON ({e})") from None
+    return rules_from_json(obj, where=str(path))
