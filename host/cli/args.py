@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig
 from tickgate.protocol.packet import Packet
+from tickgate.protocol.rules import load_rules
 
 __all__ = ["add_card_arguments", "add_source_arguments", "card_config", "is_live", "open_source_of", "symbol_set"]
 
@@ -29,6 +30,10 @@ def add_card_arguments(p: argparse.ArgumentParser, *, bounded: BookGeometry | No
     g.add_argument("--max-symbols", type=int, help=f"book slots (default: {unbounded or bounded.symbols})")
     g.add_argument("--level-events", action="store_true",
                    help="emit a price-level (L) event for every change within the --max-levels held (at most 255)")
+    g.add_argument("--rules", metavar="RULES.json",
+                   help="rules armed in the card from the start (protocol/rules.py: a list of {index, locate, "
+                        "condition, threshold, side, shares, price, price_mode, tif, tag, fires})")
+    g.add_argument("--max-rules", type=int, default=64, help="entries of the card's rule table (default: 64)")
 
 
 def symbol_set(spec: str | None) -> frozenset[str] | None:
@@ -46,8 +51,9 @@ def card_config(args: argparse.Namespace, *, bounded: BookGeometry | None = None
         table = table or bounded.order_table
         levels = bounded.levels if levels is None else levels
         symbols = bounded.symbols if symbols is None else symbols
+    rules = load_rules(args.rules) if getattr(args, "rules", None) else ()
     return CardConfig(symbols=symbol_set(args.symbols), order_table=table, max_levels=levels, max_symbols=symbols,
-                      level_events=args.level_events)
+                      level_events=args.level_events, max_rules=getattr(args, "max_rules", 64), rules=rules)
 
 
 def add_source_arguments(p: argparse.ArgumentParser, *, flag: str | None = None) -> None:
