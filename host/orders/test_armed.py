@@ -105,3 +105,24 @@ def test_arming_past_the_rule_table_says_so(sim: SimExchange):
         h.router.arm(64, "AAPL", "bid_at_or_above", 1, "B", 1, 1)
     with pytest.raises(ValueError, match="rule side must be 'B' or 'S'"):
         h.router.arm(0, "AAPL", "bid_at_or_above", 1, "X", 1, 1)
+
+
+def test_a_fire_while_the_session_is_not_active_is_not_written(sim: SimExchange):
+    from tickgate.host.orders.soupbin import SessionState
+
+    h = _host(sim)
+    card = Card(h)
+    h.router.arm(0, "AAPL", "bid_at_or_above", 1, "B", 100, 999_000, fires=2)
+    assert h.gw.path.active
+    h.gw.session.state = SessionState.LOGGING_IN  # as after a reconnect, before the login is accepted
+    assert not h.gw.path.active
+    sent = h.gw.path.writer.counters()["packets"]
+    assert card.add(1, "B", 100, 999_500) == "BF"
+    assert h.gw.path.writer.counters()["packets"] == sent
+    h.router.collect_fires()
+    (fire,) = h.router.take_fire_log()
+    assert not fire.sent and fire.reason == "not sent"
+    h.gw.session.state = SessionState.ACTIVE
+    (u,) = h.gw.poll()
+    why = "not sent: SoupBinTCP session is logging in: message not sent"
+    assert (u.kind, u.token, u.reason) == (J, fire.token, why)

@@ -215,7 +215,8 @@ class NativeOrderRouter(OrderRouter):
         self.sync_session()
 
     def sync_session(self) -> None:
-        """Tell the path whether the session takes orders (fired orders are sent only then)."""
+        """Tell the path whether the session takes orders (fired orders are sent only then); the session's
+        `on_state` keeps it current from then on."""
         self.path.active = self._session.state is self._active
 
     def arm(self, index: int, symbol: str | int, *args, **kwargs):
@@ -223,14 +224,12 @@ class NativeOrderRouter(OrderRouter):
         name = symbol if isinstance(symbol, str) else self.directory.by_locate.get(locate)
         if name is not None and not self.path.named(locate):
             self.path.set_symbol(locate, name)  # the path names a fired order's symbol
-        self.sync_session()
         return super().arm(index, locate, *args, **kwargs)
 
     def collect_fires(self) -> None:
         """What the path made of the fires since the last call: sent (timed), refused by risk (a REJECTED
         update with its reason), or not written (the gateway's REJECTED update)."""
         path = self.path
-        self.sync_session()
         if not path.fires_waiting:
             return
         for rule, tag, token, result, reason, seq, locate, side, shares, price, _tif, rx, sent_ns, left in \
