@@ -43,7 +43,7 @@ FORCE:
 
 # The venv holds everything: the package (editable, with its C++ extension rebuilt when a source changes),
 # simulators and the peers used as oracles, at the versions of uv.lock.
-$(STAMP): $(UV) $(MODULES) uv.lock pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/codegen_cpp*.py) protocol/itch_spec.py protocol/moldudp64.py protocol/ouch.py protocol/ouch_codes.py protocol/soupbintcp.py protocol/events.py protocol/shm_ring.py protocol/registers.py
+$(STAMP): $(UV) $(MODULES) uv.lock pyproject.toml CMakeLists.txt $(wildcard driver/*.cpp driver/*.hpp protocol/*.py)
 	$(UV_ENV) $(UV) sync --frozen --extra dev --no-install-project
 	$(UV_ENV) $(UV) sync --frozen --extra dev --reinstall-package tickgate
 	touch $(STAMP)
@@ -53,12 +53,14 @@ lock: $(UV)
 	$(UV_ENV) $(UV) lock --upgrade
 
 # The whole loop on the software card: generated feed -> events -> imbalance -> risk -> OUCH 5.0 over SoupBinTCP
-# to the local exchange simulator -> fills -> summary with P&L and latency percentiles (and a latency plot).
+# to the local exchange simulator -> fills -> summary with P&L and latency percentiles (and a latency plot);
+# then the same feed with rules the card fires (the 'armed' strategy): tick_to_order_armed.
 demo: setup
 	mkdir -p $(OUT)
 	$(BIN)/tickgate gen $(OUT)/demo.itch50 --messages 200000 --symbols 200 --seed 1
 	$(BIN)/tickgate run --feed $(OUT)/demo.itch50 --strategy imbalance --backend software --exchange sim \
 		--plot $(OUT)/demo_latency.png
+	$(BIN)/tickgate run --feed $(OUT)/demo.itch50 --strategy armed --backend software --exchange sim
 
 # The synthesis venv is small; with it the resource-estimate test synthesises for real.
 test: setup $(SYNTH_STAMP)
@@ -72,6 +74,7 @@ bench: setup
 	$(BIN)/python tests/bench_software.py
 	$(BIN)/python tests/bench_host.py
 	$(BIN)/python tests/bench_orders.py
+	$(BIN)/python tests/bench_armed.py
 	$(BIN)/python tests/bench_sim.py
 	$(BIN)/python tests/bench_replay.py
 	$(BIN)/python tests/bench_udp.py --rt 50 --sender-nice -10

@@ -16,6 +16,7 @@
 #include "bindings.hpp"
 #include "device_bind.hpp"
 #include "device_software.hpp"
+#include "order_path.hpp"
 
 namespace py = pybind11;
 
@@ -150,7 +151,7 @@ void bind_device(py::module_& m) {
             if (!out) return size;
             const auto span = events_of(*out);
             d.settle();
-            return d.collect(span);
+            return d.take(span);
           },
           py::arg("packet"), py::arg("rx_ns") = 0, py::arg("out") = py::none(),
           "One packet as a DMA batch of its own (as pack_dma([(packet, rx_ns)])): its size in bytes; with out, "
@@ -160,9 +161,16 @@ void bind_device(py::module_& m) {
           [](Device& d, const py::array& out) {
             const auto span = events_of(out);
             py::gil_scoped_release release;
-            return d.collect(span);
+            return d.take(span);
           },
           py::arg("out"), "Move up to len(out) waiting events into out (an EVENT_DTYPE array); how many.")
+      .def(
+          "attach_orders",
+          [](Device& d, orders::OrderPath* path) { d.set_tap(path); },
+          py::arg("path").none(true), py::keep_alive<1, 2>(),
+          "Hand every collected batch to a native OrderPath before returning it (None: detach): it sends the "
+          "orders of FIRE events from C++, risk checked (protocol/rules.py).")
+      .def_property_readonly("orders_attached", [](Device& d) { return d.tap() != nullptr; })
       .def("pending", &Device::pending, py::call_guard<py::gil_scoped_release>(), "Events waiting.")
       .def("read_register", &Device::read_register, py::arg("offset"), "The 32-bit register at a byte offset.")
       .def("write_register", &Device::write_register, py::arg("offset"), py::arg("value"))
@@ -192,21 +200,25 @@ void bind_device(py::module_& m) {
       .def(py::init([](std::optional<std::vector<std::string>> symbols, std::optional<py::bytes> session,
                        std::optional<std::uint64_t> first_sequence, const py::object& order_table,
                        const py::object& max_levels, const py::object& max_symbols, bool level_events,
-                       std::optional<unsigned> line_window) {
-             try {
-               return std::make_shared<SoftwareDevice>(card_config(std::move(symbols), session, first_sequence,
-                                                                   order_table, max_levels, max_symbols, level_events,
-                                                                   line_window));
-             } catch (const std::invalid_argument& e) {
-               throw py::value_error(e.what());
-             }
+                       std::optional<unsigned> line_window, std::size_t max_rules) {
+              if (max_rules < 1 || max_rules > rules::kMaxRules) {
+                throw py::value_error("max_rules must be 1 to " + std::to_string(rules::kMaxRules));
+              }
+              try {
+                return std::make_shared<SoftwareDevice>(card_config(std::move(symbols), session, first_sequence,
+                                                                    order_table, max_levels, max_symbols, level_events,
+                                                                    line_window, max_rules));
+              } catch (const std::invalid_argument& e) {
+                throw py::value_error(e.what());
+              }
            }),
            py::arg("symbols") = py::none(), py::kw_only(), py::arg("session") = py::none(),
            py::arg("first_sequence") = py::none(), py::arg("order_table") = py::none(),
            py::arg("max_levels") = py::none(), py::arg("max_symbols") = py::none(), py::arg("level_events") = false,
-           py::arg("line_window") = py::none(),
+           py::arg("line_window") = py::none(), py::arg("max_rules") = 64,
            "As SoftwareCard: symbols to track (None: all), session, first_sequence, capacities (None: "
-           "unbounded), level_events, line_window (None: one line; else A/B lines, the window in packets).");
+           "unbounded), level_events, line_window (None: one line; else A/B lines, the window in packets), "
+           "max_rules (entries of the rule table).");
 
   bind_f1(m);
   bind_f2(m);

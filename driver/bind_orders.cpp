@@ -145,6 +145,31 @@ void bind_orders(py::module_& m) {
              }
              p.see_events({static_cast<const std::byte*>(info.ptr), static_cast<std::size_t>(info.size) * 64});
            }, py::arg("records"))
+      .def_property("active", &OrderPath::active, &OrderPath::set_active,
+                    "Whether the session takes orders now: fired orders are sent only then (the host sets it).")
+      .def("take_fires", [](OrderPath& p) {
+             const auto fires = p.take_fires();
+             py::list out(fires.size());
+             for (std::size_t i = 0; i < fires.size(); ++i) {
+               const auto& f = fires[i];
+               out[i] = py::make_tuple(f.rule, f.tag, f.token, f.result, f.reason, f.seq, f.locate,
+                                       std::string(1, f.side), f.shares, f.price, std::string(1, f.tif), f.rx_ns,
+                                       f.send_ns, f.left);
+             }
+             return out;
+           },
+           "What became of the fires since the last call: (rule, tag, token, result, reason, seq, locate, side, "
+           "shares, price, tif, rx_ns, send_ns, left); result a token (sent) or -2 refused by risk (reason: an "
+           "ORDER_REASONS index), -3 session not active, -4 link dropped.")
+      .def_property_readonly("fires_waiting", &OrderPath::fires_waiting)
+      .def("on_events", [](OrderPath& p, py::buffer b) {
+             const auto info = b.request();
+             if (info.ndim != 1 || info.itemsize != 64 || info.strides[0] != 64) {
+               throw py::value_error("on_events: a contiguous 1-D array of 64-byte event records");
+             }
+             p.on_events({static_cast<const events::Event*>(info.ptr), static_cast<std::size_t>(info.size)});
+           }, py::arg("records"),
+           "As a device's tap: the mids of BBO events and the orders of FIRE events (for a device without one).")
       .def("mid", &OrderPath::mid, py::arg("locate"))
       .def("set_symbol", &OrderPath::set_symbol, py::arg("locate"), py::arg("name"))
       .def("named", &OrderPath::named, py::arg("locate"))
@@ -180,6 +205,9 @@ void bind_orders(py::module_& m) {
         d["cancels_sent"] = p.cancels_sent;
         d["replaces_sent"] = p.replaces_sent;
         d["not_sent"] = p.not_sent;
+        d["fires_seen"] = p.fires_seen;
+        d["fires_sent"] = p.fires_sent;
+        d["fires_refused"] = p.fires_refused;
         return d;
       })
       // risk

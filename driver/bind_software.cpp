@@ -31,8 +31,9 @@ std::optional<std::size_t> capacity(const py::object& v, const char* name) {
 SoftwareCard make(std::optional<std::vector<std::string>> symbols, std::optional<py::bytes> session,
                   std::optional<std::uint64_t> first_sequence, const py::object& order_table,
                   const py::object& max_levels, const py::object& max_symbols, bool level_events,
-                  std::optional<unsigned> line_window) {
+                  std::optional<unsigned> line_window, std::size_t max_rules) {
   SoftwareCardConfig config;
+  config.max_rules = max_rules;
   if (symbols) {
     for (const std::string& s : *symbols) {
       for (unsigned char ch : s) {
@@ -88,10 +89,26 @@ void bind_software(py::module_& m) {
       .def(py::init(&make), py::arg("symbols") = py::none(), py::kw_only(), py::arg("session") = py::none(),
            py::arg("first_sequence") = py::none(), py::arg("order_table") = py::none(),
            py::arg("max_levels") = py::none(), py::arg("max_symbols") = py::none(),
-           py::arg("level_events") = false, py::arg("line_window") = py::none(),
+           py::arg("level_events") = false, py::arg("line_window") = py::none(), py::arg("max_rules") = 64,
            "symbols: names to track (None: all); session, first_sequence, order_table (an OrderTableConfig), "
-           "max_levels, max_symbols, level_events, line_window: as CardConfig (ValueError where CardConfig "
-           "refuses).")
+           "max_levels, max_symbols, level_events, line_window, max_rules: as CardConfig (ValueError where "
+           "CardConfig refuses).")
+      .def(
+          "write_register",
+          [](SoftwareCard& card, std::uint32_t offset, std::uint32_t value) {
+            if (!card.write_rule_register(offset, value)) {
+              throw py::value_error("SoftwareCard.write_register takes the rule registers only (protocol/rules.py)");
+            }
+          },
+          py::arg("offset"), py::arg("value"), "Write a rule register (rule_index, rule_*, rule_write).")
+      .def(
+          "read_register",
+          [](const SoftwareCard& card, std::uint32_t offset) {
+            const auto v = card.read_rule_register(offset);
+            if (!v) throw py::value_error("SoftwareCard.read_register reads the rule registers only");
+            return *v;
+          },
+          py::arg("offset"), "Read a rule register (rule_left: fires left of the rule at rule_index).")
       .def(
           "feed_dma",
           [](SoftwareCard& card, const py::buffer& batch) {

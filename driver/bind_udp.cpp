@@ -62,13 +62,13 @@ class Receiver {
         card_->feed_dma(rx_.batch());
       }
     }
-    return device_ ? device_->collect(span) : card_->take_events(span);
+    return device_ ? device_->take(span) : card_->take_events(span);
   }
 
   std::size_t collect(const py::array& out) {
     const auto span = events_of(out);
     check_attached();
-    return device_ ? device_->collect(span) : card_->take_events(span);
+    return device_ ? device_->take(span) : card_->take_events(span);
   }
 
   /// One receive step; its packets as a DMA batch (bytes, pack_dma's layout).

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "event_tap.hpp"
 #include "tickgate/protocol.hpp"
 
 namespace tickgate::driver {
@@ -57,6 +58,19 @@ class Device {
   /// Moves up to out.size() waiting events into `out`, in order; returns how many.
   virtual std::size_t collect(std::span<events::Event> out) = 0;
 
+  /// collect(), then the attached tap (if any) sees what was collected: every caller that hands events on
+  /// (the bindings, the native receiver) collects through this.
+  std::size_t take(std::span<events::Event> out) {
+    const std::size_t n = collect(out);
+    if (tap_ != nullptr && n != 0) tap_->on_events(out.first(n));
+    return n;
+  }
+
+  /// The tap that sees collected events (the native order path: fired orders); nullptr detaches. The caller
+  /// keeps it alive while attached.
+  void set_tap(EventTap* tap) noexcept { tap_ = tap; }
+  EventTap* tap() const noexcept { return tap_; }
+
   /// Events waiting to be collected.
   virtual std::size_t pending() = 0;
 
@@ -93,6 +107,9 @@ class Device {
     for (std::size_t i = 0; i < regs::kCounters.size(); ++i) out[i] = read_register64(regs::kCounters[i].offset);
     return out;
   }
+
+ private:
+  EventTap* tap_ = nullptr;
 };
 
 /// The register at `offset`, or nullptr if none starts or continues there (a 64-bit one covers two words).

@@ -32,14 +32,16 @@ inline std::optional<std::size_t> capacity_arg(const pybind11::object& v, const 
 /// The card's configuration from Python arguments, as SoftwareCard takes them: symbols (None: all), session
 /// (10 bytes), first_sequence, order_table (anything with bucket_bits, ways, stash: model.order_table's
 /// OrderTableConfig), max_levels, max_symbols (None: unbounded), level_events, line_window (None: one line;
-/// SoftwareCard checks its range).
+/// SoftwareCard checks its range), max_rules.
 inline SoftwareCardConfig card_config(std::optional<std::vector<std::string>> symbols,
                                       std::optional<pybind11::bytes> session,
                                       std::optional<std::uint64_t> first_sequence,
                                       const pybind11::object& order_table, const pybind11::object& max_levels,
                                       const pybind11::object& max_symbols, bool level_events,
-                                      std::optional<unsigned> line_window = std::nullopt) {
+                                      std::optional<unsigned> line_window = std::nullopt,
+                                      std::size_t max_rules = 64) {
   SoftwareCardConfig config;
+  config.max_rules = max_rules;
   config.symbols = std::move(symbols);
   if (session) {
     const std::string s = *session;

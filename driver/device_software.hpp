@@ -16,9 +16,9 @@ namespace tickgate::driver {
 /// track-all and bit 3 level events as configured; bit 1 clears the counters), the counters (the card's
 /// counters since the last clear), `events_ready` (events waiting), `ingress_free` (kIngressFree: the model
 /// takes any batch), the capacities as configured (0: unbounded), `latency_min` 0xFFFFFFFF (nothing
-/// measured). Every other register reads 0.
-/// Run-time configuration writes (session, symbols, filters, levels) are refused with a DeviceError: the
-/// model takes its configuration when it is made (SoftwareCardConfig).
+/// measured), `cap_rules` and the rule registers (protocol/rules.py: rules are armed at run time). Every other
+/// register reads 0. Other run-time configuration writes (session, symbols, filters, levels) are refused with
+/// a DeviceError: the model takes its configuration when it is made (SoftwareCardConfig).
 class SoftwareDevice final : public Device {
  public:
   static constexpr std::uint32_t kIngressFree = 0x7FFFFFFF;
@@ -49,6 +49,7 @@ class SoftwareDevice final : public Device {
       return static_cast<std::uint32_t>(word ? v >> 32 : v);
     }
     namespace o = regs::offset;
+    if (const auto v = card_->read_rule_register(r->offset)) return *v;
     switch (r->offset) {
       case o::id: return regs::kIdMagic;
       case o::map_version: return regs::kMapVersion;
@@ -61,6 +62,7 @@ class SoftwareDevice final : public Device {
       case o::cap_levels: return static_cast<std::uint32_t>(config_.max_levels.value_or(0));
       case o::cap_symbols: return static_cast<std::uint32_t>(config_.max_symbols.value_or(0));
       case o::lines: return config_.line_window ? 1u | *config_.line_window << 8 : 0u;
+      case o::cap_rules: return static_cast<std::uint32_t>(config_.max_rules);
       default: return 0;
     }
   }
@@ -71,6 +73,7 @@ class SoftwareDevice final : public Device {
     if (r->access != regs::Access::kRw) {
       throw DeviceError(DeviceError::Kind::kRefused, "register " + register_name(offset) + " is read-only");
     }
+    if (card_->write_rule_register(r->offset, value)) return;  // the rule table (protocol/rules.py)
     if (r->offset == regs::offset::control && (value & ~kControlClearCounters) == control()) {
       if (value & kControlClearCounters) baseline_ = card_->counters();
       return;

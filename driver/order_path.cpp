@@ -16,6 +16,7 @@ namespace {
 using events::Event;
 
 constexpr auto kBbo = static_cast<std::uint8_t>(events::EventKind::kBbo);
+constexpr auto kFire = static_cast<std::uint8_t>(events::EventKind::kFire);
 
 template <class T>
 T field(const std::byte* record, std::size_t offset) noexcept {
@@ -63,6 +64,44 @@ void OrderPath::see_events(std::span<const std::byte> records) {
     bid_[loc] = field<std::uint32_t>(r, offsetof(Event, bid_px));
     ask_[loc] = field<std::uint32_t>(r, offsetof(Event, ask_px));
   }
+}
+
+void OrderPath::on_events(std::span<const events::Event> batch) {
+  for (const Event& e : batch) {
+    if (e.kind == kBbo) {
+      bid_[e.locate] = e.bid_px;
+      ask_[e.locate] = e.ask_px;
+    } else if (e.kind == kFire) {
+      fire(events::view_as<events::FireEvent>(e));
+    }
+  }
+}
+
+void OrderPath::fire(const events::FireEvent& f) {
+  ++fires_seen;
+  const std::int64_t t = now();
+  const char side = static_cast<char>(f.fire_side);
+  const std::uint16_t locate = f.locate;
+  int r = risk_.check_head(side, f.fire_shares, f.fire_price, t);  // the kill switch first, as for any order
+  if (r < 0) {
+    r = named(locate) ? risk_.check_tail(true, locate, side, f.fire_shares, f.fire_price, mid(locate), t)
+                      : risk_.reject(Reason::kUnknownSymbol, t);
+  }
+  const std::uint32_t token = take_token(locate, side);
+  FireOutcome o{f.fire_rule, f.fire_tag, token, kRejected, r, f.seq, locate, side, f.fire_shares, f.fire_price,
+                static_cast<char>(f.fire_tif), static_cast<std::int64_t>(f.ts_local), 0, f.fire_left};
+  if (r >= 0) {
+    ++fires_refused;
+    fires_.push_back(o);
+    return;
+  }
+  risk_.opened(token, locate, side, f.fire_shares, f.fire_price);
+  const auto packet = encoder_.enter(token, side, f.fire_shares, names_[locate], f.fire_price, o.tif);
+  const std::int64_t sent = send(packet, active_, fires_sent);
+  o.result = sent == 1 ? token : sent;
+  o.reason = -1;
+  if (sent == 1) o.send_ns = last_send_ns_;
+  fires_.push_back(o);
 }
 
 std::int64_t OrderPath::mid(std::uint16_t locate) const noexcept {

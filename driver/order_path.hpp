@@ -8,8 +8,10 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "event_tap.hpp"
 #include "order_risk.hpp"
 #include "order_wire.hpp"
 
@@ -27,7 +29,26 @@ enum Outcome : std::int64_t {
 /// monotonic nanoseconds, the clock of Python's time.perf_counter_ns().
 std::int64_t monotonic_ns() noexcept;
 
-class OrderPath {
+/// What became of one FIRE event (protocol/rules.py): its rule and tag, the token it was given, the result
+/// (a token: sent; kRejected: refused by risk, `reason`; kNotSent, kDropped), the order, and the times.
+struct FireOutcome {
+  std::uint16_t rule;
+  std::uint32_t tag;
+  std::uint32_t token;
+  std::int64_t result;
+  int reason;  // Reason index when refused, else -1
+  std::uint64_t seq;  // of the triggering message
+  std::uint16_t locate;
+  char side;
+  std::uint32_t shares;
+  std::uint32_t price;
+  char tif;
+  std::int64_t rx_ns;  // the event's ts_local: the triggering packet's receive time
+  std::int64_t send_ns;  // monotonic_ns() after the write (0 if not written)
+  std::uint32_t left;  // fires left to the rule (0: the card disarmed it)
+};
+
+class OrderPath final : public EventTap {
  public:
   OrderPath(const Limits& limits, std::uint32_t first_token, EnterDefaults defaults,
             std::optional<std::int64_t> manual_time = std::nullopt);
@@ -41,6 +62,18 @@ class OrderPath {
 
   /// Take the top of book of every BBO record in `records` (64-byte event records, in order).
   void see_events(std::span<const std::byte> records);
+
+  /// As a device's tap (Device::take): the top of book of BBO events, and the order of each FIRE event, risk
+  /// checked at fire time and sent (or refused), in the order of the events.
+  void on_events(std::span<const events::Event> batch) override;
+  /// The order of one FIRE event (a 64-byte record): what became of it is queued for take_fires().
+  void fire(const events::FireEvent& f);
+  /// Whether the session takes orders now (fired orders are not sent otherwise): the host keeps it current.
+  void set_active(bool active) noexcept { active_ = active; }
+  bool active() const noexcept { return active_; }
+  /// The outcomes of the fires since the last call.
+  std::vector<FireOutcome> take_fires() { return std::exchange(fires_, {}); }
+  std::size_t fires_waiting() const noexcept { return fires_.size(); }
   /// Mid (Price(4), rounded down) of a locate; the one side if the other is empty; 0 if both are.
   std::int64_t mid(std::uint16_t locate) const noexcept;
   void set_symbol(std::uint16_t locate, std::string_view name);
@@ -64,6 +97,7 @@ class OrderPath {
   std::optional<std::pair<std::uint16_t, char>> order(std::uint32_t token) const noexcept;
 
   std::uint64_t entered = 0, cancels_sent = 0, replaces_sent = 0, not_sent = 0;
+  std::uint64_t fires_seen = 0, fires_sent = 0, fires_refused = 0;
 
  private:
   std::uint32_t take_token(std::uint16_t locate, char side);
@@ -86,6 +120,8 @@ class OrderPath {
   std::int64_t last_send_ns_ = 0;
   std::uint16_t pending_locate_ = 0;  // of the order that got kNeedSymbol
   char pending_side_ = 0;
+  bool active_ = false;
+  std::vector<FireOutcome> fires_;
 };
 
 }  // namespace tickgate::driver::orders

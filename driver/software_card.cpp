@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "software_events.hpp"
+#include "software_rules.hpp"
 
 namespace tickgate::driver {
 
@@ -36,7 +37,11 @@ SoftwareCard::SoftwareCard(SoftwareCardConfig config)
       orders_(1 << 16),
       max_levels_(config.max_levels.value_or(BookSide::kUnbounded)),
       max_symbols_(config.max_symbols.value_or(std::numeric_limits<std::size_t>::max())),
-      level_events_(config.level_events) {
+      level_events_(config.level_events),
+      rules_(config.max_rules) {
+  if (config.max_rules < 1 || config.max_rules > rules::kMaxRules) {
+    throw std::invalid_argument("max_rules must be 1 to " + std::to_string(rules::kMaxRules));
+  }
   if (config.line_window) {
     if (*config.line_window > kMaxLineWindow) {
       throw std::invalid_argument("line_window must be an integer from 0 to " + std::to_string(kMaxLineWindow) +
@@ -218,6 +223,44 @@ void SoftwareCard::session_event(events::SessionCode code, std::uint64_t seq, st
   e.session_code = static_cast<std::uint8_t>(code);
   std::memcpy(e.session, session, sizeof e.session);
   push(e);
+}
+
+bool SoftwareCard::write_rule_register(std::uint32_t offset, std::uint32_t value) {
+  bool refused = false;
+  if (!rules_.write(offset, value, refused)) return false;
+  if (refused) ++counters_[c::rule_writes_refused];
+  return true;
+}
+
+void SoftwareCard::fire_rules(const events::BboEvent& bbo) {
+  rules_.armed_of(bbo.locate, armed_scratch_);
+  for (const std::uint32_t i : armed_scratch_) {
+    const ArmedRule& r = rules_.rule(i);
+    if (!r.holds(bbo.bid_px, bbo.bid_sz, bbo.ask_px, bbo.ask_sz)) continue;
+    if (bbo.flags & static_cast<std::uint8_t>(events::EventFlag::kDegraded)) {
+      ++counters_[c::rules_held_degraded];
+      continue;
+    }
+    const auto price = r.order_price(bbo.bid_px, bbo.ask_px);
+    if (!price) {
+      ++counters_[c::rules_no_price];
+      continue;
+    }
+    const std::uint32_t left = rules_.fire(i);
+    if (left == 0) ++counters_[c::rules_disarmed];
+    events::FireEvent e{};
+    std::memcpy(static_cast<void*>(&e), &bbo, 32);  // the common fields are the BBO event's
+    e.kind = static_cast<std::uint8_t>(events::EventKind::kFire);
+    e.fire_rule = static_cast<std::uint16_t>(i);
+    e.fire_side = r.side;
+    e.fire_tif = r.tif;
+    e.fire_shares = r.shares;
+    e.fire_price = *price;
+    e.fire_left = left;
+    e.fire_tag = r.tag;
+    e.fire_condition = static_cast<std::uint8_t>(r.condition);
+    push(e);
+  }
 }
 
 }  // namespace tickgate::driver

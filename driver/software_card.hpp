@@ -14,6 +14,7 @@
 
 #include "order_map.hpp"
 #include "software_book.hpp"
+#include "software_rules.hpp"
 #include "tickgate/protocol.hpp"
 
 namespace tickgate::driver {
@@ -37,6 +38,7 @@ struct SoftwareCardConfig {
   std::optional<std::size_t> max_symbols;
   bool level_events = false;
   std::optional<unsigned> line_window;
+  std::size_t max_rules = 64;  // entries of the rule table (CardConfig.max_rules)
 };
 
 /// A sequence number of the session's 65-bit space (model/session.py): `seq + count` may pass 2^64 - 1.
@@ -72,6 +74,12 @@ class SoftwareCard {
   std::size_t take_events(std::span<events::Event> out) noexcept;
   std::size_t pending_events() const noexcept { return events_.size() - head_; }
   const Counters& counters() const noexcept { return counters_; }
+
+  /// A write to a rule register (protocol/rules.py): false if `offset` is not one. A refused rule_write is
+  /// counted (rule_writes_refused).
+  bool write_rule_register(std::uint32_t offset, std::uint32_t value);
+  std::optional<std::uint32_t> read_rule_register(std::uint32_t offset) const noexcept { return rules_.read(offset); }
+  std::size_t cap_rules() const noexcept { return rules_.capacity(); }
 
  private:
   // session (model/session.py)
@@ -117,6 +125,7 @@ class SoftwareCard {
   void reduce(Order* o, std::uint64_t shares, const Msg& m);
   void remove(Order* o, const Msg& m);
   void bbo_if_changed(std::uint32_t book, const Msg& m);
+  [[gnu::noinline]] void fire_rules(const events::BboEvent& bbo);
   template <class E>
   E record(std::uint8_t flags, std::uint16_t locate, const Msg& m) const noexcept;
   template <class E>
@@ -166,6 +175,8 @@ class SoftwareCard {
   std::size_t max_levels_;  // BookSide::kUnbounded if unbounded
   std::size_t max_symbols_;
   bool level_events_;
+  RuleTable rules_;
+  std::vector<std::uint32_t> armed_scratch_;
 };
 
 }  // namespace tickgate::driver

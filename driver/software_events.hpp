@@ -32,6 +32,7 @@ void SoftwareCard::push(const E& e) {
   else if constexpr (E::kKind == events::EventKind::kSession) ++counters_[c::events_session];
   else if constexpr (E::kKind == events::EventKind::kDegraded) ++counters_[c::events_degraded];
   else if constexpr (E::kKind == events::EventKind::kLevel) ++counters_[c::events_level];
+  else if constexpr (E::kKind == events::EventKind::kFire) ++counters_[c::events_fire];
   else static_assert(sizeof(E) == 0, "an event kind without its counter");
 }
 

@@ -181,6 +181,7 @@ void SoftwareCard::bbo_if_changed(std::uint32_t index, const Msg& m) {
   e.ask_px = static_cast<std::uint32_t>(now[2]);
   e.ask_sz = static_cast<std::uint32_t>(now[3]);
   push(e);
+  if (rules_.armed(b.locate)) fire_rules(e);  // armed rules: their FIRE events follow the BBO
 }
 
 // -- handlers ---------------------------------------------------------------------------------------

@@ -190,8 +190,20 @@ def open_software(config: CardConfig | None = None) -> Backend:
     device = SoftwareDevice(symbols, session=config.session, first_sequence=config.first_sequence,
                             order_table=config.order_table, max_levels=config.max_levels,
                             max_symbols=config.max_symbols, level_events=config.level_events,
-                            line_window=config.line_window)
+                            line_window=config.line_window, max_rules=config.max_rules)
+    arm_rules(device, config)
     return Backend(device, "software", "the C++ model of the card (in-process)", lines=config.line_window is not None)
+
+
+def arm_rules(device: Device, config: CardConfig) -> None:
+    """Arm the rules of `config` on a device, through the rule registers (`protocol.rules`)."""
+    from tickgate.protocol.registers import REGISTER_MAP
+    from tickgate.protocol.rules import rule_writes
+
+    for i, rule in enumerate(config.rules):
+        if rule is not None:
+            for name, value in rule_writes(i, rule):
+                device.write_register(REGISTER_MAP[name].offset, value)
 
 
 def _say(line: str) -> None:

@@ -175,6 +175,7 @@ class Runner:
         self.book = TopOfBook()
         self.risk = make_risk(limits, gateway)  # native over a native gateway, else host.risk.Risk
         self.router = make_router(gateway, self.risk, self.directory, self.book, self.metrics)
+        self.router.attach(backend.device)  # rules are armed on it; a C++ device hands fires to the native path
         strategy.bind(self.router, self.book, self.directory)
         if self.opt.tracing is not None:
             self.opt.tracing.attach(self.router, strategy)
@@ -223,7 +224,11 @@ class Runner:
         return c
 
     def _updates(self) -> None:
-        """Deliver risk rejections and gateway updates to risk and the strategy."""
+        """Deliver fires, risk rejections and gateway updates to risk and the strategy."""
+        self.router.collect_fires()
+        if self.router.fire_log:
+            for f in self.router.take_fire_log():
+                self.strategy.on_fire(f)
         ups = self.router.pending
         if ups:
             self.router.pending = []

@@ -21,6 +21,8 @@ Semantics, per message of a tracked symbol (see also `session.py`):
   (later references to it count as unknown). Symbols past `max_symbols` are not kept. Each side holds
   at most `max_levels` price levels, the best ones (`book.py`); an order at a level that is not held is
   kept, and its reductions count `level_missing`.
+- Armed rules (`rules.py`, contract in `protocol.rules`) are evaluated on each BBO event of their locate;
+  their FIRE events come right after it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .book import Book, LevelUpdate, Side
 from .decoder import classify
 from .lines import LineArbiter
 from .order_table import OrderTable
+from .rules import RuleTable
 from .session import MoldSession
 from .sink import EventSink
 
@@ -76,6 +79,10 @@ class ReferenceCard:
         self._track_all = self.config.symbols is None
         self.order_table = OrderTable(self.config.order_table) if self.config.order_table else None
         self._level_events = self.config.level_events
+        self.rules = RuleTable(self.config.max_rules, self.counters, self.sink)
+        for i, rule in enumerate(self.config.rules):
+            if rule is not None:
+                self.rules.arm(i, rule)
         self._dispatch = {
             "A": self._add, "F": self._add, "E": self._execute, "C": self._execute, "X": self._cancel,
             "D": self._delete, "U": self._replace, "P": self._trade, "Q": self._trade, "H": self._trading_action,
@@ -165,6 +172,8 @@ class ReferenceCard:
         if bbo != book.last_bbo:
             book.last_bbo = bbo
             self.sink.emit(_BBO, book.flags, book.locate, ord(m.message_type), seq, m.timestamp, rx_ns, *bbo)
+            if book.locate in self.rules.by_locate:  # armed rules: their FIRE events follow the BBO
+                self.rules.after_bbo(book.flags, book.locate, ord(m.message_type), seq, m.timestamp, rx_ns, *bbo)
 
     # -- orders and levels --------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 so the host drives it as it drives the software card, the Verilated pipeline or the PCIe card.
 
 Its registers are the software card's: `id`, `map_version`, `control` (as configured; writing its
-clear-counters bit clears the counters, nothing else may change at run time), the counters (since the last
-clear), `events_ready`, `ingress_free` (it takes any batch), the capacities (0: unbounded) and `latency_min`
-0xFFFFFFFF (nothing measured); every other register reads 0.
+clear-counters bit clears the counters), the rule registers (rules are armed at run time; nothing else may
+change then), the counters (since the last clear), `events_ready`, `ingress_free` (it takes any batch), the
+capacities (0: unbounded) and `latency_min` 0xFFFFFFFF (nothing measured); every other register reads 0.
 """
 
 from __future__ import annotations
@@ -125,9 +125,12 @@ class ModelDevice:
         if reg.name in _COUNTERS:
             value = self.counters()[reg.name]
             return value >> 32 if high else value & 0xFFFF_FFFF
+        if reg.name.startswith("rule_"):
+            return 0 if high else self._live().rules.read(reg.name)
         table = self.config.order_table
         values = {"id": ID_MAGIC, "map_version": MAP_VERSION, "control": self._control(),
-                  "events_ready": min(self.pending(), 0xFFFF_FFFE), "ingress_free": INGRESS_FREE,
+                  "cap_rules": self.config.max_rules, "events_ready": min(self.pending(), 0xFFFF_FFFE),
+                  "ingress_free": INGRESS_FREE,
                   "latency_min": 0xFFFF_FFFF, "cap_orders": table.capacity if table is not None else 0,
                   "cap_levels": self.config.max_levels or 0, "cap_symbols": self.config.max_symbols or 0,
                   "lines": 0 if self.config.line_window is None else 1 | self.config.line_window << 8}
@@ -140,6 +143,9 @@ class ModelDevice:
         reg = self._register(offset)
         if reg.access != "rw":
             raise RegisterRefused(f"register {reg.name} is read-only")
+        if reg.name.startswith("rule_"):  # the rule table (protocol/rules.py) is armed at run time
+            self._live().rules.write(reg.name, value)
+            return
         if reg.name == "control" and value & ~Control.CLEAR_COUNTERS == self._control():
             if value & Control.CLEAR_COUNTERS:
                 self._baseline = dict(self._live().counters)

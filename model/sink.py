@@ -16,6 +16,7 @@ _COUNTER_OF_KIND = {
     EventKind.SESSION: "events_session",
     EventKind.DEGRADED: "events_degraded",
     EventKind.LEVEL: "events_level",
+    EventKind.FIRE: "events_fire",
 }
 
 

@@ -10,6 +10,7 @@ from .events import KIND_FIELDS, EventKind
 from .moldudp64 import HEADER
 from .order_hash import MAX_BUCKET_BITS
 from .registers import Control
+from .rules import MAX_RULES, Rule, rule_writes
 
 __all__ = [
     "LINE_WINDOW",
@@ -115,6 +116,10 @@ class CardConfig:
     first_sequence: int | None = None
     level_events: bool = False
     line_window: int | None = None
+    #: Entries of the rule table (`protocol.rules`), and the rules armed when the card is configured (the
+    #: rule at position i armed at index i; None leaves an entry empty). Strategies arm more at run time.
+    max_rules: int = 64
+    rules: tuple[Rule | None, ...] = ()
 
     def __post_init__(self) -> None:
         w = self.line_window
@@ -141,6 +146,13 @@ class CardConfig:
                                              and all(0x20 <= b < 0x7F for b in self.session)):
             raise ValueError(f"session must be the {SESSION_LEN} bytes of a MoldUDP64 session, printable ASCII "
                              f"(space-padded), not {self.session!r}")
+        mr = self.max_rules
+        if not isinstance(mr, int) or isinstance(mr, bool) or not 1 <= mr <= MAX_RULES:
+            raise ValueError(f"max_rules must be an integer from 1 to {MAX_RULES}, not {mr!r}")
+        if not isinstance(self.rules, tuple) or not all(r is None or isinstance(r, Rule) for r in self.rules):
+            raise ValueError(f"rules must be a tuple of Rule or None, not {self.rules!r}")
+        if len(self.rules) > mr:
+            raise ValueError(f"{len(self.rules)} rules do not fit a rule table of max_rules={mr}")
         fs = self.first_sequence
         if fs is not None and (not isinstance(fs, int) or isinstance(fs, bool) or not 0 <= fs < 1 << SEQ_BITS):
             raise ValueError(f"first_sequence must be an integer from 0 to 2**{SEQ_BITS} - 1, not {fs!r}")
@@ -152,8 +164,8 @@ def _symbol_ok(s: object) -> bool:
 
 def register_writes(config: CardConfig, *, clear_counters: bool = False) -> list[tuple[str, int]]:
     """The register writes (name, value), in order, that give a card this configuration's run-time part:
-    the session, the first sequence, the names to track, and `control` last (which enables the card).
-    Capacities are not registers: they are the image's (`cap_*`)."""
+    the session, the first sequence, the names to track, the rules to arm, and `control` last (which enables
+    the card). Capacities are not registers: they are the image's (`cap_*`)."""
     writes: list[tuple[str, int]] = []
     if config.session is not None:
         raw = config.session.ljust(10)
@@ -172,6 +184,9 @@ def register_writes(config: CardConfig, *, clear_counters: bool = False) -> list
             raw = symbol.encode("ascii").ljust(8)
             writes += [("symbol_index", i), ("symbol_name_lo", int.from_bytes(raw[:4], "little")),
                        ("symbol_name_hi", int.from_bytes(raw[4:], "little")), ("symbol_write", 1)]
+    for i, rule in enumerate(config.rules):
+        if rule is not None:
+            writes += rule_writes(i, rule)
     if clear_counters:
         control |= Control.CLEAR_COUNTERS
     writes.append(("control", int(control)))

@@ -63,6 +63,7 @@ class EventKind(IntEnum):
     SESSION = ord("Z")  # MoldUDP64 end of session or session change
     DEGRADED = ord("D")  # a symbol's book passed a capacity and is no longer exact
     LEVEL = ord("L")  # a price level within the reported depth was added, changed or deleted
+    FIRE = ord("F")  # an armed rule held: the order the host sends (`protocol.rules`)
 
 
 class EventFlag(IntFlag):
@@ -148,6 +149,16 @@ KIND_FIELDS: dict[EventKind, tuple[EventField, ...]] = {
         EventField("level_px", 36, "<u4", "the level's price, Price(4)"),
         EventField("level_sz", 40, "<u4", "shares at the level after the change; 0 for D"),
         EventField("level_orders", 44, "<u4", "orders at the level after the change; 0 for D"),
+    ),
+    EventKind.FIRE: (
+        EventField("fire_rule", 32, "<u2", "index of the rule that held (rule_index)"),
+        EventField("fire_side", 34, "u1", "the order's side, B or S"),
+        EventField("fire_tif", 35, "u1", "the order's OUCH time in force byte"),
+        EventField("fire_shares", 36, "<u4", "the order's shares"),
+        EventField("fire_price", 40, "<u4", "the order's limit price, Price(4) (a relative price resolved)"),
+        EventField("fire_left", 44, "<u4", "fires left to the rule after this one; 0: this fire disarmed it"),
+        EventField("fire_tag", 48, "<u4", "the rule's tag, as armed (the strategy's; the host gives the token)"),
+        EventField("fire_condition", 52, "u1", "RuleCondition of the rule"),
     ),
 }
 

@@ -17,9 +17,10 @@ from .itch_spec import MESSAGES
 __all__ = ["COUNTERS", "EVENT_COUNTERS", "MAP_VERSION", "REGISTER_MAP", "Control", "Register", "RegisterMap",
            "counter_names"]
 
-MAP_VERSION = 6  # 3: level events, symbol names, order tables, latency, DMA buffer levels; 4: packets_oversize;
+MAP_VERSION = 7  # 3: level events, symbol names, order tables, latency, DMA buffer levels; 4: packets_oversize;
 #                5: the F2 host event ring (ring_* registers, ring_full and pcim_errors); 6: A/B lines (`lines`
-#                register, line_a_* and line_b_* counters)
+#                register, line_a_* and line_b_* counters); 7: armed rules (cap_rules, rule_* registers,
+#                events_fire and the rules_* counters)
 ID_MAGIC = 0x544B4754  # "TKGT"
 
 
@@ -148,12 +149,18 @@ COUNTERS: tuple[tuple[str, str], ...] = (
     ("events_session", "session events"),
     ("events_degraded", "degraded-symbol events"),
     ("events_level", "price-level events"),
+    # armed rules (`protocol.rules`)
+    ("events_fire", "fire events: an armed rule held (its order is the host's to send)"),
+    ("rules_disarmed", "rules disarmed by their last fire"),
+    ("rules_held_degraded", "rule conditions that held on a degraded book: not fired"),
+    ("rules_no_price", "rule conditions that held whose relative price had no touch or left 1..2**32-1: not fired"),
+    ("rule_writes_refused", "rule_write commands refused: rule_index past cap_rules, or a field out of range"),
 )
 
 #: The counter each event kind advances (besides `events`), by the kind's letter.
 EVENT_COUNTERS: dict[str, str] = {
     "B": "events_bbo", "T": "events_trade", "S": "events_status", "G": "events_gap", "Z": "events_session",
-    "D": "events_degraded", "L": "events_level",
+    "D": "events_degraded", "L": "events_level", "F": "events_fire",
 }
 
 class Control(IntFlag):
@@ -176,6 +183,7 @@ _CONFIG: tuple[Register, ...] = (
     Register("cap_orders", 0x010, 32, "ro", "order table capacity"),
     Register("cap_levels", 0x014, 32, "ro", "price levels kept per side"),
     Register("cap_symbols", 0x018, 32, "ro", "book slots for tracked symbols"),
+    Register("cap_rules", 0x01C, 32, "ro", "entries of the rule table (armed rules, `protocol.rules`)"),
     # MoldUDP64 session (model.session.MoldSession's arguments); read as each packet header arrives
     Register("session_0", 0x020, 32, "rw", "session bytes 0-3 as sent on the wire, byte 0 in bits 0-7"),
     Register("session_1", 0x024, 32, "rw", "session bytes 4-7 as sent on the wire, byte 4 in bits 0-7"),
@@ -218,6 +226,20 @@ _CONFIG: tuple[Register, ...] = (
     Register("ring_control", 0x0B4, 32, "rw", "bit 0 enable, bit 1 reset both indices (a command; reads 0)"),
     Register("ring_consumer", 0x0B8, 32, "rw", "records the host has consumed, modulo 2**32"),
     Register("ring_producer", 0x0BC, 32, "ro", "records the card has written and announced, modulo 2**32"),
+    # the rule table (`protocol.rules`): fields staged here, stored at rule_index by rule_write
+    Register("rule_index", 0x0C0, 32, "rw", "entry of the rule table the next rule_write sets (rule_left reads)"),
+    Register("rule_locate", 0x0C4, 32, "rw", "bits 0-15: the ITCH stock locate whose book the rule watches"),
+    Register("rule_kind", 0x0C8, 32, "rw",
+             "bits 0-7 RuleCondition, 8-15 PriceMode, 16-23 side (B or S), 24-31 OUCH time in force byte"),
+    Register("rule_threshold", 0x0CC, 32, "rw",
+             "price (Price(4)), spread width (Price(4)) or imbalance ratio (Q16.16), by the condition"),
+    Register("rule_shares", 0x0D0, 32, "rw", "the order's shares (at least 1)"),
+    Register("rule_price", 0x0D4, 32, "rw", "FIXED: the limit price; BID/ASK: signed offset from that touch"),
+    Register("rule_tag", 0x0D8, 32, "rw", "copied into the fire event (fire_tag): the strategy's own"),
+    Register("rule_fires", 0x0DC, 32, "rw", "fires before the rule disarms (at least 1)"),
+    Register("rule_write", 0x0E0, 32, "rw",
+             "write: bit 0 set arms rule_index with the staged fields, clear disarms it; reads 0"),
+    Register("rule_left", 0x0E4, 32, "ro", "fires left to the rule at rule_index (0: disarmed)"),
 )
 
 

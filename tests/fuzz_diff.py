@@ -47,6 +47,7 @@ from tickgate.protocol import moldudp64 as mold  # noqa: E402
 from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig  # noqa: E402
 from tickgate.protocol.events import comparable  # noqa: E402
 from tickgate.protocol.itch_spec import BY_TYPE, MESSAGES  # noqa: E402
+from tickgate.protocol.rules import PriceMode, Rule, RuleCondition  # noqa: E402
 
 __all__ = ["Case", "HypothesisDraw", "RandomDraw", "ab_case", "case", "check", "check_rtl", "rtl_case", "soak"]
 
@@ -231,10 +232,26 @@ def _maybe(d: Draw, make):
     return make() if d.int(0, 1) else None
 
 
+def rule(d: Draw) -> Rule | None:
+    """A rule on one of the stream's locates, thresholds and offsets at their edges (or None: an empty entry)."""
+    if not d.int(0, 3):
+        return None
+    mode = d.pick(tuple(PriceMode))
+    edge = (0, 1, 2, 100, 10_000, 1 << 16, 3 << 16, (1 << 32) - 1)
+    price = (d.pick((1, 100, (1 << 32) - 1)) if mode is PriceMode.FIXED
+             else d.pick((0, 1, -1, -100, 100, -(1 << 31), (1 << 31) - 1)))
+    return Rule(d.pick(LOCATES[1:]), d.pick(tuple(RuleCondition)), d.pick(edge) if d.int(0, 1) else d.int(0, 1 << 20),
+                d.pick(("B", "S")), d.int(1, 1000), price, mode, d.pick(("0", "3", "E")), d.int(0, (1 << 32) - 1),
+                d.pick((1, 2, 3, 1 << 20)))
+
+
 def config(d: Draw) -> CardConfig:
-    """Tiny order tables, few levels and book slots, a symbol subset, a fixed session or first sequence."""
+    """Tiny order tables, few levels and book slots, a symbol subset, a fixed session or first sequence, a
+    small rule table."""
     max_levels = _maybe(d, lambda: d.int(1, 4))
+    max_rules = d.int(1, 4)
     return CardConfig(
+        max_rules=max_rules, rules=tuple(rule(d) for _ in range(d.int(0, max_rules))),
         symbols=_maybe(d, lambda: frozenset(d.pick(SYMBOLS) for _ in range(d.int(0, 3)))),
         order_table=_maybe(d, lambda: OrderTableConfig(d.int(1, 3), d.int(1, 2), d.int(0, 2))),
         max_levels=max_levels, max_symbols=_maybe(d, lambda: d.int(1, 3)), session=_maybe(d, lambda: d.pick(SESSIONS)),

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from tickgate.protocol.config import LINE_WINDOW, MAX_LINE_WINDOW, BookGeometry, CardConfig, OrderTableConfig
 from tickgate.protocol.packet import Packet
+from tickgate.protocol.rules import load_rules
 
 __all__ = ["add_alert_arguments", "add_card_arguments", "add_source_arguments", "card_config", "is_live",
            "open_source_of", "symbol_set", "two_lines"]
@@ -30,6 +31,10 @@ def add_card_arguments(p: argparse.ArgumentParser, *, bounded: BookGeometry | No
     g.add_argument("--max-symbols", type=int, help=f"book slots (default: {unbounded or bounded.symbols})")
     g.add_argument("--level-events", action="store_true",
                    help="emit a price-level (L) event for every change within the --max-levels held (at most 255)")
+    g.add_argument("--rules", metavar="RULES.json",
+                   help="rules armed in the card from the start (protocol/rules.py: a list of {index, locate, "
+                        "condition, threshold, side, shares, price, price_mode, tif, tag, fires})")
+    g.add_argument("--max-rules", type=int, default=64, help="entries of the card's rule table (default: 64)")
 
 
 def add_alert_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,8 +62,10 @@ def card_config(args: argparse.Namespace, *, bounded: BookGeometry | None = None
         levels = bounded.levels if levels is None else levels
         symbols = bounded.symbols if symbols is None else symbols
     window = getattr(args, "line_window", LINE_WINDOW) if two_lines(args) else None
+    rules = load_rules(args.rules) if getattr(args, "rules", None) else ()
     return CardConfig(symbols=symbol_set(args.symbols), order_table=table, max_levels=levels, max_symbols=symbols,
-                      level_events=args.level_events, line_window=window)
+                      level_events=args.level_events, line_window=window, max_rules=getattr(args, "max_rules", 64),
+                      rules=rules)
 
 
 def two_lines(args: argparse.Namespace) -> bool:

@@ -47,6 +47,9 @@ class NativeOuchGateway(OuchGateway):
         appendage = ouch.encode_options({"firm": firm}) if firm else b""
         self.path = OrderPath(limits, first_token, display, capacity, appendage, time)
         session.writer = self.path.writer
+        path, active = self.path, SessionState.ACTIVE
+        session.on_state = lambda state: setattr(path, "active", state is active)  # fires go only when active
+        path.active = session.state is active
 
     @classmethod
     def connect(cls, host: str, port: int, username: str, password: str, session: str = "", sequence: int = 1,

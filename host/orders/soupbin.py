@@ -85,6 +85,18 @@ class SoupBinClient:
 
     # --- public -------------------------------------------------------------------------------------------------
 
+    on_state = None  # called with each new state (the native path's `active`: fired orders go only then)
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @state.setter
+    def state(self, value: SessionState) -> None:
+        self._state = value
+        if self.on_state is not None:
+            self.on_state(value)
+
     @property
     def active(self) -> bool:
         return self.state is SessionState.ACTIVE

@@ -7,13 +7,14 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from .armed_imbalance import ArmedImbalance
 from .base import Strategy
 from .imbalance import Imbalance
 from .market_maker import MarketMaker
 
-__all__ = ["STRATEGIES", "Imbalance", "MarketMaker", "Strategy", "load_strategy"]
+__all__ = ["STRATEGIES", "ArmedImbalance", "Imbalance", "MarketMaker", "Strategy", "load_strategy"]
 
-STRATEGIES: dict[str, type[Strategy]] = {"imbalance": Imbalance, "market_maker": MarketMaker}
+STRATEGIES: dict[str, type[Strategy]] = {"imbalance": Imbalance, "market_maker": MarketMaker, "armed": ArmedImbalance}
 
 
 def _from_file(path: Path) -> type[Strategy]:

@@ -4,7 +4,8 @@ A strategy subclasses `Strategy` and overrides what it needs. The run loop calls
 with each batch of 64-byte event records (a numpy view of EVENT_DTYPE into the host's buffer: read it
 during the call, copy what you keep). The default `on_events` calls `on_bbo`, `on_trade` and
 `on_status` once per event with the record (`on_trade` gets it viewed with the trade fields); a fast
-strategy overrides `on_events` and works on the columns. Order updates arrive in `on_order_update`.
+strategy overrides `on_events` and works on the columns. Order updates arrive in `on_order_update`, the
+fires of rules armed with `self.orders.arm(...)` in `on_fire`.
 
 Available once the host has bound the strategy: `self.orders` (buy/sell/cancel through risk),
 `self.book` (TopOfBook of every locate), `self.directory` (locate <-> symbol), `self.params`.
@@ -21,6 +22,7 @@ from tickgate.protocol.events import KIND_DTYPES, EventKind
 if TYPE_CHECKING:
     from tickgate.host.market import Directory, TopOfBook
     from tickgate.host.orders.types import OrderUpdate
+    from tickgate.host.strategy.armed import Fire
     from tickgate.host.strategy.orders import OrderRouter
 
 __all__ = ["Strategy"]
@@ -72,6 +74,10 @@ class Strategy:
                 self.on_trade(batch[i:i + 1].view(_TRADE_DTYPE)[0])
             elif k == _STATUS:
                 self.on_status(batch[i:i + 1].view(_STATUS_DTYPE)[0])
+
+    def on_fire(self, fire: Fire) -> None:
+        """A rule armed with `self.orders.arm` fired: its order's token, and whether it was sent (else `reason`;
+        a refused fire also arrives as a REJECTED update)."""
 
     def on_bbo(self, ev: np.void) -> None:
         """A top-of-book change: ev['locate'], ev['bid_px'], ev['bid_sz'], ev['ask_px'], ev['ask_sz'], ..."""

@@ -16,10 +16,12 @@ from collections.abc import Callable
 import numpy as np
 
 from tickgate.host.market import Directory, TopOfBook
-from tickgate.host.metrics import Metrics
+from tickgate.host.metrics import LatencyRecorder, Metrics
 from tickgate.host.orders.native import ORDER_REASONS, NativeOuchGateway, NativeRisk
 from tickgate.host.orders.types import OrderGateway, OrderRequest, OrderUpdate, Side, UpdateKind
 from tickgate.host.risk import Risk
+
+from .armed import ArmedRules, Fire
 
 __all__ = ["NativeOrderRouter", "OrderRouter", "make_router"]
 
@@ -27,8 +29,9 @@ _now = time.perf_counter_ns
 _REJECTED = UpdateKind.REJECTED
 
 
-class OrderRouter:
-    """buy/sell/cancel/replace for strategies; risk below, the gateway below that (all in Python)."""
+class OrderRouter(ArmedRules):
+    """buy/sell/cancel/replace and arm/disarm for strategies; risk below, the gateway below that (all in
+    Python; the orders of FIRE events too, shown in `see_events`)."""
 
     def __init__(self, gateway: OrderGateway, risk: Risk, directory: Directory, book: TopOfBook,
                  metrics: Metrics, first_token: int = 1) -> None:
@@ -46,9 +49,47 @@ class OrderRouter:
         self.risk_rejects = 0
         lat = metrics.latency
         self._decision, self._s2o, self._t2o = lat["tick_to_decision"], lat["strategy_to_order"], lat["tick_to_order"]
+        if "tick_to_order_armed" not in lat:  # a Metrics made before host.strategy.armed was imported
+            lat["tick_to_order_armed"] = LatencyRecorder("tick_to_order_armed")
+        self._t2o_armed = lat["tick_to_order_armed"]
+        self._init_armed()
+
+    def attach(self, device) -> None:
+        """The device the run's rules are armed on (its events reach `see_events`)."""
+        self.device = device
 
     def see_events(self, batch: np.ndarray) -> None:
-        """The events about to reach the strategy (the Python risk reads the host's book instead)."""
+        """The events about to reach the strategy: the orders of FIRE events go, through the Python risk. It
+        reads the host's book, which has the whole batch (a packet's events; the native path checks against
+        the book at the FIRE event)."""
+        if self.armed_rules:
+            fired = self.fire_records(batch)
+            if fired is not None:
+                for f in fired:
+                    self._fire(f)
+
+    def _fire(self, f) -> None:
+        locate, side, shares, price = int(f["locate"]), chr(f["fire_side"]), int(f["fire_shares"]), int(f["fire_price"])
+        rejected = len(self.pending)
+        self._firing = True
+        try:
+            token = self._new(locate, Side(side), shares, price, chr(f["fire_tif"]))
+        finally:
+            self._firing = False
+        refused = len(self.pending) > rejected
+        if refused:
+            self.fires_refused += 1
+        else:
+            self.fires_sent += 1
+        self.fire_log.append(Fire(int(f["fire_rule"]), int(f["fire_tag"]), token,
+                                  self.directory.by_locate.get(locate, f"#{locate}"), side, shares, price,
+                                  int(f["seq"]), not refused, self.pending[-1].reason if refused else "",
+                                  int(f["fire_left"])))
+        if int(f["fire_left"]) == 0:
+            self.armed_rules.pop(int(f["fire_rule"]), None)
+
+    def collect_fires(self) -> None:
+        """Fires the native path sent or refused since the last call, into the updates (none here)."""
 
     def buy(self, symbol: str | int, shares: int, price: int, tif: str = "0") -> int:
         """A buy limit order (Price(4)); its token. Rejections come back as REJECTED updates."""
@@ -94,7 +135,11 @@ class OrderRouter:
         if rx:
             self._decision.add(t0 - rx)
             self._t2o.add(t_wire - rx)
+            if self._firing:  # a fired order (Python path)
+                self._t2o_armed.add(t_wire - rx)
         self._s2o.add(t_wire - t0)
+
+    _firing = False
 
     def replace(self, token: int, shares: int, price: int, tif: str = "0") -> int:
         """Replace an open order by `shares` at `price` under a new token: the new token (0 if `token` is not
@@ -157,7 +202,58 @@ class NativeOrderRouter(OrderRouter):
         self._native_gateway = gateway
         self._session = gateway.session
         self._active = gateway.session.state.__class__.ACTIVE
-        self._enter, self.see_events = path.fast_enter, path.see_events  # type: ignore[method-assign]
+        self._enter, self.see_events = path.fast_enter, path.on_events  # type: ignore[method-assign]
+
+    def attach(self, device) -> None:
+        """The device the rules are armed on. A C++ device hands each collected batch to the path in C++
+        (FIRE events' orders sent before Python sees the batch); a Python one through `see_events`."""
+        self.device = device
+        attach = getattr(device, "attach_orders", None)
+        if attach is not None:
+            attach(self.path)
+            self.see_events = _noop  # type: ignore[method-assign]  # the path has seen the batch already
+        self.sync_session()
+
+    def sync_session(self) -> None:
+        """Tell the path whether the session takes orders (fired orders are sent only then); the session's
+        `on_state` keeps it current from then on."""
+        self.path.active = self._session.state is self._active
+
+    def arm(self, index: int, symbol: str | int, *args, **kwargs):
+        locate = self._locate_of(symbol)
+        name = symbol if isinstance(symbol, str) else self.directory.by_locate.get(locate)
+        if name is not None and not self.path.named(locate):
+            self.path.set_symbol(locate, name)  # the path names a fired order's symbol
+        return super().arm(index, locate, *args, **kwargs)
+
+    def collect_fires(self) -> None:
+        """What the path made of the fires since the last call: sent (timed), refused by risk (a REJECTED
+        update with its reason), or not written (the gateway's REJECTED update)."""
+        path = self.path
+        if not path.fires_waiting:
+            return
+        for rule, tag, token, result, reason, seq, locate, side, shares, price, _tif, rx, sent_ns, left in \
+                path.take_fires():
+            if left == 0:
+                self.armed_rules.pop(rule, None)
+            name = path.symbol(locate) or self.directory.by_locate.get(locate, f"#{locate}")
+            why = ""
+            if result > 0:
+                self.fires_sent += 1
+                self.orders += 1
+                if rx:
+                    self._t2o.add(sent_ns - rx)
+                    self._t2o_armed.add(sent_ns - rx)
+            elif result == -2:
+                self.fires_refused += 1
+                self.risk_rejects += 1
+                why = f"risk: {ORDER_REASONS[reason]}"
+                self.pending.append(OrderUpdate(_REJECTED, token, name, Side(side), shares, price, why, _now()))
+            else:
+                self.orders += 1
+                why = "not sent"
+                self._native_gateway.not_sent(token, name, Side(side), dropped=result == -4)
+            self.fire_log.append(Fire(rule, tag, token, name, side, shares, price, seq, result > 0, why, left))
 
     @property
     def next_token(self) -> int:  # type: ignore[override]
@@ -270,6 +366,10 @@ class NativeOrderRouter(OrderRouter):
     def position(self, symbol: str) -> int:
         locate = self.directory.by_symbol.get(symbol)
         return self.path.position(locate) if locate is not None else 0
+
+
+def _noop(batch: np.ndarray) -> None:
+    pass
 
 
 def make_router(gateway: OrderGateway, risk: Risk | NativeRisk, directory: Directory, book: TopOfBook,
