@@ -439,5 +439,33 @@ def regs_section(rg: ModuleType) -> list[str]:
     return [*out, "}};", "", "}  // namespace tickgate::regs", ""]
 
 
-`ouch_section`, `soup_section`, `events_section`, `shm_section`, `f2_section`, `regs_section`, `rules_section`;
-`kind_enum` gives the kinds of wire fields.
+def f2_section(f2: ModuleType) -> list[str]:
+    """Namespace tickgate::f2, from protocol/f2_map.py: every constant it exports (PCI IDs, BARs, the host
+    ring's sizes and alignment, the ingress window), `CL_DEVICE_IDS` as its bounds, `RingControl` as bits."""
+    out = ["namespace tickgate::f2 {", ""]
+    for name in f2.__all__:
+        value = getattr(f2, name)
+        if isinstance(value, bool) or callable(value):
+            continue
+        if isinstance(value, int):
+            out.append(f"inline constexpr std::uint64_t k{_camel(_ident(name))} = {value:#x};")
+        elif isinstance(value, str):
+            out.append(f'inline constexpr std::string_view k{_camel(_ident(name))} = "{value}";')
+        elif isinstance(value, range) and value.step == 1:
+            out += [f"inline constexpr std::uint64_t k{_camel(_ident(name))}First = {value.start:#x};",
+                    f"inline constexpr std::uint64_t k{_camel(_ident(name))}Last = {value.stop - 1:#x};"]
+        else:
+            raise ValueError(f"f2_map.{name}: no C++ form for {value!r}")
+    out += ["", "/// Bits of the `ring_control` register.", "namespace ring_control {"]
+    out += [f"inline constexpr std::uint32_t k{_camel(m.name)} = {int(m):#x};" for m in f2.RingControl]
+    return [*out, "}  // namespace ring_control", "", "}  // namespace tickgate::f2", ""]
+
+
+def rules_section(ru: ModuleType) -> list[str]:
+    """Namespace tickgate::rules, from protocol/rules.py: the conditions, price modes and constants."""
+    out = ["namespace tickgate::rules {", "", "using events::EnumMember;", "",
+           f"inline constexpr std::size_t kMaxRules = {ru.MAX_RULES};",
+           f"inline constexpr std::uint64_t kImbalanceOne = {ru.IMBALANCE_ONE};  // the ratio 1.0 (Q16.16)", ""]
+    for e in (ru.RuleCondition, ru.PriceMode):
+        out += _enum(e)
+    return [*out, "}  // namespace tickgate::rules", ""]
