@@ -28,6 +28,7 @@ LATENCIES: dict[str, str] = {
     "tick_to_decision": "packet received -> the strategy asking for an order",
     "strategy_to_order": "order asked for by the strategy -> its bytes written to the gateway socket",
     "tick_to_order": "packet received -> order bytes written (tick to trade)",
+    "tick_to_order_armed": "packet received -> fired order bytes written (armed rules)",
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tickgate.host.backend import BACKENDS, open_backend
 
-from .args import add_card_arguments, add_source_arguments, card_config, is_live, open_source_of
+from .args import add_card_arguments, add_source_arguments, card_config, is_live, open_source_of, two_lines
 
 __all__ = ["add_parser"]
 
@@ -30,8 +30,9 @@ def _print_summary(result, out=None) -> None:
 
 
 def _is_file(args: argparse.Namespace) -> bool:
-    """Whether the source is a file (read by the native reader), not a generator or a live feed."""
-    return not (args.source.startswith("gen:") or is_live(args))
+    """Whether the source is one file (read by the native reader), not a generator, a live feed or two lines
+    (merged by `feeds.lines` in Python)."""
+    return not (args.source.startswith("gen:") or is_live(args) or two_lines(args))
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:

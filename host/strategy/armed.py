@@ -12,15 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tickgate.host.metrics import LATENCIES
 from tickgate.protocol.events import KIND_DTYPES, EventKind
 from tickgate.protocol.registers import REGISTER_MAP
 from tickgate.protocol.rules import PriceMode, Rule, RuleCondition, rule_writes
 
 __all__ = ["ArmedRules", "Fire"]
 
-# A latency of the run summary beside tick_to_order (its place is host/metrics.py's LATENCIES, at merge).
-LATENCIES.setdefault("tick_to_order_armed", "packet received -> fired order bytes written (armed rules)")
 
 _FIRE = int(EventKind.FIRE)
 _FIRE_DTYPE = KIND_DTYPES[EventKind.FIRE]
