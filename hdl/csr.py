@@ -184,12 +184,12 @@ class CsrBlock(wiring.Component):
     Ports: `bus` (In(AxiLiteSignature)), `counters` (In, a 64-bit field per counter name), `status`
     (In(SessionStatus)), `gauges` (In, 32 bits per `GAUGES` name), `latency` (In, 64 bits per `WIDE_GAUGES`
     name), `cfg` (Out(CsrConfig)), `clear` (Out(1), one cycle per clear command), `symbol_write`
-    (Out(SymbolWrite), one cycle per write of the `symbol_write` register), `ring_reset` (Out(1), one cycle
-    per ring reset command).
+    (Out(SymbolWrite), one cycle per write of the `symbol_write` register); with `ring` (an F2 card: a ring
+    writer, `hdl.pcim`, follows `cfg.ring`) also `ring_reset` (Out(1), one cycle per ring reset command).
     """
 
     def __init__(self, counters: Sequence[str], *, addr_width: int = ADDR_WIDTH, cap_orders: int = 0,
-                 cap_levels: int = 0, cap_symbols: int = 0) -> None:
+                 cap_levels: int = 0, cap_symbols: int = 0, ring: bool = False) -> None:
         _check_map()
         names = tuple(counters)
         if unknown := [n for n in names if n not in counter_names()]:
@@ -205,7 +205,8 @@ class CsrBlock(wiring.Component):
             if not isinstance(value, int) or not 0 <= value < 1 << 32:
                 raise ValueError(f"{name} must fit 32 bits, not {value!r}")
         self.counter_names = names
-        super().__init__({
+        self.ring = ring
+        ports = {
             "bus": In(AxiLiteSignature(addr_width)),
             "counters": In(data.StructLayout(dict.fromkeys(names, 64))),
             "status": In(SessionStatus),
@@ -214,8 +215,10 @@ class CsrBlock(wiring.Component):
             "cfg": Out(CsrConfig),
             "clear": Out(1),
             "symbol_write": Out(SymbolWrite),
-            "ring_reset": Out(1),
-        })
+        }
+        if ring:
+            ports["ring_reset"] = Out(1)
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -240,7 +243,9 @@ class CsrBlock(wiring.Component):
             m.d.sync += [w_full.eq(1), w_data.eq(bus.wdata), w_strb.eq(bus.wstrb)]
         with m.If(bus.bvalid & bus.bready):
             m.d.sync += bus.bvalid.eq(0)
-        m.d.sync += [self.clear.eq(0), self.symbol_write.valid.eq(0), self.ring_reset.eq(0)]
+        m.d.sync += [self.clear.eq(0), self.symbol_write.valid.eq(0)]
+        if self.ring:
+            m.d.sync += self.ring_reset.eq(0)
         byte_mask = Cat(*(w_strb[i].replicate(8) for i in range(4)))
         with m.If(aw_full & w_full & ~bus.bvalid):
             m.d.sync += [aw_full.eq(0), w_full.eq(0), bus.bvalid.eq(1), bus.bresp.eq(SLVERR)]
@@ -255,7 +260,9 @@ class CsrBlock(wiring.Component):
                             m.d.sync += [self.symbol_write.valid.eq(1), self.symbol_write.set.eq(w_data[0])]
                         if name == "ring_control":
                             with m.If(w_strb[RING_RESET_BIT // 8] & w_data[RING_RESET_BIT]):
-                                m.d.sync += [self.ring_reset.eq(1), store["ring_consumer"].eq(0)]
+                                m.d.sync += store["ring_consumer"].eq(0)
+                                if self.ring:
+                                    m.d.sync += self.ring_reset.eq(1)
 
         # Read: answer one cycle after the address, from the value at that cycle.
         wide = {**{n: self.counters[n] for n in self.counter_names},

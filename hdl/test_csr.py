@@ -252,7 +252,7 @@ def test_ring_registers_reset_command_and_gauge():
             m.ctx.set(m.dut.counters[name], value)
             assert await m.read_ok(reg[name]) | await m.read_ok(reg[name] + 4) << 32 == value
 
-    dut = CsrBlock((*COUNTERS, "ring_full", "pcim_errors"))
+    dut = CsrBlock((*COUNTERS, "ring_full", "pcim_errors"), ring=True)
     sim = Simulator(dut)
     sim.add_clock(1e-8)
 
