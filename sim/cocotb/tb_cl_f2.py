@@ -36,9 +36,11 @@ from tickgate.sim.cocotb import tb_option
 
 RING_BASE = 0x0000_0004_2000_3000  # host bus addresses above 4 GiB: the _hi registers matter
 HEAD_ADDR = 0x0000_0004_2100_0040
+HOST_MEMORY = 1 << 40  # sparse: what the host addresses above must fall in
 PCIS_ID = 0x20  # what the F2 shell's PCIS uses for host stores
 POLL = 24  # cycles between head-line polls
 LIMIT = 3_000_000  # cycles
+QUIET = 20_000  # cycles without a new record, while records are due, that fail the run
 
 
 def read_phases(path: Path) -> dict[int, list[bytes]]:
@@ -57,7 +59,8 @@ class Host:
         self.dut = dut
         self.ocl = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "ocl"), dut.clk, dut.rst_n, reset_active_level=False)
         self.pcis = AxiMaster(AxiBus.from_prefix(dut, "pcis"), dut.clk, dut.rst_n, reset_active_level=False)
-        self.ram = AxiRam(AxiBus.from_prefix(dut, "pcim"), dut.clk, dut.rst_n, reset_active_level=False)
+        self.ram = AxiRam(AxiBus.from_prefix(dut, "pcim"), dut.clk, dut.rst_n, reset_active_level=False,
+                          size=HOST_MEMORY)
         for log in ("ocl", "pcis", "pcim"):
             logging.getLogger(f"cocotb.tickgate_f2_shell.{log}").setLevel(logging.WARNING)
         self.records = 1 << size_log2
@@ -87,6 +90,8 @@ class Host:
             await RisingEdge(dut.clk)
             self.cycle += 1
             assert self.cycle < LIMIT, "testbench ran past its cycle limit"
+            if self.cycle % 10_000 == 0:
+                dut._log.info(f"cycle {self.cycle}: {len(self.events) // EVENT_SIZE} records read")
             if dut.pcis_wvalid.value and dut.pcis_wready.value and dut.pcis_wlast.value:
                 self.pcis_last.append(self.cycle)
             if dut.pcim_awvalid.value and dut.pcim_awready.value:
@@ -122,12 +127,40 @@ class Host:
             await self.set_reg("ring_consumer", self.consumer)
         return n
 
+    async def wait_events(self, n: int, what: str, stall: tuple[int, int] | None = None) -> int:
+        """Consume until `n` records are in (stalling `stall[1]` cycles after each `stall[0]` records); fails after
+        QUIET cycles without one. Returns the smallest `ingress_free` seen after a stall."""
+        quiet, since_stall, min_free = 0, 0, 1 << 32
+        while len(self.events) // EVENT_SIZE < n:
+            await ClockCycles(self.dut.clk, POLL)
+            got = await self.consume()
+            quiet = 0 if got else quiet + POLL
+            if quiet >= QUIET:
+                state = {name: await self.reg(name) for name in ("ring_producer", "ring_consumer", "events_ready",
+                                                                 "ingress_free", "ring_full", "events", "messages")}
+                raise AssertionError(f"{what}: {len(self.events) // EVENT_SIZE} records of {n} after {QUIET} quiet "
+                                     f"cycles; head line {self.producer()}, consumer {self.consumer}, {state}")
+            since_stall += got
+            if stall is not None and since_stall >= stall[0]:
+                since_stall = 0
+                await ClockCycles(self.dut.clk, stall[1])
+                min_free = min(min_free, await self.reg("ingress_free"))
+        self.dut._log.info(f"{what}: {n} records in at cycle {self.cycle}")
+        return min_free
+
     async def ring_reset(self) -> None:
         """ENABLE | RESET, then wait for the head line of 0 (the line is painted first so the write shows)."""
         self.ram.write(HEAD_ADDR, b"\xff" * 64)
         await self.set_reg("ring_control", RingControl.ENABLE | RingControl.RESET)
-        while self.ram.read(HEAD_ADDR, 64) != bytes(64):
+        for _ in range(QUIET // POLL):
+            if bytes(self.ram.read(HEAD_ADDR, 64)) == bytes(64):
+                break
             await ClockCycles(self.dut.clk, POLL)
+        else:
+            state = {name: await self.reg(name) for name in ("ring_control", "ring_producer", "ring_consumer",
+                                                             "events_ready", "ring_full", "pcim_errors")}
+            raise AssertionError(f"no head line of 0 {QUIET} cycles after a ring reset: "
+                                 f"{bytes(self.ram.read(HEAD_ADDR, 8)).hex()}, {state}")
         self.consumer = 0
         self.ring_beats.clear()
 
@@ -183,14 +216,11 @@ async def cl_f2_end_to_end(dut) -> None:
         await host.store(batch, n)
         last_beat = host.pcis_last[-1]
         expected += events
-        while len(host.events) // EVENT_SIZE < expected:
-            await ClockCycles(dut.clk, POLL)
-            await host.consume()
+        await host.wait_events(expected, f"paced packet {n}")
         if events:
             latencies.append((n, host.ring_beats[first] - last_beat))
 
     # Bulk: the writer as fast as the ingress buffer takes it, the host stalling every so often.
-    every, stall = setup["stall"]
     done = False
 
     async def writer() -> None:
@@ -200,27 +230,19 @@ async def cl_f2_end_to_end(dut) -> None:
         done = True
 
     cocotb.start_soon(writer())
-    bulk_end = expected + setup["bulk_events"]
-    min_free, since_stall = 64 * setup["ingress_depth"], 0
-    while len(host.events) // EVENT_SIZE < bulk_end:
-        await ClockCycles(dut.clk, POLL)
-        since_stall += await host.consume()
-        if since_stall >= every:
-            since_stall = 0
-            await ClockCycles(dut.clk, stall)
-            min_free = min(min_free, await host.reg("ingress_free"))
+    min_free = await host.wait_events(expected + setup["bulk_events"], "bulk", stall=tuple(setup["stall"]))
     assert done
     ring_full_bulk = await host.reg("ring_full")
     producer_before_reset = await host.reg("ring_producer")
 
     # A ring reset, then the rest of the feed from record 0.
+    dut._log.info(f"ring reset at cycle {host.cycle}: ring_full {ring_full_bulk}, producer {producer_before_reset}")
     await host.ring_reset()
+    dut._log.info(f"ring reset done at cycle {host.cycle}")
     assert await host.reg("ring_consumer") == 0 and await host.reg("ring_producer") == 0
     for n, batch in enumerate(phases[2]):
         await host.store(batch, n)
-    while len(host.events) // EVENT_SIZE < setup["events"]:
-        await ClockCycles(dut.clk, POLL)
-        await host.consume()
+    await host.wait_events(setup["events"], "after the reset")
     await ClockCycles(dut.clk, 400)
     assert await host.consume() == 0, "more records than the model's events"
 
