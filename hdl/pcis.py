@@ -128,8 +128,9 @@ class PcisBridge(wiring.Component):
     """PCIS subordinate (`bus`) between the shell and the pipeline's `dma_in` / `events` streams.
 
     `ingress_depth` and `egress_depth` are FIFO entries (64-byte beats; events). See the module docstring.
-    Ports: `bus` (In(PcisSignature)), `dma_in` (Out, 64-bit words), `events` (In, 512-bit events),
-    `ingress_free` (bytes), `events_ready` (events), `counts` (Out(PcisCounts), increments each cycle).
+    Ports: `bus` (In(ShellAxiSignature) of `platform`), `dma_in` (Out, 64-bit words), `ingress_free` (bytes),
+    `counts` (Out(PcisCounts), increments each cycle); on F1 only (F2 has no egress window): `events` (In,
+    512-bit events) and `events_ready` (events). `egress_depth` does not matter on F2.
     """
 
     def __init__(self, *, ingress_depth: int = 512, egress_depth: int = 512, platform: str = "f1") -> None:
