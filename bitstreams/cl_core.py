@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In
 from tickgate.hdl.csr import AxiLiteSignature
 from tickgate.hdl.pcis import PcisBridge, PcisSignature
 
-__all__ = ["OCL_ADDR_WIDTH", "ClCore"]
+__all__ = ["OCL_ADDR_WIDTH", "ClCore", "connect_ocl"]
 
 OCL_ADDR_WIDTH = 32  # the shell's sh_ocl_awaddr / araddr
 
@@ -58,15 +58,19 @@ class ClCore(wiring.Component):
             pipeline.dma_status.ingress_free.eq(bridge.ingress_free),
             self.pcis_counts.eq(bridge.counts),
         ]
-        csr, ocl = pipeline.csr, self.ocl
-        width = len(csr.awaddr)
-        for name, member in AxiLiteSignature(width).members.items():
-            ours, theirs = getattr(ocl, name), getattr(csr, name)
-            if name in ("awaddr", "araddr"):
-                outside = ours[width:].any()
-                m.d.comb += theirs.eq(Mux(outside, ours[:width] | 1, ours[:width]))
-            elif member.flow == wiring.Out:
-                m.d.comb += theirs.eq(ours)
-            else:
-                m.d.comb += ours.eq(theirs)
+        connect_ocl(m, self.ocl, pipeline.csr)
         return m
+
+
+def connect_ocl(m: Module, ocl, csr) -> None:
+    """The shell's OCL bus (`ocl`, 32-bit addresses) onto the register block's (`csr`); see the module docstring."""
+    width = len(csr.awaddr)
+    for name, member in AxiLiteSignature(width).members.items():
+        ours, theirs = getattr(ocl, name), getattr(csr, name)
+        if name in ("awaddr", "araddr"):
+            outside = ours[width:].any()
+            m.d.comb += theirs.eq(Mux(outside, ours[:width] | 1, ours[:width]))
+        elif member.flow == wiring.Out:
+            m.d.comb += theirs.eq(ours)
+        else:
+            m.d.comb += ours.eq(theirs)

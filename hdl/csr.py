@@ -8,6 +8,10 @@ ones read `id`, `map_version`, the capacities (constructor constants), `status` 
   while the counter runs. A high word read without a preceding low read of the same counter is live.
 - Counters of the map that this card does not have (not given to the constructor) read 0.
 - Writing `control` with bit 1 set pulses `clear` for one cycle (the cycle after the write); bit 1 reads 0.
+- The host event ring (F2, `protocol.f2_map`): `ring_base_*` keep bits 12-63 (the 4 KiB page; bits 0-11 read
+  0), `ring_head_*` bits 6-63 (the 64-byte line), `ring_size_log2` bits 0-4, `ring_control` bit 0 (enable).
+  Writing `ring_control` with bit 1 set pulses `ring_reset` for one cycle and zeroes `ring_consumer` (both
+  indices restart at 0); bit 1 reads 0. `ring_producer` is a gauge of the ring writer.
 - Write strobes select bytes; bits a register does not implement read 0 and ignore writes.
 - Responses: OKAY for reads of any register and writes of read-write ones. SLVERR (data 0, nothing changed)
   for an address outside the map or not word-aligned, and for writes to read-only registers.
@@ -24,13 +28,14 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from tickgate.protocol.f2_map import HEAD_LINE_BYTES, RING_ALIGN, RING_MAX_LOG2, RingControl
 from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, Control, counter_names
 
 from .moldudp64 import SessionConfig, SessionStatus
 from .network_decoder import NetworkConfig
 
 __all__ = ["ADDR_WIDTH", "CAPACITIES", "CONFIG_BITS", "GAUGES", "OKAY", "SLVERR", "WIDE_GAUGES", "AxiLiteSignature",
-           "Bits", "CsrBlock", "CsrConfig", "SymbolWrite", "implemented"]
+           "Bits", "CsrBlock", "CsrConfig", "RingConfig", "SymbolWrite", "implemented"]
 
 #: Byte address bits that span the register map.
 ADDR_WIDTH = (REGISTER_MAP.size - 1).bit_length()
@@ -42,6 +47,9 @@ def _bit(flag: int) -> int:
 
 
 CLEAR_BIT = _bit(Control.CLEAR_COUNTERS)  # of `control`
+RING_RESET_BIT = _bit(RingControl.RESET)  # of `ring_control`
+PAGE_BITS = _bit(RING_ALIGN)  # low address bits of the ring base that are zero (12)
+LINE_BITS = _bit(HEAD_LINE_BYTES)  # low address bits of the head line that are zero (6)
 
 
 class AxiLiteSignature(wiring.Signature):
@@ -75,6 +83,15 @@ class AxiLiteSignature(wiring.Signature):
         return f"AxiLiteSignature({self.addr_width})"
 
 
+#: The host event ring as the host set it (F2): addresses as page / line numbers, the host's consumer index.
+RingConfig = data.StructLayout({
+    "enable": 1,
+    "base_page": 64 - PAGE_BITS,  # ring base address >> 12
+    "head_line": 64 - LINE_BITS,  # head line address >> 6
+    "size_log2": RING_MAX_LOG2.bit_length(),
+    "consumer": 32,
+})
+
 #: What the read-write registers drive: control bits, the session tracker's and the front end's configuration.
 CsrConfig = data.StructLayout({
     "enable": 1,
@@ -84,10 +101,11 @@ CsrConfig = data.StructLayout({
     "net": NetworkConfig,
     "symbol_index": 16,
     "symbol_name": 64,
+    "ring": RingConfig,
 })
 
 #: Read-only registers whose values are live inputs (`gauges` port), 32 bits each.
-GAUGES = ("orders_live", "symbols_live", "events_ready", "ingress_free", "latency_min", "latency_max")
+GAUGES = ("orders_live", "symbols_live", "events_ready", "ingress_free", "latency_min", "latency_max", "ring_producer")
 #: Read-only 64-bit registers that are not counters (`latency` port).
 WIDE_GAUGES = ("latency_count", "latency_sum")
 
@@ -126,6 +144,13 @@ CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
     "symbol_name_lo": (Bits("symbol_name", 32, field_lo=0),),
     "symbol_name_hi": (Bits("symbol_name", 32, field_lo=32),),
     "symbol_write": (),  # a command: pulses `symbol_write`, stores nothing
+    "ring_base_lo": (Bits("ring.base_page", 32 - PAGE_BITS, reg_lo=PAGE_BITS),),
+    "ring_base_hi": (Bits("ring.base_page", 32, field_lo=32 - PAGE_BITS),),
+    "ring_head_lo": (Bits("ring.head_line", 32 - LINE_BITS, reg_lo=LINE_BITS),),
+    "ring_head_hi": (Bits("ring.head_line", 32, field_lo=32 - LINE_BITS),),
+    "ring_size_log2": (Bits("ring.size_log2", RING_MAX_LOG2.bit_length()),),
+    "ring_control": (Bits("ring.enable", 1, reg_lo=_bit(RingControl.ENABLE)),),
+    "ring_consumer": (Bits("ring.consumer", 32),),
 }
 
 
@@ -159,11 +184,12 @@ class CsrBlock(wiring.Component):
     Ports: `bus` (In(AxiLiteSignature)), `counters` (In, a 64-bit field per counter name), `status`
     (In(SessionStatus)), `gauges` (In, 32 bits per `GAUGES` name), `latency` (In, 64 bits per `WIDE_GAUGES`
     name), `cfg` (Out(CsrConfig)), `clear` (Out(1), one cycle per clear command), `symbol_write`
-    (Out(SymbolWrite), one cycle per write of the `symbol_write` register).
+    (Out(SymbolWrite), one cycle per write of the `symbol_write` register); with `ring` (an F2 card: a ring
+    writer, `hdl.pcim`, follows `cfg.ring`) also `ring_reset` (Out(1), one cycle per ring reset command).
     """
 
     def __init__(self, counters: Sequence[str], *, addr_width: int = ADDR_WIDTH, cap_orders: int = 0,
-                 cap_levels: int = 0, cap_symbols: int = 0) -> None:
+                 cap_levels: int = 0, cap_symbols: int = 0, ring: bool = False) -> None:
         _check_map()
         names = tuple(counters)
         if unknown := [n for n in names if n not in counter_names()]:
@@ -179,7 +205,8 @@ class CsrBlock(wiring.Component):
             if not isinstance(value, int) or not 0 <= value < 1 << 32:
                 raise ValueError(f"{name} must fit 32 bits, not {value!r}")
         self.counter_names = names
-        super().__init__({
+        self.ring = ring
+        ports = {
             "bus": In(AxiLiteSignature(addr_width)),
             "counters": In(data.StructLayout(dict.fromkeys(names, 64))),
             "status": In(SessionStatus),
@@ -188,7 +215,10 @@ class CsrBlock(wiring.Component):
             "cfg": Out(CsrConfig),
             "clear": Out(1),
             "symbol_write": Out(SymbolWrite),
-        })
+        }
+        if ring:
+            ports["ring_reset"] = Out(1)
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -214,6 +244,8 @@ class CsrBlock(wiring.Component):
         with m.If(bus.bvalid & bus.bready):
             m.d.sync += bus.bvalid.eq(0)
         m.d.sync += [self.clear.eq(0), self.symbol_write.valid.eq(0)]
+        if self.ring:
+            m.d.sync += self.ring_reset.eq(0)
         byte_mask = Cat(*(w_strb[i].replicate(8) for i in range(4)))
         with m.If(aw_full & w_full & ~bus.bvalid):
             m.d.sync += [aw_full.eq(0), w_full.eq(0), bus.bvalid.eq(1), bus.bresp.eq(SLVERR)]
@@ -226,6 +258,11 @@ class CsrBlock(wiring.Component):
                             m.d.sync += self.clear.eq(w_strb[CLEAR_BIT // 8] & w_data[CLEAR_BIT])
                         if name == "symbol_write":
                             m.d.sync += [self.symbol_write.valid.eq(1), self.symbol_write.set.eq(w_data[0])]
+                        if name == "ring_control":
+                            with m.If(w_strb[RING_RESET_BIT // 8] & w_data[RING_RESET_BIT]):
+                                m.d.sync += store["ring_consumer"].eq(0)
+                                if self.ring:
+                                    m.d.sync += self.ring_reset.eq(1)
 
         # Read: answer one cycle after the address, from the value at that cycle.
         wide = {**{n: self.counters[n] for n in self.counter_names},

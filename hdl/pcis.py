@@ -1,4 +1,4 @@
-"""The F1 PCIS AXI-4 subordinate: XDMA H2C writes into the ingress window, C2H reads from the egress window.
+"""The PCIS AXI-4 subordinate: host writes into the ingress window; on F1 C2H reads from the egress window.
 
 The windows (`protocol.f1_map`) are FIFO ports: addresses inside a window do not matter, order does.
 
@@ -19,6 +19,12 @@ The windows (`protocol.f1_map`) are FIFO ports: addresses inside a window do not
   address decides its window. F1's PCIS has no AxBURST (INCR); the burst type would not matter to a FIFO port.
 - One write burst and one read burst at a time (AW and AR taken when the previous one has answered).
 
+F2 (`platform="f2"`, `protocol.f2_map`): the bus has the F2 shell's signals (16-bit IDs, AxBURST and the
+attributes, user signals; RUSER driven 0). The host stores packets through a write-combining mapping; the shell
+issues INCR bursts, and a write burst of another type answers SLVERR (counted in `bad_writes`). Events leave over
+PCIM (`hdl.pcim`), so there is no egress FIFO: every read answers at once with zeros, SLVERR in the egress
+window and DECERR elsewhere (counted in `bad_reads`), so a stray host read never waits for the 8 us timeout.
+
 `ingress_free` is free FIFO entries times 64 bytes: a write that starts 64-byte aligned and is at most that
 long always fits. `events_ready` is the egress FIFO's level.
 """
@@ -33,13 +39,16 @@ from amaranth.lib.wiring import In, Out
 from tickgate.protocol.events import EVENT_SIZE
 from tickgate.protocol.f1_map import EGRESS_BASE, EGRESS_SIZE, INGRESS_BASE, INGRESS_SIZE
 
-__all__ = ["BEAT_BYTES", "DECERR", "OKAY", "SLVERR", "PcisBridge", "PcisCounts", "PcisSignature"]
+__all__ = ["BEAT_BYTES", "DECERR", "INCR", "OKAY", "PLATFORMS", "SLVERR", "PcisBridge", "PcisCounts", "PcisSignature",
+           "ShellAxiSignature"]
 
 BEAT_BYTES = 64  # the PCIS data bus: 512 bits
 LANE_BYTES = 8  # one `dma_in` word
 LANES = BEAT_BYTES // LANE_BYTES
 FULL_SIZE = (BEAT_BYTES - 1).bit_length()  # AxSIZE of whole 64-byte beats (6)
 OKAY, SLVERR, DECERR = 0b00, 0b10, 0b11
+USER_BITS = 55  # AxUSER of the F2 shell's AXI-4 buses
+DATA_USER_BITS = 64  # WUSER / RUSER of the F2 shell's AXI-4 buses
 if EVENT_SIZE != BEAT_BYTES:
     raise AssertionError("one event is one PCIS beat")
 
@@ -53,15 +62,28 @@ PcisCounts = data.StructLayout({
 })
 
 
-class PcisSignature(wiring.Signature):
-    """The F1 PCIS AXI-4 bus as the shell drives it (`sh_cl_dma_pcis_*`), seen from the manager.
+PLATFORMS = ("f1", "f2")
+ID_WIDTHS = {"f1": (6,), "f2": (16,)}  # PCIS AXI ID bits on each platform
+INCR = 0b01  # AxBURST of an incrementing burst, the only kind the shells issue and take
 
-    Member names are AXI's (`awid`, `awaddr`, ...). 512-bit data, 64-bit addresses, `id_width`-bit IDs (6 on F1).
+
+class ShellAxiSignature(wiring.Signature):
+    """A 512-bit AXI-4 bus of the AWS shell (PCIS, and PCIM on F2), seen from the manager.
+
+    Member names are AXI's (`awid`, `awaddr`, ...): 512-bit data, `addr_width`-bit addresses, `id_width`-bit IDs.
+    `platform` "f1": the F1 PCIS (6-bit IDs, no AxBURST, no attributes). "f2": every signal of the F2 shell's
+    `cl_ports.vh` for PCIS and PCIM: AxBURST, AxCACHE, AxLOCK, AxPROT, AxQOS, AxUSER (55 bits), WID, WUSER and
+    RUSER (64 bits); the F2 shell supports none of the attributes (its errata), but its ports carry them.
     """
 
-    def __init__(self, id_width: int = 6, addr_width: int = 64) -> None:
-        self.id_width, self.addr_width = id_width, addr_width
-        super().__init__({
+    def __init__(self, id_width: int = 6, addr_width: int = 64, *, platform: str = "f1") -> None:
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {PLATFORMS}, not {platform!r}")
+        for name, value in (("id width", id_width), ("address width", addr_width)):
+            if not isinstance(value, int) or not 1 <= value <= 64:
+                raise ValueError(f"{name} must be an integer from 1 to 64, not {value!r}")
+        self.id_width, self.addr_width, self.platform = id_width, addr_width, platform
+        members = {
             "awid": Out(id_width), "awaddr": Out(addr_width), "awlen": Out(8), "awsize": Out(3),
             "awvalid": Out(1), "awready": In(1),
             "wdata": Out(8 * BEAT_BYTES), "wstrb": Out(BEAT_BYTES), "wlast": Out(1), "wvalid": Out(1),
@@ -71,16 +93,29 @@ class PcisSignature(wiring.Signature):
             "arvalid": Out(1), "arready": In(1),
             "rid": In(id_width), "rdata": In(8 * BEAT_BYTES), "rresp": In(2), "rlast": In(1), "rvalid": In(1),
             "rready": Out(1),
-        })
+        }
+        if platform == "f2":
+            for ch in ("aw", "ar"):
+                members |= {f"{ch}burst": Out(2), f"{ch}cache": Out(4), f"{ch}lock": Out(1), f"{ch}prot": Out(3),
+                            f"{ch}qos": Out(4), f"{ch}user": Out(USER_BITS)}
+            members |= {"wid": Out(id_width), "wuser": Out(DATA_USER_BITS), "ruser": In(DATA_USER_BITS)}
+        super().__init__(members)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and (other.id_width, other.addr_width) == (self.id_width, self.addr_width)
+        return type(other) is type(self) and self._key() == other._key()
+
+    def _key(self) -> tuple[int, int, str]:
+        return self.id_width, self.addr_width, self.platform
 
     def __hash__(self) -> int:
-        return hash((type(self), self.id_width, self.addr_width))
+        return hash((type(self), self._key()))
 
     def __repr__(self) -> str:
-        return f"PcisSignature({self.id_width}, {self.addr_width})"
+        return f"ShellAxiSignature({self.id_width}, {self.addr_width}, platform={self.platform!r})"
+
+
+#: The name the F1 code knows the PCIS bus by.
+PcisSignature = ShellAxiSignature
 
 
 def _in_window(addr, base: int, size: int):
@@ -93,36 +128,43 @@ class PcisBridge(wiring.Component):
     """PCIS subordinate (`bus`) between the shell and the pipeline's `dma_in` / `events` streams.
 
     `ingress_depth` and `egress_depth` are FIFO entries (64-byte beats; events). See the module docstring.
-    Ports: `bus` (In(PcisSignature)), `dma_in` (Out, 64-bit words), `events` (In, 512-bit events),
-    `ingress_free` (bytes), `events_ready` (events), `counts` (Out(PcisCounts), increments each cycle).
+    Ports: `bus` (In(ShellAxiSignature) of `platform`), `dma_in` (Out, 64-bit words), `ingress_free` (bytes),
+    `counts` (Out(PcisCounts), increments each cycle); on F1 only (F2 has no egress window): `events` (In,
+    512-bit events) and `events_ready` (events). `egress_depth` does not matter on F2.
     """
 
-    def __init__(self, *, ingress_depth: int = 512, egress_depth: int = 512, id_width: int = 6) -> None:
+    def __init__(self, *, ingress_depth: int = 512, egress_depth: int = 512, platform: str = "f1") -> None:
         for name, depth in (("ingress_depth", ingress_depth), ("egress_depth", egress_depth)):
             if not isinstance(depth, int) or isinstance(depth, bool) or not 2 <= depth <= 1 << 20:
                 raise ValueError(f"{name} must be an integer from 2 to 2**20, not {depth!r}")
-        self.ingress_depth, self.egress_depth = ingress_depth, egress_depth
-        super().__init__({
-            "bus": In(PcisSignature(id_width)),
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {PLATFORMS}, not {platform!r}")
+        self.ingress_depth, self.egress_depth, self.platform = ingress_depth, egress_depth, platform
+        self.egress = platform == "f1"  # F2: events leave over PCIM, not by reads of this bus
+        ports = {
+            "bus": In(ShellAxiSignature(*ID_WIDTHS[platform], platform=platform)),
             "dma_in": Out(stream.Signature(unsigned(8 * LANE_BYTES))),
-            "events": In(stream.Signature(unsigned(8 * BEAT_BYTES))),
             "ingress_free": Out(32),
-            "events_ready": Out(32),
             "counts": Out(PcisCounts),
-        })
+        }
+        if self.egress:
+            ports |= {"events": In(stream.Signature(unsigned(8 * BEAT_BYTES))), "events_ready": Out(32)}
+        super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
         m = Module()
         bus = self.bus
         m.submodules.ingress = ingress = SyncFIFOBuffered(width=8 * BEAT_BYTES + LANES, depth=self.ingress_depth)
-        m.submodules.egress = egress = SyncFIFOBuffered(width=8 * BEAT_BYTES, depth=self.egress_depth)
-        m.d.comb += [
-            self.ingress_free.eq((self.ingress_depth - ingress.level) * BEAT_BYTES),
-            self.events_ready.eq(egress.level),
-            egress.w_data.eq(self.events.payload),
-            egress.w_en.eq(self.events.valid),
-            self.events.ready.eq(egress.w_rdy),
-        ]
+        m.d.comb += self.ingress_free.eq((self.ingress_depth - ingress.level) * BEAT_BYTES)
+        egress = None
+        if self.egress:
+            m.submodules.egress = egress = SyncFIFOBuffered(width=8 * BEAT_BYTES, depth=self.egress_depth)
+            m.d.comb += [
+                self.events_ready.eq(egress.level),
+                egress.w_data.eq(self.events.payload),
+                egress.w_en.eq(self.events.valid),
+                self.events.ready.eq(egress.w_rdy),
+            ]
         self._writes(m, bus, ingress)
         self._lanes(m, ingress)
         self._reads(m, bus, egress)
@@ -143,6 +185,8 @@ class PcisBridge(wiring.Component):
                 m.d.comb += bus.awready.eq(1)
                 with m.If(bus.awvalid):
                     ok = bus.awsize == FULL_SIZE
+                    if self.platform == "f2":
+                        ok &= bus.awburst == INCR
                     ingress_hit = _in_window(bus.awaddr, INGRESS_BASE, INGRESS_SIZE)
                     egress_hit = _in_window(bus.awaddr, EGRESS_BASE, EGRESS_SIZE)
                     m.d.sync += [
@@ -189,8 +233,9 @@ class PcisBridge(wiring.Component):
                 m.d.comb += ingress.r_en.eq(1)
                 m.d.sync += sent.eq(0)
 
-    def _reads(self, m: Module, bus, egress: SyncFIFOBuffered) -> None:
-        """AR, then arlen + 1 beats from a registered R stage: an event each, or zeros when none waits."""
+    def _reads(self, m: Module, bus, egress: SyncFIFOBuffered | None) -> None:
+        """AR, then arlen + 1 beats from a registered R stage: an event each, or zeros when none waits (F2: zeros
+        and an error, always)."""
         counts = self.counts
         from_fifo = Signal()
         resp = Signal(2)
@@ -200,26 +245,28 @@ class PcisBridge(wiring.Component):
             with m.State("ADDRESS"):
                 m.d.comb += bus.arready.eq(1)
                 with m.If(bus.arvalid):
-                    ok = bus.arsize == FULL_SIZE
+                    ok = Const(egress is not None) & (bus.arsize == FULL_SIZE)
                     ingress_hit = _in_window(bus.araddr, INGRESS_BASE, INGRESS_SIZE)
                     egress_hit = _in_window(bus.araddr, EGRESS_BASE, EGRESS_SIZE)
                     m.d.sync += [
                         bus.rid.eq(bus.arid),
                         left.eq(bus.arlen + 1),
-                        from_fifo.eq(egress_hit & ok),
                         resp.eq(Mux(egress_hit & ok, OKAY, Mux(ingress_hit | egress_hit, SLVERR, DECERR))),
                         counts.bad_reads.eq(~(egress_hit & ok)),
                     ]
+                    if egress is not None:
+                        m.d.sync += from_fifo.eq(egress_hit & ok)
                     m.next = "DATA"
             with m.State("DATA"), m.If(~bus.rvalid | bus.rready):
                 with m.If(left != 0):
-                    have = from_fifo & egress.r_rdy
-                    m.d.comb += egress.r_en.eq(have)
-                    m.d.sync += [
-                        bus.rvalid.eq(1), bus.rdata.eq(Mux(have, egress.r_data, 0)), bus.rresp.eq(resp),
-                        bus.rlast.eq(left == 1), left.eq(left - 1),
-                        counts.egress_underflow.eq(from_fifo & ~egress.r_rdy),
-                    ]
+                    m.d.sync += [bus.rvalid.eq(1), bus.rresp.eq(resp), bus.rlast.eq(left == 1), left.eq(left - 1)]
+                    if egress is None:
+                        m.d.sync += bus.rdata.eq(0)
+                    else:
+                        have = from_fifo & egress.r_rdy
+                        m.d.comb += egress.r_en.eq(have)
+                        m.d.sync += [bus.rdata.eq(Mux(have, egress.r_data, 0)),
+                                     counts.egress_underflow.eq(from_fifo & ~egress.r_rdy)]
                 with m.Else():
                     m.d.sync += bus.rvalid.eq(0)
                     m.next = "ADDRESS"

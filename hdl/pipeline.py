@@ -8,6 +8,8 @@
 `input` picks the input side: "dma" (the F1 path: `dma_in`, 64-bit words of `protocol.moldudp64.pack_dma`
 batches), "network" (`i`, Ethernet frames) or "packets" (`i`, MoldUDP64 packets, for tests). Events equal
 `model.card.ReferenceCard`'s for the same configuration (every field but `ts_local`, a cycle count here).
+With `ring` (the F2 card) the pipeline also has `ring`: the host event ring's registers out to a ring writer
+(`hdl.pcim.RingWriter`), its producer index and counts (`ring_full`, `pcim_errors`) back into the map.
 Latency statistics count cycles from a record leaving the decoder, plus the decoder's fixed two cycles,
 to its message's first event: from the beat holding the message's last byte when nothing backs up.
 """
@@ -24,24 +26,26 @@ from .decoder import DECODER_COUNTERS, ItchDecoder
 from .ethernet import ETH_COUNTERS, EthernetFrontEnd
 from .event_record import EVENT_BITS
 from .layouts import DecodedRecord, PacketBeat
+from .pcim import RingControlSignature, RingCounts
 from .queue import StreamQueue
 
-__all__ = ["DECODER_LATENCY", "INPUTS", "DmaStatus", "Pipeline", "pipeline_counters"]
+__all__ = ["DECODER_LATENCY", "INPUTS", "RING_COUNTERS", "DmaStatus", "Pipeline", "pipeline_counters"]
 
 INPUTS = ("dma", "network", "packets")
 DECODER_LATENCY = 2  # cycles from a message's last beat to its record, when nothing backs up
 DMA_COUNTERS = ("dma_bad_length", "dma_skipped_words", "packets_oversize")
+RING_COUNTERS = tuple(RingCounts.members)  # the F2 host event ring's
 
 #: Levels of the F1 shell adapter's buffers, shown in registers of the same names.
 DmaStatus = data.StructLayout({"events_ready": 32, "ingress_free": 32})
 
 
-def pipeline_counters(input: str) -> tuple[str, ...]:
-    """The register-map counters a pipeline with this input side keeps."""
+def pipeline_counters(input: str, *, ring: bool = False) -> tuple[str, ...]:
+    """The register-map counters a pipeline with this input side (and a host event ring, if `ring`) keeps."""
     if input not in INPUTS:
         raise ValueError(f"input must be one of {INPUTS}, not {input!r}")
     front = {"dma": DMA_COUNTERS, "network": ETH_COUNTERS, "packets": ()}[input]
-    return (*front, *DECODER_COUNTERS, *BOOK_COUNTERS)
+    return (*front, *(RING_COUNTERS if ring else ()), *DECODER_COUNTERS, *BOOK_COUNTERS)
 
 
 class Pipeline(wiring.Component):
@@ -49,10 +53,11 @@ class Pipeline(wiring.Component):
     the decoder and the book engine (bursts of short messages wait there)."""
 
     def __init__(self, geometry: BookGeometry | None = None, *, input: str = "dma", queue_depth: int = 32,
-                 max_packet: int = MAX_PACKET) -> None:
+                 max_packet: int = MAX_PACKET, ring: bool = False) -> None:
         self.geometry = geometry or BookGeometry()
         self.input = input
-        self.counter_names = pipeline_counters(input)
+        self.ring_port = ring
+        self.counter_names = pipeline_counters(input, ring=ring)
         self._queue_depth = queue_depth
         self._max_packet = max_packet
         ports = {
@@ -65,6 +70,8 @@ class Pipeline(wiring.Component):
             ports["dma_in"] = In(stream.Signature(unsigned(64)))
         else:
             ports["i"] = In(stream.Signature(PacketBeat))
+        if ring:
+            ports["ring"] = Out(RingControlSignature)
         super().__init__(ports)
 
     def elaborate(self, platform) -> Module:
@@ -73,7 +80,7 @@ class Pipeline(wiring.Component):
         m.submodules.decoder = decoder = ItchDecoder()
         m.submodules.engine = engine = BookEngine(g)
         m.submodules.csr = csr = CsrBlock(self.counter_names, cap_orders=g.order_table.capacity,
-                                          cap_levels=g.levels, cap_symbols=g.symbols)
+                                          cap_levels=g.levels, cap_symbols=g.symbols, ring=self.ring_port)
         Stamped = data.StructLayout({"record": DecodedRecord, "stamp": 64})
         m.submodules.queue = queue = StreamQueue(Stamped, self._queue_depth)
         wiring.connect(m, wiring.flipped(self.csr), csr.bus)
@@ -107,6 +114,14 @@ class Pipeline(wiring.Component):
             m.d.comb += front_end.clear_counters.eq(csr.clear)
         else:
             wiring.connect(m, wiring.flipped(self.i), decoder.i)
+
+        if self.ring_port:
+            m.d.comb += [self.ring.cfg.eq(csr.cfg.ring), self.ring.reset.eq(csr.ring_reset),
+                         csr.gauges.ring_producer.eq(self.ring.producer)]
+            for name in RING_COUNTERS:
+                count = Signal(64, name=name)
+                m.d.sync += count.eq(Mux(csr.clear, 0, count) + self.ring.counts[name])
+                counts[name] = count
 
         m.d.comb += [
             decoder.cfg.eq(csr.cfg.session), csr.status.eq(decoder.status),

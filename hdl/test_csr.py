@@ -20,6 +20,7 @@ from tickgate.hdl.csr import (
     CsrBlock,
     implemented,
 )
+from tickgate.protocol.f2_map import RingControl
 from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, counter_names
 
 COUNTERS = (*counter_names()[:6], "messages", "type_A", "events")
@@ -98,7 +99,7 @@ def test_map_rw_registers_fill_config_exactly():
 def test_identity_and_constants():
     async def bench(m):
         assert await m.read_ok(REGISTER_MAP["id"].offset) == ID_MAGIC
-        assert await m.read_ok(REGISTER_MAP["map_version"].offset) == MAP_VERSION == 4
+        assert await m.read_ok(REGISTER_MAP["map_version"].offset) == MAP_VERSION == 5
         for name, value in (("cap_orders", 1 << 20), ("cap_levels", 8), ("cap_symbols", 64)):
             assert await m.read_ok(REGISTER_MAP[name].offset) == value
         for locked, ended in ((0, 0), (1, 0), (0, 1), (1, 1)):
@@ -126,6 +127,8 @@ def test_every_rw_register_with_strobes():
                 assert await m.write(r.offset, value, strb) == OKAY
                 mask = sum(0xFF << 8 * i for i in range(4) if strb >> i & 1) & implemented(r.name)
                 values[r.name] = values[r.name] & ~mask | value & mask
+                if r.name == "ring_control" and strb & 1 and value & RingControl.RESET:
+                    values["ring_consumer"] = 0  # the ring reset command zeroes the host's index
                 assert await m.read_ok(r.offset) == values[r.name], r.name
             for path, value in expected_config(values).items():
                 assert config_field(m, path) == value, path
@@ -214,6 +217,53 @@ def test_clear_pulses_one_cycle():
         assert await m.read_ok(control) == 0b100
 
     run(bench)
+
+
+def test_ring_registers_reset_command_and_gauge():
+    """The F2 ring: page and line addresses, the reset pulse that zeroes ring_consumer, the producer gauge."""
+    reg = {name: REGISTER_MAP[name].offset for name in (
+        "ring_base_lo", "ring_base_hi", "ring_head_lo", "ring_head_hi", "ring_size_log2", "ring_control",
+        "ring_consumer", "ring_producer", "ring_full", "pcim_errors")}
+    resets: list[int] = []
+
+    async def bench(m):
+        await m.write(reg["ring_base_lo"], 0x1234_5FFF)  # bits 0-11 are not kept: the ring is page aligned
+        await m.write(reg["ring_base_hi"], 0x0000_00AB)
+        await m.write(reg["ring_head_lo"], 0x8765_437F)  # bits 0-5 are not kept: the head is a line
+        await m.write(reg["ring_head_hi"], 0x0000_00CD)
+        await m.write(reg["ring_size_log2"], 0xFFFF_FF0A)
+        await m.write(reg["ring_consumer"], 77)
+        assert await m.read_ok(reg["ring_base_lo"]) == 0x1234_5000
+        assert await m.read_ok(reg["ring_head_lo"]) == 0x8765_4340
+        assert await m.read_ok(reg["ring_size_log2"]) == 0x0A
+        assert config_field(m, "ring.base_page") == 0xAB_1234_5000 >> 12
+        assert config_field(m, "ring.head_line") == 0xCD_8765_4340 >> 6
+        assert config_field(m, "ring.consumer") == 77
+        await m.write(reg["ring_control"], 0b01)
+        assert resets == [] and config_field(m, "ring.enable") == 1
+        await m.write(reg["ring_control"], 0b11)
+        assert len(resets) == 1
+        assert await m.read_ok(reg["ring_control"]) == 0b01  # bit 1 is a command, not stored
+        assert await m.read_ok(reg["ring_consumer"]) == 0  # the reset zeroes the host's index too
+        m.ctx.set(m.dut.gauges.ring_producer, 0xFEDC_BA98)
+        assert await m.read_ok(reg["ring_producer"]) == 0xFEDC_BA98
+        assert await m.write(reg["ring_producer"], 1) == SLVERR
+        for name, value in (("ring_full", 5), ("pcim_errors", 1 << 33)):
+            m.ctx.set(m.dut.counters[name], value)
+            assert await m.read_ok(reg[name]) | await m.read_ok(reg[name] + 4) << 32 == value
+
+    dut = CsrBlock((*COUNTERS, "ring_full", "pcim_errors"), ring=True)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+
+    async def top(ctx):
+        manager = AxiLiteManager(ctx, dut.bus, 5000, lambda cycle: resets.append(cycle)
+                                 if ctx.get(dut.ring_reset) else None)
+        manager.dut = dut
+        await bench(manager)
+
+    sim.add_testbench(top)
+    sim.run()
 
 
 def test_unmapped_unaligned_and_read_only_accesses():

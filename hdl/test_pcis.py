@@ -1,8 +1,11 @@
 """PcisBridge in Amaranth's simulator: H2C bursts become the exact word stream, C2H reads pop events, errors answer."""
 
+import gc
 import random
+import warnings
 
 import pytest
+from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
 from tickgate.protocol.f1_map import EGRESS_BASE, EGRESS_SIZE, INGRESS_BASE, INGRESS_SIZE
@@ -230,3 +233,44 @@ def test_bad_requests_answer_and_are_counted(kind, addr, size, want):
     bench.run(body)
     assert got["resp"] == want
     assert bench.counts[f"bad_{kind}s"] == 1 and bench.words == [] and got["ready"] == 1
+
+
+def test_f2_bus_takes_16_bit_ids_answers_reads_at_once_and_refuses_other_bursts():
+    """F2: packets in as on F1 under 16-bit IDs; no egress FIFO, so every read answers zeros and an error at once;
+    a burst that is not INCR answers SLVERR; RUSER reads 0."""
+    rng = random.Random(5)
+    batch = pack_dma([(rng.randbytes(rng.randint(1, 200)), rng.getrandbits(64)) for _ in range(4)])
+    dut = PcisBridge(ingress_depth=64, egress_depth=4, platform="f2")
+    assert "events" not in dut.signature.members and len(dut.bus.awid) == 16 and len(dut.bus.awuser) == 55
+    bench = Bench(dut)
+    got = {}
+
+    async def body(ctx):
+        ctx.set(dut.bus.awburst, 0b01)
+        for burst in bursts(batch):
+            assert await bench.write(ctx, INGRESS_BASE, burst, awid=0x20) == (OKAY, 0x20)
+        start = bench.cycles
+        got["egress"] = await bench.read(ctx, EGRESS_BASE, 4, arid=0xBEEF)
+        got["cycles"] = bench.cycles - start
+        got["outside"] = await bench.read(ctx, 1 << 40, 1, arid=0x20)
+        got["ruser"] = ctx.get(dut.bus.ruser)
+        ctx.set(dut.bus.awburst, 0b00)  # FIXED
+        got["fixed"] = await bench.write(ctx, INGRESS_BASE, [(2**512 - 1, 2**64 - 1)], awid=7)
+        for _ in range(120):  # the words drain at one a cycle
+            await bench.tick(ctx)
+
+    bench.run(body)
+    assert bench.words == words_of(batch)
+    assert got["egress"] == [(0, SLVERR, 0, 0xBEEF)] * 3 + [(0, SLVERR, 1, 0xBEEF)]
+    assert got["cycles"] <= 4 + 3  # AR, then a beat a cycle: nothing waits
+    assert got["outside"] == [(0, DECERR, 1, 0x20)] and got["ruser"] == 0
+    assert got["fixed"] == (SLVERR, 7)
+    assert bench.counts["bad_reads"] == 2 and bench.counts["bad_writes"] == 1 and bench.counts["egress_underflow"] == 0
+
+
+def test_platform_is_checked():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)  # the refused component is never elaborated
+        with pytest.raises(ValueError, match="platform"):
+            PcisBridge(platform="f3")
+        gc.collect()
