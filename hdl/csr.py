@@ -7,6 +7,8 @@ ones read `id`, `map_version`, the capacities (constructor constants), `status` 
   of that counter's high word returns the latched half, so low-then-high is one consistent 64-bit value
   while the counter runs. A high word read without a preceding low read of the same counter is live.
 - Counters of the map that this card does not have (not given to the constructor) read 0.
+- Registers of what this gateware does not have yet store nothing and read 0: `lines` (A/B line
+  arbitration) and the rule table's (`cap_rules` reads the constructor's 0, `rule_left` a gauge left at 0).
 - Writing `control` with bit 1 set pulses `clear` for one cycle (the cycle after the write); bit 1 reads 0.
 - The host event ring (F2, `protocol.f2_map`): `ring_base_*` keep bits 12-63 (the 4 KiB page; bits 0-11 read
   0), `ring_head_*` bits 6-63 (the 64-byte line), `ring_size_log2` bits 0-4, `ring_control` bit 0 (enable).
@@ -41,7 +43,7 @@ __all__ = ["ADDR_WIDTH", "CAPACITIES", "CONFIG_BITS", "GAUGES", "OKAY", "SLVERR"
 ADDR_WIDTH = (REGISTER_MAP.size - 1).bit_length()
 OKAY, SLVERR = 0b00, 0b10
 #: Read-only registers whose values are constructor constants.
-CAPACITIES = ("cap_orders", "cap_levels", "cap_symbols")
+CAPACITIES = ("cap_orders", "cap_levels", "cap_symbols", "cap_rules")
 def _bit(flag: int) -> int:
     return flag.bit_length() - 1
 
@@ -105,7 +107,8 @@ CsrConfig = data.StructLayout({
 })
 
 #: Read-only registers whose values are live inputs (`gauges` port), 32 bits each.
-GAUGES = ("orders_live", "symbols_live", "events_ready", "ingress_free", "latency_min", "latency_max", "ring_producer")
+GAUGES = ("orders_live", "symbols_live", "events_ready", "ingress_free", "latency_min", "latency_max", "ring_producer",
+          "rule_left")
 #: Read-only 64-bit registers that are not counters (`latency` port).
 WIDE_GAUGES = ("latency_count", "latency_sum")
 
@@ -151,6 +154,12 @@ CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
     "ring_size_log2": (Bits("ring.size_log2", RING_MAX_LOG2.bit_length()),),
     "ring_control": (Bits("ring.enable", 1, reg_lo=_bit(RingControl.ENABLE)),),
     "ring_consumer": (Bits("ring.consumer", 32),),
+    # Registers of what this gateware does not have yet: they store nothing and read 0, so a host sees it. A/B
+    # line arbitration (`lines`: the model and the C++ card have it) and the rule table (cap_rules reads 0:
+    # no rule can be armed; the rule engine is the model's and the C++ card's so far).
+    "lines": (),
+    **dict.fromkeys(("rule_index", "rule_locate", "rule_kind", "rule_threshold", "rule_shares", "rule_price",
+                     "rule_tag", "rule_fires", "rule_write"), ()),
 }
 
 
@@ -189,7 +198,7 @@ class CsrBlock(wiring.Component):
     """
 
     def __init__(self, counters: Sequence[str], *, addr_width: int = ADDR_WIDTH, cap_orders: int = 0,
-                 cap_levels: int = 0, cap_symbols: int = 0, ring: bool = False) -> None:
+                 cap_levels: int = 0, cap_symbols: int = 0, cap_rules: int = 0, ring: bool = False) -> None:
         _check_map()
         names = tuple(counters)
         if unknown := [n for n in names if n not in counter_names()]:
@@ -200,7 +209,7 @@ class CsrBlock(wiring.Component):
             raise ValueError("a CSR block needs at least one counter")
         if not isinstance(addr_width, int) or not ADDR_WIDTH <= addr_width <= 64:
             raise ValueError(f"address width must be {ADDR_WIDTH} (the map's) to 64, not {addr_width!r}")
-        self._caps = dict(zip(CAPACITIES, (cap_orders, cap_levels, cap_symbols), strict=True))
+        self._caps = dict(zip(CAPACITIES, (cap_orders, cap_levels, cap_symbols, cap_rules), strict=True))
         for name, value in self._caps.items():
             if not isinstance(value, int) or not 0 <= value < 1 << 32:
                 raise ValueError(f"{name} must fit 32 bits, not {value!r}")
