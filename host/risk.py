@@ -50,8 +50,14 @@ class RiskLimits:
 
     @classmethod
     def from_file(cls, path: str | Path) -> RiskLimits:
-        """Limits from a JSON object in a file."""
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Limits from a JSON object in a file; ValueError naming the file if it is not one."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"limits file {path}: not JSON ({e})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"limits file {path}: expected a JSON object of limits, not {type(data).__name__}")
+        return cls.from_dict(data)
 
     def as_dict(self) -> dict:
         return asdict(self)

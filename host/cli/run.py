@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from tickgate.host.backend import BACKENDS, open_backend
+from tickgate.host.credentials import OUCH_PASSWORD_ENV, resolve_secret
 from tickgate.host.exchange import open_exchange
 
 from .args import add_card_arguments, add_source_arguments, card_config, is_live, open_source_of
@@ -26,7 +27,13 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
 
 
 def _limit_values(d: dict[str, str]) -> dict[str, float | int]:
-    return {k: (float(v) if "." in v or "e" in v.lower() else int(v)) for k, v in d.items()}
+    out: dict[str, float | int] = {}
+    for k, v in d.items():
+        try:
+            out[k] = float(v) if "." in v or "e" in v.lower() else int(v)
+        except ValueError:
+            raise ValueError(f"--limit {k}={v}: not a number") from None
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -41,7 +48,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.limit:
         limits = RiskLimits.from_dict(limits.as_dict() | _limit_values(_pairs(args.limit, "--limit")))
     feed = open_source_of(args)
-    gateway, exchange, ex_note = open_exchange(args.exchange, user=args.ouch_user, password=args.ouch_password,
+    warnings: list[str] = []
+    password = resolve_secret(file=args.ouch_password_file, env_var=OUCH_PASSWORD_ENV, value=args.ouch_password,
+                              warn=warnings)
+    for warning in warnings:
+        print(f"tickgate run: warning: {warning}", file=sys.stderr)
+    gateway, exchange, ex_note = open_exchange(args.exchange, user=args.ouch_user, password=password,
                                                    order_path=args.order_path)
     print(f"tickgate run: {backend.name} backend, strategy {strategy.name}, exchange {ex_note}", file=sys.stderr)
     live = is_live(args)
@@ -83,7 +95,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     r.add_argument("--exchange", default="sim", help="sim (local simulator over OUCH), paper (in-process), "
                                                       "or HOST:PORT of an OUCH 5.0 / SoupBinTCP server")
     r.add_argument("--ouch-user", help="SoupBinTCP username (sim: the simulator's default)")
-    r.add_argument("--ouch-password", help="SoupBinTCP password")
+    r.add_argument("--ouch-password-file", type=Path, metavar="FILE",
+                   help="SoupBinTCP password, the first line of FILE (mode 600; refused if others may read it)")
+    r.add_argument("--ouch-password", help=f"SoupBinTCP password (visible in ps: prefer --ouch-password-file or "
+                                           f"${OUCH_PASSWORD_ENV})")
     r.add_argument("--order-path", choices=("native", "python"), default="native",
                    help="OUCH orders through the native path (C++ risk, encoding, send; default) or the Python one")
     r.add_argument("--limits", type=Path, help="risk limits, a JSON object (reloadable by the control socket)")
@@ -92,7 +107,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="publish events on ZeroMQ (default endpoint tcp://127.0.0.1:5555)")
     r.add_argument("--fanout-wait", type=int, default=0, metavar="N", help="wait for N subscribers first")
     r.add_argument("--control", metavar="ENDPOINT", nargs="?", const="tcp://127.0.0.1:5556",
-                   help="control socket, ZeroMQ REP (default endpoint tcp://127.0.0.1:5556)")
+                   help="control socket, ZeroMQ REP (default endpoint tcp://127.0.0.1:5556, any local user; "
+                        "ipc://PATH: this user only)")
     r.add_argument("--prometheus", type=int, metavar="PORT", help="serve /metrics on 127.0.0.1:PORT (0: any)")
     r.add_argument("--cpu", type=int, help="pin the process to this CPU")
     r.add_argument("--batch-packets", type=int, default=1,

@@ -74,6 +74,9 @@ class NativeOuchGateway(OuchGateway):
         self._orders[token] = (symbol, side)
         return self._not_sent(token, why)
 
+    def _unanswered_tokens(self) -> list[int]:
+        return [token for token, *_ in self.path.open_orders()]
+
     def _order_of(self, token: int) -> tuple[str, Side] | None:
         known = self.path.order(token)
         if known is None:

@@ -3,7 +3,14 @@
 enter -> Enter Order `O`, cancel -> Cancel Order `X`, replace -> Replace Order `U`; poll -> `OrderUpdate`s from
 Order Accepted `A` (and Replaced `U`, as the new token's acceptance), Rejected `J` (with the OUCH reason),
 Executed `E` and Canceled `C` (with the cancel reason). Orders entered while the session is down are not
-sent: they come back from the next `poll()` as REJECTED with reason "not sent: ...". Every outbound
+sent: they come back from the next `poll()` as REJECTED with reason "not sent: ...".
+
+Orders in flight when the link drops: after the session logs in again it gets every sequenced message it
+missed (the server replays from the next sequence number), so an order the exchange received shows its
+answer then. An order sent before the drop that still has no answer once the session has caught up
+(`SoupBinClient.caught_up`) never reached the exchange: it comes back as REJECTED with reason
+`LOST_IN_DROP` (counted `lost_in_drop`), and its token is spent: a retry is a new order under a new token, so
+no order is lost silently or sent twice. Every outbound
 message the gateway cannot use is counted in `counters` (system events, broken trades, unknown tokens,
 malformed messages).
 """
@@ -17,11 +24,13 @@ from tickgate.protocol import ouch
 from .soupbin import SessionDownError, SoupBinClient
 from .types import OrderRequest, OrderUpdate, Side, UpdateKind
 
-__all__ = ["OuchGateway"]
+__all__ = ["LOST_IN_DROP", "OuchGateway"]
 
 COUNTERS = ("entered", "cancels_sent", "replaces_sent", "not_sent", "accepted", "rejected", "executed",
             "canceled", "replaced", "system_events", "broken_trades", "cancel_pending", "cancel_rejects",
-            "unknown_token", "malformed")
+            "unknown_token", "malformed", "lost_in_drop")
+#: The reason of an order sent before a dropped link that the exchange never received.
+LOST_IN_DROP = "lost: sent before the link dropped, never received by the exchange"
 _ACCEPTED, _REJECTED = UpdateKind.ACCEPTED, UpdateKind.REJECTED
 _EXECUTED, _CANCELED = UpdateKind.EXECUTED, UpdateKind.CANCELED
 
@@ -36,6 +45,9 @@ class OuchGateway:
         self._orders: dict[int, tuple[str, Side]] = {}  # token -> (symbol, side)
         self._last_token = -1
         self._local: list[OrderUpdate] = []
+        self._answered: set[int] = set()  # tokens the exchange (or this gateway) has answered
+        self._in_doubt: set[int] = set()  # tokens unanswered when the session logged in again
+        self._logins = 0
         self._appendage = ouch.encode_options({"firm": firm}) if firm else b""
         self._enter = ouch.encoder("O", "in", ("user_ref_num", "side", "quantity", "symbol", "price", "time_in_force",
                                                "cl_ord_id"), display=display, capacity=capacity,
@@ -98,20 +110,27 @@ class OuchGateway:
 
     def poll(self) -> list[OrderUpdate]:
         """Updates received since the last call (never blocks)."""
-        messages = self.session.poll()
+        session = self.session
+        messages = session.poll()
+        logins = session.counters.get("logins", 0)
+        if logins != self._logins:
+            if self._logins:  # logged in again after a drop: what was in flight is in doubt until caught up
+                self._in_doubt |= {t for t in self._unanswered_tokens() if t not in self._answered}
+            self._logins = logins
         out, self._local = self._local, []
-        if not messages:
-            return out
-        now = time.perf_counter_ns()
-        for msg in messages:
-            try:
-                t, m = ouch.decode(msg, "out")
-            except ouch.OuchError:
-                self.counters["malformed"] += 1
-                continue
-            update = self._update(t, m, now)
-            if update is not None:
-                out.append(update)
+        if messages:
+            now = time.perf_counter_ns()
+            for msg in messages:
+                try:
+                    t, m = ouch.decode(msg, "out")
+                except ouch.OuchError:
+                    self.counters["malformed"] += 1
+                    continue
+                update = self._update(t, m, now)
+                if update is not None:
+                    out.append(update)
+        if self._in_doubt and session.caught_up:
+            out += self._lost()
         return out
 
     def close(self) -> None:
@@ -120,8 +139,27 @@ class OuchGateway:
 
     # --- internals ------------------------------------------------------------------------------------------------
 
+    def _unanswered_tokens(self) -> list[int]:
+        """Tokens sent that may still be live at the exchange (those answered are filtered by the caller)."""
+        return list(self._orders)
+
+    def _lost(self) -> list[OrderUpdate]:
+        """REJECTED (LOST_IN_DROP) for each in-doubt token still unanswered now that the session caught up."""
+        now = time.perf_counter_ns()
+        out = []
+        for token in sorted(self._in_doubt - self._answered):
+            known = self._order_of(token)
+            if known is None:
+                continue
+            self._answered.add(token)
+            self.counters["lost_in_drop"] += 1
+            out.append(OrderUpdate(_REJECTED, token, known[0], known[1], reason=LOST_IN_DROP, ts_ns=now))
+        self._in_doubt.clear()
+        return out
+
     def _not_sent(self, token: int, why: str) -> int:
         symbol, side = self._orders[token]
+        self._answered.add(token)
         self.counters["not_sent"] += 1
         now = time.perf_counter_ns()
         self._local.append(OrderUpdate(_REJECTED, token, symbol, side, reason=f"not sent: {why}", ts_ns=now))
@@ -149,6 +187,7 @@ class OuchGateway:
             c["unknown_token"] += 1
             return None
         symbol, side = known
+        self._answered.add(token)
         if t == "E":
             c["executed"] += 1
             return OrderUpdate(_EXECUTED, token, symbol, side, m["quantity"], m["price"], "", now)

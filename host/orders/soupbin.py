@@ -79,6 +79,7 @@ class SoupBinClient:
         self._ever_logged_in = False
         self._pending: list[bytes] = []
         self._logging_out = False
+        self._caught_up = False  # a server heartbeat has come since the last login: its replay is all here
         self.writer = None  # a native SoupWriter sharing the socket (the native order path's), or None
         self._writer_sock: socket.socket | None = None  # the socket the writer was last attached to
 
@@ -87,6 +88,13 @@ class SoupBinClient:
     @property
     def active(self) -> bool:
         return self.state is SessionState.ACTIVE
+
+    @property
+    def caught_up(self) -> bool:
+        """Logged in, and a server heartbeat has arrived since: the server replays every sequenced message from
+        the requested sequence number right after accepting a login and heartbeats only when it has nothing
+        else to send, so every message it had for us is in."""
+        return self.state is SessionState.ACTIVE and self._caught_up
 
     def connect(self, timeout: float = 5.0) -> SoupBinClient:
         """Connect and log in, polling until the session is active; raises on rejection or after `timeout` s.
@@ -332,6 +340,7 @@ class SoupBinClient:
             self.counters["sequenced"] += 1
         elif kind == "H":
             self.counters["heartbeats_received"] += 1
+            self._caught_up = self.state is SessionState.ACTIVE
         elif kind == "A" or kind == "J":
             try:
                 _, fields = soup.decode(pkt)
@@ -343,6 +352,7 @@ class SoupBinClient:
                 self.session = str(fields["session"])
                 self.next_sequence = int(fields["sequence_number"])
                 self.state = SessionState.ACTIVE
+                self._caught_up = False
                 self._ever_logged_in = True
                 self.counters["logins"] += 1
             else:

@@ -34,6 +34,9 @@ class Stream:
     created: list[PeerSession] = field(default_factory=list)  # every connection, to close at the end
     client_heartbeats: int = 0
     mute: bool = False  # stop server heartbeats (a silent link)
+    #: the sequenced answers to an unsequenced message (default: an echo); None: the message is lost unread
+    answer: Callable[[bytes], list[bytes] | None] = lambda data: [b"echo:" + data]
+    hold: bool = False  # answers are kept for replay but not sent live (the link breaks before they arrive)
 
 
 @attrs.define(auto_attribs=True)
@@ -59,8 +62,15 @@ class PeerSession(soup.SoupServerSession):
         self.stream.sessions.append(self)
 
     async def on_unsequenced(self, msg: soup.UnSequencedData) -> None:
+        answers = self.stream.answer(msg.data)
+        if answers is None:
+            return
         self.stream.received.append(msg.data)
-        _publish(self.stream, b"echo:" + msg.data)
+        for payload in answers:
+            if self.stream.hold:
+                self.stream.messages.append(payload)
+            else:
+                _publish(self.stream, payload)
 
     async def send_heartbeat(self) -> None:
         if not self.stream.mute:
