@@ -131,10 +131,12 @@ timing: setup $(SYNTH_STAMP)
 yosys-native:
 	command -v yosys || (apt-get update && apt-get install -y yosys)
 
-# The AWS F1 image of configuration CONFIG (bitstreams/configs.py: default, small, large) up to the vendor tools:
-# the pipeline's Verilog, the CL top, the HDK and AFI scripts and the manifest, into build/bitstream/$(CONFIG)/,
-# then a Verilator lint of the CL top; where Vivado is absent it says what to run on a machine that has it.
+# The AWS image of configuration CONFIG (bitstreams/configs.py: default, small, large) for PLATFORM (f2, the
+# default; f1 is legacy) up to the vendor tools: the pipeline's Verilog, the CL top, the HDK and AFI scripts and
+# the manifest, into build/bitstream/$(PLATFORM)/$(CONFIG)/, then a Verilator lint of the CL top with the shell
+# stand-in; where Vivado is absent it says what to run on a machine that has it.
 CONFIG ?= default
+PLATFORM ?= f2
 .PHONY: bitstream
 bitstream: setup
-	$(BIN)/python -m tickgate.bitstreams.build --config $(CONFIG)
+	$(BIN)/python -m tickgate.bitstreams.build --platform $(PLATFORM) --config $(CONFIG)

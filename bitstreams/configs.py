@@ -1,4 +1,4 @@
-"""Named configurations of the F1 image: capacities of the pipeline and of the DMA bridge's FIFOs.
+"""Named configurations of an image: capacities of the pipeline and of the DMA bridge's FIFOs.
 
 `make bitstream CONFIG=<name>` builds one of `CONFIGS`. A configuration is recorded whole in the image's
 manifest, so the host knows the capacities of the image it loaded.
@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tickgate.protocol.moldudp64 import MAX_PACKET
+
 __all__ = ["CLOCK_RECIPES", "CONFIGS", "BitstreamConfig", "PipelineMissing", "get"]
 
-#: F1 clock recipes of clk_main_a0 (group A), MHz. tickgate builds with A1.
+#: F1 clock recipes of clk_main_a0 (group A), MHz. tickgate builds with A1. (F2 fixes clk_main_a0 at 250 MHz.)
 CLOCK_RECIPES: dict[str, float] = {"A0": 125.0, "A1": 250.0, "A2": 15.625}
 
 
@@ -32,7 +34,9 @@ class BitstreamConfig:
     order_stash: int = 16  # ... and a stash
     ingress_depth: int = 512  # 64-byte beats of H2C data buffered (32 KiB)
     egress_depth: int = 512  # events buffered for C2H
-    max_length: int = 1500  # longest MoldUDP64 packet the DMA unframer takes
+    # longest MoldUDP64 packet the DMA unframer takes: every length the DMA header can say, as the model and the
+    # C++ card take (one rule, issue 17); a smaller image skips longer packets, counted `packets_oversize`
+    max_length: int = MAX_PACKET
     clock_recipe: str = "A1"
 
     def __post_init__(self) -> None:

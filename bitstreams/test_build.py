@@ -15,6 +15,7 @@ from tickgate.protocol.f1_map import APP_DEVICE_ID, APP_SUBSYSTEM_ID, APP_VENDOR
 from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION
 
 from . import build as build_module
+from . import cl_sim
 from .cl_top import HDK_TEMPLATES, VLED_BITS, cl_top
 from .configs import CONFIGS
 from .manifest import make_manifest, read_manifest, set_ids, write_manifest
@@ -25,8 +26,9 @@ CORE = "module tickgate_core (input clk);\nendmodule\n"  # generation is tested 
 
 @pytest.fixture
 def image(tmp_path, monkeypatch) -> dict[str, Path]:
-    monkeypatch.setattr(build_module, "core_verilog", lambda config, standin=False: CORE)
-    return build_module.generate(CONFIGS["small"], tmp_path / "out")
+    """The legacy F1 image of the small configuration (its core stubbed: generation is tested here)."""
+    monkeypatch.setattr(cl_sim, "core_verilog", lambda config, standin=False: CORE)
+    return build_module.generate(CONFIGS["small"], tmp_path / "out", platform="f1")
 
 
 def _fake_tools(folder: Path, tools: dict[str, str]) -> dict[str, str]:
@@ -83,6 +85,7 @@ def test_manifest_fields_and_ids(image, tmp_path):
                         "subsystem_device": APP_SUBSYSTEM_ID}
     assert (m["map_version"], m["afi_id"], m["agfi_id"]) == (MAP_VERSION, None, None)
     assert m["config"] == CONFIGS["small"].as_dict() and m["clock_mhz"] == 250.0
+    assert (m["platform"], m["shell"], m["format"]) == ("f1", "F1 XDMA shell", 2)
     assert m["git_commit"] is None or len(m["git_commit"]) == 40
     assert set(m["files"]) == {"core", "top"} and all(len(h) == 64 for h in m["files"].values())
     set_ids(path, AFI, AGFI)
@@ -100,8 +103,8 @@ def test_manifest_fields_and_ids(image, tmp_path):
 
 def test_regenerating_keeps_a_manifest_with_an_afi_aside(image, tmp_path, monkeypatch):
     set_ids(image["manifest"], AFI, AGFI)
-    monkeypatch.setattr(build_module, "core_verilog", lambda config, standin=False: CORE)
-    again = build_module.generate(CONFIGS["small"], tmp_path / "out")
+    monkeypatch.setattr(cl_sim, "core_verilog", lambda config, standin=False: CORE)
+    again = build_module.generate(CONFIGS["small"], tmp_path / "out", platform="f1")
     assert read_manifest(again["manifest"])["afi_id"] is None
     assert read_manifest(again["manifest"].with_name(f"manifest.{AFI}.json"))["afi_id"] == AFI
 
@@ -144,11 +147,13 @@ def test_afi_scripts_against_a_fake_aws(image, tmp_path):
         "fpga-load-local-image": f'echo "load $*" >> {log}',
         "fpga-describe-local-image": f'echo "describe $*" >> {log}',
     })
+    env["AWS_REGION"] = "us-east-1"
     out = subprocess.run(["bash", str(image["afi/create_afi.sh"]), "my-bucket"], capture_output=True, text=True,
                          env=env)
     assert out.returncode == 0, out.stderr
     m = read_manifest(image["manifest"])
-    assert (m["afi_id"], m["agfi_id"]) == (AFI, AGFI)
+    assert (m["afi_id"], m["agfi_id"], m["afi_region"]) == (AFI, AGFI, "us-east-1")
+    del env["AWS_REGION"]  # wait_afi.sh asks the AFI's own region, from the manifest
     for script in ("afi/wait_afi.sh", "afi/load.sh"):
         out = subprocess.run(["bash", str(image[script])], capture_output=True, text=True, env=env)
         assert out.returncode == 0, (script, out.stderr)
@@ -156,8 +161,9 @@ def test_afi_scripts_against_a_fake_aws(image, tmp_path):
     assert calls[0] == f"aws s3 cp {tar} s3://my-bucket/tickgate/small/dcp/{tar.name}"
     create = next(c for c in calls if "create-fpga-image" in c)
     assert f"Key=tickgate/small/dcp/{tar.name}" in create and "--name tickgate-small" in create
+    assert "--region us-east-1" in create
     assert f"load -S 0 -I {AGFI}" in calls and "describe -S 0 -R -H" in calls
-    assert any(f"describe-fpga-images --fpga-image-ids {AFI}" in c for c in calls)
+    assert any(f"describe-fpga-images --fpga-image-ids {AFI} --region us-east-1" in c for c in calls)
 
 
 def test_manifest_cli(image, capsys):
