@@ -56,32 +56,29 @@ def image_folder(config: BitstreamConfig, platform: Platform, out: Path = DEFAUL
 
 
 def _design(config: BitstreamConfig, platform: Platform, standin: bool) -> dict[str, tuple[str, str]]:
-    """name -> (path in the CL folder, text) of the design files: core, CL top, shell stand-in."""
+    """name -> (path in the CL folder, text) of the design files: core, CL top, shell stand-in (and, on F2,
+    cl_id_defines.vh)."""
+    from . import cl_sim, cl_top, cl_top_f2
+
+    files = {"core": (f"design/{CORE_MODULE}.v", cl_sim.core_verilog(config, standin=standin,
+                                                                     platform=platform.name))}
+    shell = f"verif/{cl_sim.shell_module(platform.name)}.sv"
     if platform.name == "f1":
-        from . import cl_sim, cl_top
-
-        core = cl_sim.core_verilog(config, standin=standin)
-        top, shell_module, shell = cl_top.cl_top(config.name), cl_top.SHELL_MODULE, cl_top.shell_standin()
-    else:
-        from . import cl_sim_f2, cl_top_f2
-
-        core = cl_sim_f2.core_verilog(config, standin=standin)
-        top, shell_module, shell = cl_top_f2.cl_top(config.name), cl_top_f2.SHELL_MODULE, cl_top_f2.shell_standin()
-    return {"core": (f"design/{CORE_MODULE}.v", core), "top": (f"design/{CL_MODULE}.sv", top),
-            "shell_standin": (f"verif/{shell_module}.sv", shell)}
+        return {**files, "top": (f"design/{CL_MODULE}.sv", cl_top.cl_top(config.name)),
+                "shell_standin": (shell, cl_top.shell_standin())}
+    return {**files, "top": (f"design/{CL_MODULE}.sv", cl_top_f2.cl_top(config.name)),
+            "ids": (f"design/{cl_top_f2.ID_DEFINES_FILE}", cl_top_f2.cl_id_defines()),
+            "shell_standin": (shell, cl_top_f2.shell_standin())}
 
 
 def lint(config: BitstreamConfig, platform: Platform, core: str, *, standin: bool = False) -> list[str]:
     """Verilator -Wall messages on the CL top of `platform` with its shell stand-in (empty: clean)."""
     from tickgate.sim import verilator
 
-    if platform.name == "f1":
-        from . import cl_sim, cl_top
+    from . import cl_sim
 
-        return verilator.lint(cl_sim.sim_source(config, standin=standin, core=core), cl_top.SHELL_MODULE)
-    from . import cl_sim_f2, cl_top_f2
-
-    return verilator.lint(cl_sim_f2.sim_source(config, standin=standin, core=core), cl_top_f2.SHELL_MODULE)
+    source = cl_sim.sim_source(config, standin=standin, core=core, platform=platform.name)
+    return verilator.lint(source, cl_sim.shell_module(platform.name))
 
 
 def generate(config: BitstreamConfig, out: Path = DEFAULT_OUT, *, platform: Platform | str = DEFAULT_PLATFORM,
@@ -108,9 +105,7 @@ def generate(config: BitstreamConfig, out: Path = DEFAULT_OUT, *, platform: Plat
         old = json.loads(manifest_path.read_text())
         if old.get("afi_id"):
             shutil.copyfile(manifest_path, folder / f"manifest.{old['afi_id']}.json")
-    hashed = {k: written[k] for k in ("core", "top")}
-    if f"design/{hdk_f2.ID_DEFINES}" in written:
-        hashed["ids"] = written[f"design/{hdk_f2.ID_DEFINES}"]
+    hashed = {k: written[k] for k in ("core", "top", "ids") if k in written}
     write_manifest(manifest_path, make_manifest(config, hashed, platform=platform, standin=standin))
     written["manifest"] = manifest_path
     return written

@@ -1,6 +1,6 @@
 """The AWS F1 (legacy) HDK scripts of an image: the Vivado build around aws_build_dcp_from_cl.sh.
 
-They are written into the image's CL folder (`build/bitstream/<config>/cl_tickgate/`, the HDK's `CL_DIR`):
+They are written into the image's CL folder (`build/bitstream/f1/<config>/cl_tickgate/`, the HDK's `CL_DIR`):
 
     build/scripts/build.sh            checks Vivado and the HDK environment, runs aws_build_dcp_from_cl.sh (A1)
     build/scripts/encrypt.tcl         sourced by the HDK's create_dcp_from_cl.tcl: gathers the design sources

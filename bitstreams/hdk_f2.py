@@ -1,14 +1,14 @@
 """The AWS F2 HDK build files of an image: small-shell DCP build around aws_build_dcp_from_cl.py.
 
-They are written into the image's CL folder (`build/bitstream/<config>/cl_tickgate/`, the HDK's `CL_DIR`):
+They are written into the image's CL folder (`build/bitstream/f2/<config>/cl_tickgate/`, the HDK's `CL_DIR`):
 
-    design/cl_id_defines.vh               CL_SH_ID0/1 from `protocol.f2_map` (the HDK's build parses this file)
     build/scripts/build.sh                checks Vivado and the HDK environment, links the HDK's common scripts,
                                           runs aws_build_dcp_from_cl.py -c cl_tickgate --mode small_shell
     build/scripts/synth_cl_tickgate.tcl   sourced by the HDK's build_all.tcl between its header and footer
     build/constraints/cl_synth_user.xdc, cl_timing_user.xdc, small_shell_cl_pnr_user.xdc
 
-The HDK's own encrypt.tcl copies `design/` (the core, the CL top, cl_id_defines.vh) and the shell's interface
+The design files beside them (`design/`: the core, the CL top and its cl_id_defines.vh, `bitstreams.cl_top_f2`)
+are `bitstreams.build`'s. The HDK's own encrypt.tcl copies `design/` and the shell's interface
 files into build/src_post_encryption, which the synthesis script reads. They target aws-fpga's default branch
 (the F2 kit, Vivado 2024.1 to 2025.2, checked by its hdk_setup.sh) and have not been run here: no Vivado exists
 on this machine. Every script stops with a message saying what it needs when it is missing.
@@ -16,27 +16,10 @@ on this machine. Every script stops with a message saying what it needs when it 
 
 from __future__ import annotations
 
-from .platforms import PLATFORMS
+__all__ = ["HDK_COMMON_SCRIPTS", "scripts"]
 
-__all__ = ["ID_DEFINES", "cl_id_defines", "scripts"]
-
-ID_DEFINES = "cl_id_defines.vh"
 #: The HDK's common scripts the CL's build/scripts folder links to (as its CL_TEMPLATE does).
 HDK_COMMON_SCRIPTS = ("aws_build_dcp_from_cl.py", "build_all.tcl", "build_level_1_cl.tcl", "encrypt.tcl")
-
-
-def _hex32(value: int) -> str:
-    return f"32'h{value >> 16:04X}_{value & 0xFFFF:04X}"
-
-
-def cl_id_defines() -> str:
-    """`cl_id_defines.vh`: the application function's IDs, in the form aws_build_dcp_from_cl.py parses."""
-    f2 = PLATFORMS["f2"]
-    return (f"// tickgate's PCI IDs on F2 (tickgate.protocol.f2_map); parsed by the HDK's aws_build_dcp_from_cl.py\n"
-            f"`ifndef CL_ID_DEFINES\n`define CL_ID_DEFINES\n"
-            f"  `define CL_SH_ID0 {_hex32(f2.cl_sh_id0())}\n"
-            f"  `define CL_SH_ID1 {_hex32(f2.cl_sh_id1())}\n"
-            f"`endif\n")
 
 
 _BUILD = """\
@@ -105,7 +88,6 @@ def scripts(config_name: str, *, core: str, top: str) -> dict[str, str]:
 
     fmt = {"config": config_name, "core": core, "top": top, "cl": CL_MODULE, "common": " ".join(HDK_COMMON_SCRIPTS)}
     return {
-        f"design/{ID_DEFINES}": cl_id_defines(),
         "build/scripts/build.sh": _BUILD.format(**fmt),
         f"build/scripts/synth_{CL_MODULE}.tcl": _SYNTH.format(**fmt),
         "build/constraints/cl_synth_user.xdc": _XDC.format(what="synthesis", **fmt),

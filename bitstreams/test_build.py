@@ -27,7 +27,7 @@ CORE = "module tickgate_core (input clk);\nendmodule\n"  # generation is tested 
 @pytest.fixture
 def image(tmp_path, monkeypatch) -> dict[str, Path]:
     """The legacy F1 image of the small configuration (its core stubbed: generation is tested here)."""
-    monkeypatch.setattr(cl_sim, "core_verilog", lambda config, standin=False: CORE)
+    monkeypatch.setattr(cl_sim, "core_verilog", lambda config, standin=False, platform="f1": CORE)
     return build_module.generate(CONFIGS["small"], tmp_path / "out", platform="f1")
 
 
@@ -103,7 +103,7 @@ def test_manifest_fields_and_ids(image, tmp_path):
 
 def test_regenerating_keeps_a_manifest_with_an_afi_aside(image, tmp_path, monkeypatch):
     set_ids(image["manifest"], AFI, AGFI)
-    monkeypatch.setattr(cl_sim, "core_verilog", lambda config, standin=False: CORE)
+    monkeypatch.setattr(cl_sim, "core_verilog", lambda config, standin=False, platform="f1": CORE)
     again = build_module.generate(CONFIGS["small"], tmp_path / "out", platform="f1")
     assert read_manifest(again["manifest"])["afi_id"] is None
     assert read_manifest(again["manifest"].with_name(f"manifest.{AFI}.json"))["afi_id"] == AFI

@@ -12,34 +12,49 @@ import pytest
 from tickgate.protocol import f2_map
 from tickgate.protocol.registers import MAP_VERSION
 
-from . import afi, hdk_f2
+from . import build as build_module
+from . import cl_sim, hdk_f2
+from .configs import CONFIGS
+from .manifest import read_manifest
 from .platforms import PLATFORMS, get_platform
-from .test_build import AFI, AGFI, _fake_tools
+from .test_build import AFI, AGFI, CORE, _fake_tools
 
 F2 = PLATFORMS["f2"]
 
 
 @pytest.fixture
-def cl_dir(tmp_path) -> Path:
-    """A CL folder holding the F2 build and AFI scripts of the small configuration, and a manifest beside it."""
-    folder = tmp_path / "small" / "cl_tickgate"
-    files = {**hdk_f2.scripts("small", core="tickgate_core.v", top="cl_tickgate.sv"),
-             **afi.scripts("small", F2, map_version=MAP_VERSION)}
-    for rel, text in files.items():
-        path = folder / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        if rel.endswith(".sh"):
-            path.chmod(0o755)
-    (folder.parent / "manifest.json").write_text(
-        f'{{"format": 2, "platform": "f2", "git_commit": "{"0" * 40}", "afi_id": null, "agfi_id": null}}\n')
-    return folder
+def image(tmp_path, monkeypatch) -> dict[str, Path]:
+    """The F2 image of the small configuration (its core stubbed: generation is tested here)."""
+    monkeypatch.setattr(cl_sim, "core_verilog", lambda config, standin=False, platform="f1": CORE)
+    return build_module.generate(CONFIGS["small"], tmp_path / "out")
+
+
+@pytest.fixture
+def cl_dir(image) -> Path:
+    return image["manifest"].parent / "cl_tickgate"
+
+
+def test_image_folder_and_manifest(image, tmp_path):
+    folder = image["manifest"].parent
+    assert folder == tmp_path / "out" / "f2" / "small"
+    rel = sorted(str(p.relative_to(folder)) for p in image.values())
+    assert rel == sorted([
+        "manifest.json", "cl_tickgate/design/tickgate_core.v", "cl_tickgate/design/cl_tickgate.sv",
+        "cl_tickgate/design/cl_id_defines.vh", "cl_tickgate/verif/tickgate_f2_shell.sv",
+        "cl_tickgate/build/scripts/build.sh", "cl_tickgate/build/scripts/synth_cl_tickgate.tcl",
+        "cl_tickgate/build/constraints/cl_synth_user.xdc", "cl_tickgate/build/constraints/cl_timing_user.xdc",
+        "cl_tickgate/build/constraints/small_shell_cl_pnr_user.xdc",
+        "cl_tickgate/afi/create_afi.sh", "cl_tickgate/afi/wait_afi.sh", "cl_tickgate/afi/load.sh"])
+    m = read_manifest(image["manifest"])
+    assert (m["platform"], m["shell"], m["ids"], m["clock_mhz"], m["clock_recipe"]) == (
+        "f2", "small_shell", F2.ids, 250.0, None)
+    assert set(m["files"]) == {"core", "top", "ids"} and m["map_version"] == MAP_VERSION
 
 
 def test_cl_id_defines_parse_as_the_hdk_parses_them(cl_dir):
     """aws_build_dcp_from_cl.py's get_pcie_ids(): split()[2], lstrip("32'h"), split("_") -> device/vendor."""
     ids = {}
-    for line in (cl_dir / "design" / hdk_f2.ID_DEFINES).read_text().splitlines():
+    for line in (cl_dir / "design" / "cl_id_defines.vh").read_text().splitlines():
         if re.search(r"\s*`define\s*CL_SH_ID0", line):
             ids["device"], ids["vendor"] = (int(x, 16) for x in line.split()[2].lstrip("32'h").split("_"))
         if re.search(r"\s*`define\s*CL_SH_ID1", line):
