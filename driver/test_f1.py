@@ -230,9 +230,11 @@ def test_manifest(tmp_path: Path, tree: Tree) -> None:
 def test_manifest_as_the_bitstream_build_writes_it(tmp_path: Path) -> None:
     from tickgate.bitstreams.configs import BitstreamConfig
     from tickgate.bitstreams.manifest import make_manifest, write_manifest
+    from tickgate.bitstreams.platforms import PLATFORMS
 
     path = tmp_path / "manifest.json"
-    write_manifest(path, {**make_manifest(BitstreamConfig("t"), {}), "agfi_id": "agfi-0123456789abcdef0"})
+    write_manifest(path, {**make_manifest(BitstreamConfig("t"), {}, platform=PLATFORMS["f1"]),
+                          "agfi_id": "agfi-0123456789abcdef0"})
     manifest = ImageManifest.load(path)
     assert manifest == ImageManifest(*APP_IDS, MAP_VERSION, config=manifest.config, git_commit=manifest.git_commit,
                                      agfi_id="agfi-0123456789abcdef0")

@@ -373,3 +373,18 @@ def test_automatic_ring_size(tree: Tree) -> None:
     assert backend.device.read_register(REGISTER_MAP["ring_size_log2"].offset) == _driver.F2_AUTO_RING_LOG2
     with pytest.raises(ValueError, match=r"ring_log2 5 is outside 6\.\.24"):
         tree.backend(tree.fake(), ring_log2=5)
+
+
+def test_manifest_as_the_bitstream_build_writes_it(tmp_path: Path) -> None:
+    """`make bitstream`'s manifest (F2, the default platform) is the image the f2 backend expects."""
+    from tickgate.bitstreams.configs import BitstreamConfig
+    from tickgate.bitstreams.manifest import make_manifest, write_manifest
+
+    path = tmp_path / "manifest.json"
+    write_manifest(path, {**make_manifest(BitstreamConfig("t"), {}), "agfi_id": "agfi-0123456789abcdef0"})
+    manifest = ImageManifest.load(path)
+    want = expected_manifest()
+    assert (manifest.vendor_id, manifest.device_id, manifest.subsystem_vendor_id, manifest.subsystem_id,
+            manifest.map_version) == (want.vendor_id, want.device_id, want.subsystem_vendor_id, want.subsystem_id,
+                                      MAP_VERSION)
+    assert json.loads(path.read_text())["platform"] == "f2"

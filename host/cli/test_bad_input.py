@@ -21,7 +21,7 @@ RUN = ["run", "--feed", "gen:100:2:1", "--backend", "software", "--exchange", "p
     ([*RUN, "--limit", "max_order_shares=abc"], "--limit max_order_shares=abc: not a number"),
     ([*RUN, "--limit", "nosuch=1"], "unknown risk limits ['nosuch']"),
     ([*RUN, "--limits", "/nonexistent.json"], "No such file or directory: '/nonexistent.json'"),
-    ([*RUN[:-3], "--exchange", "nohost"], "--exchange 'nohost': expected sim, paper or HOST:PORT"),
+    ([*RUN[:-3], "--exchange", "nohost"], "--exchange 'nohost': expected sim, paper, HOST:PORT, fix:sim or fix:HOST:PORT"),
     (["run", "--feed", "udp://999.1.1.1:70000", "--backend", "software", "--exchange", "paper"],
      "port must be 0 to 65535, not 70000"),
     (["backtest", "/nonexistent", "--strategy", "imbalance"], "no such feed file: /nonexistent"),
