@@ -66,6 +66,22 @@ void BarRegisters::gone(std::uint32_t offset) const {
                                      " -H`, then open the backend again");
 }
 
+DeviceIdentity BarRegisters::identity() {
+  DeviceIdentity d;
+  d.backend = backend_;
+  d.location = slot_.app_address;
+  d.vendor_id = slot_.vendor_id;
+  d.device_id = slot_.device_id;
+  d.subsystem_vendor_id = slot_.subsystem_vendor_id;
+  d.subsystem_id = slot_.subsystem_id;
+  d.id = live(regs::offset::id);
+  d.map_version = live(regs::offset::map_version);
+  d.cap_orders = read(regs::offset::cap_orders);
+  d.cap_levels = read(regs::offset::cap_levels);
+  d.cap_symbols = read(regs::offset::cap_symbols);
+  return d;
+}
+
 std::uint32_t BarRegisters::read(std::uint32_t offset) {
   if (offset % 4 || offset >= regs::kMapSize) {
     throw DeviceError(Kind::kRefused, "no register at " + register_name(offset) + " (offsets are 32-bit words below " +

@@ -44,6 +44,8 @@ class BarRegisters {
   std::uint32_t read(std::uint32_t offset);
   /// Device::write_register: read-write registers only (kRefused otherwise).
   void write(std::uint32_t offset, std::uint32_t value);
+  /// Device::identify: the backend, the slot's address and IDs, and the card's id, map version and capacities.
+  DeviceIdentity identity();
 
   bool is_open() const noexcept { return bar_ != nullptr; }
   const std::string& path() const noexcept { return path_; }

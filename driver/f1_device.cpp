@@ -272,20 +272,6 @@ void F1Device::reset() {
   }
 }
 
-DeviceIdentity F1Device::identify() {
-  DeviceIdentity d;
-  d.backend = "f1";
-  d.location = slot_.app_address;
-  d.vendor_id = slot_.vendor_id;
-  d.device_id = slot_.device_id;
-  d.subsystem_vendor_id = slot_.subsystem_vendor_id;
-  d.subsystem_id = slot_.subsystem_id;
-  d.id = live(regs::offset::id);
-  d.map_version = live(regs::offset::map_version);
-  d.cap_orders = read_register(regs::offset::cap_orders);
-  d.cap_levels = read_register(regs::offset::cap_levels);
-  d.cap_symbols = read_register(regs::offset::cap_symbols);
-  return d;
-}
+DeviceIdentity F1Device::identify() { return bar().identity(); }
 
 }  // namespace tickgate::driver

@@ -12,20 +12,12 @@ namespace tickgate::driver {
 
 namespace {
 
-constexpr std::size_t kPage = 4096;
 constexpr std::size_t kEventSize = sizeof(events::Event);
 
 }  // namespace
 
 FakeF1Card::FakeF1Card(FakeF1Config config)
-    : config_(std::move(config)), model_(config_.card), image_((regs::kMapSize + kPage - 1) / kPage * kPage / 4, 0) {
-  for (const regs::Register& r : regs::kRegisters) {
-    for (std::uint32_t w = 0; w < r.width / 32; ++w) {
-      const std::uint32_t off = r.offset + 4 * w;
-      word(off) = model_.read_register(off);
-      if (r.access == regs::Access::kRo && r.group != "counter") ro_words_.push_back(off);
-    }
-  }
+    : config_(std::move(config)), model_(config_.card), bar_(model_) {
   refresh();
 }
 
@@ -56,15 +48,15 @@ int FakeF1Card::close(int fd) {
 
 void* FakeF1Card::mmap(std::size_t length, int prot, int flags, int fd, off_t offset) {
   if (fd != kFdBase + kResource0) return real_.mmap(length, prot, flags, fd, offset);
-  if (!open_[kResource0] || offset != 0 || length > image_.size() * 4) {
+  if (!open_[kResource0] || offset != 0 || length > bar_.bytes()) {
     errno = EINVAL;
     return MAP_FAILED;
   }
-  return image_.data();
+  return bar_.data();
 }
 
 int FakeF1Card::munmap(void* addr, std::size_t length) {
-  return addr == image_.data() ? 0 : real_.munmap(addr, length);
+  return addr == bar_.data() ? 0 : real_.munmap(addr, length);
 }
 
 int FakeF1Card::tick() {
@@ -155,10 +147,7 @@ ssize_t FakeF1Card::pread(int fd, void* buf, std::size_t count, off_t offset) {
 
 void FakeF1Card::step() {
   namespace o = regs::offset;
-  if (word(o::control) & SoftwareDevice::kControlClearCounters) {
-    model_.write_register(o::control, model_.read_register(o::control) | SoftwareDevice::kControlClearCounters);
-    word(o::control) &= ~SoftwareDevice::kControlClearCounters;
-  }
+  bar_.take_clear(model_);
   if (faulted_ && config_.fault == FakeFault::kStall) return;
   std::size_t pos = 0;
   while (ingress_.size() - pos >= mold::DmaHeader::kLength && model_.pending() < config_.egress_capacity) {
@@ -183,17 +172,10 @@ std::size_t FakeF1Card::events_ready() {
 void FakeF1Card::refresh() {
   namespace o = regs::offset;
   if (faulted_ && config_.fault == FakeFault::kGone) {
-    std::fill(image_.begin(), image_.end(), 0xFFFFFFFFu);
+    bar_.gone();
     return;
   }
-  for (const std::uint32_t off : ro_words_) word(off) = model_.read_register(off);
-  const auto counters = model_.counters();  // at once, not register by register
-  for (std::size_t i = 0; i < regs::kCounters.size(); ++i) {
-    word(regs::kCounters[i].offset) = static_cast<std::uint32_t>(counters[i]);
-    word(regs::kCounters[i].offset + 4) = static_cast<std::uint32_t>(counters[i] >> 32);
-  }
-  word(o::id) = config_.id;
-  word(o::map_version) = config_.map_version;
+  bar_.refresh(model_, config_.id, config_.map_version);
   word(o::ingress_free) = static_cast<std::uint32_t>(ingress_free());
   word(o::events_ready) = static_cast<std::uint32_t>(events_ready());
 }

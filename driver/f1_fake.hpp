@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "device_software.hpp"
+#include "fake_bar0.hpp"
 #include "f1_io.hpp"
 
 namespace tickgate::driver {
@@ -89,13 +90,12 @@ class FakeF1Card final : public PosixIo {
   void refresh();  // the register image from the model and the buffers
   std::size_t ingress_free();
   std::size_t events_ready();
-  std::uint32_t& word(std::uint32_t offset) noexcept { return image_[offset / 4]; }
+  std::uint32_t& word(std::uint32_t offset) noexcept { return bar_.word(offset); }
 
   FakeF1Config config_;
   SoftwareDevice model_;
   SystemIo real_;
-  std::vector<std::uint32_t> image_;  // BAR0 as the host sees it
-  std::vector<std::uint32_t> ro_words_;  // offsets of the read-only registers' words but the counters'
+  FakeBar0 bar_;  // BAR0 as the host sees it
   bool open_[kServed] = {};
   std::vector<std::byte> ingress_;  // bytes written, not yet fed
   std::vector<std::byte> egress_;  // the record being read, when a short pread split it

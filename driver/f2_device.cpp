@@ -216,20 +216,6 @@ void F2Device::reset() {
   announce();  // indices to 0: what the ring held is dropped
 }
 
-DeviceIdentity F2Device::identify() {
-  DeviceIdentity d;
-  d.backend = "f2";
-  d.location = slot_.app_address;
-  d.vendor_id = slot_.vendor_id;
-  d.device_id = slot_.device_id;
-  d.subsystem_vendor_id = slot_.subsystem_vendor_id;
-  d.subsystem_id = slot_.subsystem_id;
-  d.id = live(regs::offset::id);
-  d.map_version = live(regs::offset::map_version);
-  d.cap_orders = read_register(regs::offset::cap_orders);
-  d.cap_levels = read_register(regs::offset::cap_levels);
-  d.cap_symbols = read_register(regs::offset::cap_symbols);
-  return d;
-}
+DeviceIdentity F2Device::identify() { return bar().identity(); }
 
 }  // namespace tickgate::driver

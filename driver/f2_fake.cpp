@@ -12,7 +12,6 @@ namespace tickgate::driver {
 
 namespace {
 
-constexpr std::size_t kPage = 4096;
 constexpr std::size_t kEvent = sizeof(events::Event);
 
 }  // namespace
@@ -20,15 +19,8 @@ constexpr std::size_t kEvent = sizeof(events::Event);
 FakeF2Card::FakeF2Card(FakeF2Config config)
     : config_(std::move(config)),
       model_(config_.card),
-      image_((regs::kMapSize + kPage - 1) / kPage * kPage / 4, 0),
+      bar_(model_),
       window_(f2::kIngressSize / sizeof(Line)) {
-  for (const regs::Register& r : regs::kRegisters) {
-    for (std::uint32_t w = 0; w < r.width / 32; ++w) {
-      const std::uint32_t off = r.offset + 4 * w;
-      word(off) = model_.read_register(off);
-      if (r.access == regs::Access::kRo && r.group != "counter") ro_words_.push_back(off);
-    }
-  }
   refresh();
 }
 
@@ -66,8 +58,8 @@ ssize_t FakeF2Card::pwrite(int fd, const void* buf, std::size_t count, off_t off
 }
 
 void* FakeF2Card::mmap(std::size_t length, int prot, int flags, int fd, off_t offset) {
-  if (fd == kFdBase + kResource0 && open_[kResource0] && offset == 0 && length <= image_.size() * 4) {
-    return image_.data();
+  if (fd == kFdBase + kResource0 && open_[kResource0] && offset == 0 && length <= bar_.bytes()) {
+    return bar_.data();
   }
   if (fd == kFdBase + kWindow && open_[kWindow] && static_cast<std::uint64_t>(offset) == f2::kIngressBase &&
       length <= window_.size() * sizeof(Line)) {
@@ -82,7 +74,7 @@ void* FakeF2Card::mmap(std::size_t length, int prot, int flags, int fd, off_t of
 }
 
 int FakeF2Card::munmap(void* addr, std::size_t length) {
-  return addr == image_.data() || addr == window_.data() ? 0 : real_.munmap(addr, length);
+  return addr == bar_.data() || addr == window_.data() ? 0 : real_.munmap(addr, length);
 }
 
 HostRing FakeF2Card::pin_ring(std::size_t ring_bytes) {
@@ -226,11 +218,7 @@ bool FakeF2Card::write_events() {
 void FakeF2Card::step() {
   namespace o = regs::offset;
   if (faulted_ && config_.fault == FakeF2Fault::kGone) return;
-  if (word(o::control) & SoftwareDevice::kControlClearCounters) {
-    model_.write_register(o::control, model_.read_register(o::control) | SoftwareDevice::kControlClearCounters);
-    word(o::control) &= ~SoftwareDevice::kControlClearCounters;
-    ring_full_ = pcim_errors_ = 0;
-  }
+  if (bar_.take_clear(model_)) ring_full_ = pcim_errors_ = 0;
   const bool mute = faulted_ && config_.fault == FakeF2Fault::kMute;
   const std::uint32_t control = word(o::ring_control);
   if (control & f2::ring_control::kReset) {
@@ -249,28 +237,19 @@ void FakeF2Card::step() {
   }
 }
 
-void FakeF2Card::put64(std::uint32_t offset, std::uint64_t v) noexcept {
-  word(offset) = static_cast<std::uint32_t>(v);
-  word(offset + 4) = static_cast<std::uint32_t>(v >> 32);
-}
-
 void FakeF2Card::refresh() {
   namespace o = regs::offset;
   if (faulted_ && config_.fault == FakeF2Fault::kGone) {
-    std::fill(image_.begin(), image_.end(), 0xFFFFFFFFu);
+    bar_.gone();
     return;
   }
-  for (const std::uint32_t off : ro_words_) word(off) = model_.read_register(off);
-  const auto counters = model_.counters();
-  for (std::size_t i = 0; i < regs::kCounters.size(); ++i) put64(regs::kCounters[i].offset, counters[i]);
-  word(o::id) = config_.id;
-  word(o::map_version) = config_.map_version;
+  bar_.refresh(model_, config_.id, config_.map_version);
   word(o::ingress_free) = static_cast<std::uint32_t>((config_.ingress_capacity - ingress_.size()) / sizeof(Line) *
                                                      sizeof(Line));  // whole 64-byte entries, as the card counts
   word(o::events_ready) = static_cast<std::uint32_t>(model_.pending());
   word(o::ring_producer) = producer_;
-  put64(o::ring_full, ring_full_);
-  put64(o::pcim_errors, pcim_errors_);
+  bar_.put64(o::ring_full, ring_full_);
+  bar_.put64(o::pcim_errors, pcim_errors_);
 }
 
 }  // namespace tickgate::driver

@@ -23,6 +23,7 @@
 
 #include "device_software.hpp"
 #include "f2_io.hpp"
+#include "fake_bar0.hpp"
 
 namespace tickgate::driver {
 
@@ -101,14 +102,12 @@ class FakeF2Card final : public F2Io {
   std::byte* host(std::uint64_t bus, std::size_t bytes);  // the pinned memory at a bus address, or null
   void write_head();
   void refresh();
-  std::uint32_t& word(std::uint32_t offset) noexcept { return image_[offset / 4]; }
-  void put64(std::uint32_t offset, std::uint64_t v) noexcept;
+  std::uint32_t& word(std::uint32_t offset) noexcept { return bar_.word(offset); }
 
   FakeF2Config config_;
   SoftwareDevice model_;
   SystemIo real_;
-  std::vector<std::uint32_t> image_;  // BAR0 as the host sees it
-  std::vector<std::uint32_t> ro_words_;  // the read-only registers' words but the counters'
+  FakeBar0 bar_;  // BAR0 as the host sees it
   std::vector<Line> window_;  // the ingress window as the host sees it
   std::size_t window_cursor_ = 0;
   bool open_[kServed] = {};
