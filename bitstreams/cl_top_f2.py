@@ -27,7 +27,7 @@ from tickgate.hdl.pcis import DATA_USER_BITS, USER_BITS, PcisCounts
 from tickgate.protocol.f2_map import cl_sh_id0, cl_sh_id1
 from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION
 
-from .cl_top import CL_MODULE, CORE_MODULE, OCL_PORTS, _decl, _hex32
+from .cl_top import CL_MODULE, CORE_MODULE, OCL_PORTS, _decl, _hex32, module_head
 
 __all__ = ["CL_MODULE", "CORE_MODULE", "HDK_TEMPLATES", "ID_DEFINES_FILE", "SHELL_MODULE", "VLED_BITS",
            "cl_id_defines", "cl_top", "shell_standin"]
@@ -127,26 +127,7 @@ def cl_top(config_name: str) -> str:
 `include "{ID_DEFINES_FILE}"
 `endif
 
-module {CL_MODULE}
-`ifdef TICKGATE_STANDALONE
-(
-{standalone}
-);
-`else
-(
-   `include "cl_ports.vh"
-);
-`endif
-
-   // Reset: rst_main_n low or a function-level reset, through two flops into the core's active-high reset.
-   logic [1:0] rst_pipe = 2'b11;
-   logic [1:0] flr_pipe = 2'b00;
-   always_ff @(posedge clk_main_a0) begin
-      rst_pipe <= {{rst_pipe[0], ~rst_main_n | sh_cl_flr_assert}};
-      flr_pipe <= {{flr_pipe[0], sh_cl_flr_assert & rst_pipe[1]}};
-   end
-   // One pulse once a function-level reset has reached the core.
-   assign cl_sh_flr_done = flr_pipe[0] & ~flr_pipe[1];
+{module_head(standalone)}
 
    assign cl_sh_id0 = `CL_SH_ID0;
    assign cl_sh_id1 = `CL_SH_ID1;
