@@ -23,14 +23,14 @@ def packets():
     return list(GeneratedFeed(20_000, 20, 1))
 
 
-def run(packets, tracing, exchange="paper"):
+def run(packets, tracing, exchange="paper", strategy="imbalance"):
     if exchange == "paper":
         gw = sim = PaperExchange()
     else:
         from tickgate.host.exchange import open_exchange
 
         gw, sim, _ = open_exchange("sim")
-    strat = load_strategy("imbalance")
+    strat = load_strategy(strategy)
     try:
         r = Runner(packets, open_backend("software"), strat, gw, exchange=sim,
                    options=RunOptions(drain_s=1.0 if exchange == "sim" else 0.1, tracing=tracing))
@@ -93,7 +93,25 @@ def test_sampling(packets):
 def test_off_wraps_nothing(packets):
     r, _ = run(packets[:2000], None)
     assert not {"buy", "sell", "replace"} & set(vars(r.router))
-    assert "on_order_update" not in vars(r.strategy)
+    assert "on_order_update" not in vars(r.strategy) and "on_fire" not in vars(r.strategy)
+
+
+@pytest.mark.parametrize("exchange", ["paper", "sim"])  # fires sent by the Python router, by the native path
+def test_a_span_per_fired_order(packets, exchange):
+    """The armed strategy's orders are the card's fires: each has a span from its packet's receive time, with
+    its rule, a `fired` event, `sent` when risk let it out, and its updates."""
+    exported = InMemorySpanExporter()
+    tracing = OrderTracing(exporter=exported, sample=1.0)
+    r, _ = run(packets, tracing, exchange, strategy="armed")
+    spans = exported.get_finished_spans()
+    fired = [sp for sp in spans if "tickgate.order.fired_by_rule" in sp.attributes]
+    assert len(fired) == r.router.fires_sent + r.router.fires_refused > 0
+    for sp in fired:
+        names = [e.name for e in sp.events]
+        assert names[0] == "fired" and sp.start_time == sp.events[0].timestamp
+        assert names[1] == "sent" or (names[1] == "rejected" and sp.events[1].attributes["reason"])
+        assert [e.timestamp for e in sp.events] == sorted(e.timestamp for e in sp.events)
+    assert sum(1 for sp in fired for e in sp.events if e.name == "executed") > 0
 
 
 def test_spans_go_out_over_otlp_http(packets):

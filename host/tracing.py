@@ -2,8 +2,8 @@
 
 Off by default. `tickgate run --otlp URL [--trace-sample R]` turns it on: an `OrderTracing` attaches itself to the
 run's order router and strategy by wrapping, on those objects only, the calls that make orders (`buy`, `sell`,
-`replace`) and the one that takes their updates (`on_order_update`). Off, nothing is wrapped: the hot path runs
-exactly the code it runs without this module, with no per-order allocation.
+`replace`) and the ones that take their updates and fires (`on_order_update`, `on_fire`). Off, nothing is
+wrapped: the hot path runs exactly the code it runs without this module, with no per-order allocation.
 
 Only an order's facts are kept while it is live (a tuple and a list per sampled order); its span is made and
 handed to the exporter when the order is done, off the path from tick to order. A sampled order's span
@@ -12,8 +12,11 @@ tick; the decision time when there was none) and carries its ids and terms as at
 `.symbol`, `.side`, `.shares`, `.price` in Price(4), `.tif`, `.replaces` for a replacement) and events: `decision`
 (the strategy asked), `sent` (its bytes written), then `accepted`, `executed` (shares, price), `canceled`,
 `rejected` (reason) as the updates arrive. It ends when nothing of the order is left open (filled, canceled or
-rejected), or at the end of the run (`tickgate.order.open_at_end`). Each order is sampled with probability `R`
-when it is made. Times are the run's `perf_counter_ns` moved to the epoch by one offset taken at start.
+rejected), or at the end of the run (`tickgate.order.open_at_end`). An order the card fired (an armed rule,
+`Strategy.on_fire`) has a span too: from its packet's receive time, with a `fired` event (rule, tag, seq) in
+place of `decision`, `tickgate.order.fired_by_rule` and `.rule_tag`, and `sent` only if risk let it out. Each
+order is sampled with probability `R` when it is made (a fired one when the host hears of its fire). Times are
+the run's `perf_counter_ns` moved to the epoch by one offset taken at start.
 
 Exported in batches (the SDK's `BatchSpanProcessor`, its own thread) with the OTLP/HTTP exporter; tests hand an
 in-memory exporter instead.
@@ -31,6 +34,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from tickgate.host.orders.types import OrderUpdate, UpdateKind
+from tickgate.host.strategy.armed import Fire
 
 __all__ = ["OrderTracing"]
 
@@ -86,6 +90,14 @@ class OrderTracing:
                 self._update(u)  # after the strategy: its reaction first
 
         strategy.on_order_update = traced_update
+        on_fire = strategy.on_fire
+
+        def traced_fire(f: Fire) -> None:
+            on_fire(f)
+            if self._random() < self.sample:
+                self._start_fired(f)  # its updates (or its refusal) follow as the other orders' do
+
+        strategy.on_fire = traced_fire
 
     @staticmethod
     def _keep_time(call: Callable[..., int], sent: list[int]) -> Callable[..., int]:
@@ -139,6 +151,18 @@ class OrderTracing:
         else:
             order[2].append(("sent", wire(), None))
 
+    def _start_fired(self, f: Fire) -> None:
+        """A fired order (an armed rule the card fired): from its packet's receive time, through the fire, to
+        its bytes written (if risk let it out) and its updates."""
+        self.started += 1
+        tick = f.rx_ns or _now()
+        events: list[tuple[str, int, dict[str, Any] | None]] = [
+            ("fired", tick, {"rule": f.rule, "tag": f.tag, "seq": f.seq})]
+        if f.sent:
+            events.append(("sent", f.sent_ns or _now(), None))
+        self.open[f.token] = [f.shares, (f.token, f.symbol, f.side, f.shares, f.price, "", None, tick), events,
+                              {"tickgate.order.fired_by_rule": f.rule, "tickgate.order.rule_tag": f.tag}]
+
     def _update(self, u: OrderUpdate) -> None:
         order = self.open[u.token]
         kind = u.kind
@@ -164,7 +188,11 @@ class OrderTracing:
         (token, symbol, side, shares, price, tif, replaces, start), events = order[1], order[2]
         e = self._epoch
         attrs = {"tickgate.order.token": token, "tickgate.order.symbol": symbol, "tickgate.order.side": side,
-                 "tickgate.order.shares": shares, "tickgate.order.price": price, "tickgate.order.tif": tif}
+                 "tickgate.order.shares": shares, "tickgate.order.price": price}
+        if tif:
+            attrs["tickgate.order.tif"] = tif
+        if len(order) > 3:  # a fired order: its rule
+            attrs.update(order[3])
         if replaces is not None:
             attrs["tickgate.order.replaces"] = replaces
         if open_at_end:

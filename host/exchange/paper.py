@@ -112,9 +112,9 @@ class PaperExchange:
                                         order.shares, order.price, "", t))
         left = order.shares - self._match(order.token, order, locate)
         if left:
-            if order.time_in_force == "3":
+            if order.time_in_force == "3":  # after its executions, so stamped after them
                 self.updates.append(OrderUpdate(UpdateKind.CANCELED, order.token, order.symbol, order.side, left,
-                                                order.price, "immediate or cancel", t))
+                                                order.price, "immediate or cancel", _now()))
             else:
                 self.resting[order.token] = [order, left, locate]
                 self.resting_at[locate] += 1

@@ -39,6 +39,8 @@ class Fire:
     sent: bool
     reason: str = ""
     left: int | None = None  # fires left to the rule (when known)
+    rx_ns: int = 0  # receive time of the packet whose message fired it (perf_counter_ns clock; 0: unknown)
+    sent_ns: int = 0  # when its bytes were written (0: not sent)
 
 
 class ArmedRules:

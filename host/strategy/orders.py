@@ -42,6 +42,7 @@ class OrderRouter(ArmedRules):
         self.next_token = first_token
         self.pending: list[OrderUpdate] = []  # risk rejections not yet delivered
         self.tick_rx_ns = 0  # receive time of the packet being handled (set by the run loop)
+        self.last_send_ns = 0  # when the last order's bytes were written (its gateway's answer to enter)
         self.before_send: Callable[[], int] | None = None  # called before each order; ns to leave out
         self.orders = 0  # sent to the gateway
         self.cancels = 0
@@ -84,7 +85,7 @@ class OrderRouter(ArmedRules):
         self.fire_log.append(Fire(int(f["fire_rule"]), int(f["fire_tag"]), token,
                                   self.directory.by_locate.get(locate, f"#{locate}"), side, shares, price,
                                   int(f["seq"]), not refused, self.pending[-1].reason if refused else "",
-                                  int(f["fire_left"])))
+                                  int(f["fire_left"]), int(f["ts_local"]), 0 if refused else self.last_send_ns))
         if int(f["fire_left"]) == 0:
             self.armed_rules.pop(int(f["fire_rule"]), None)
 
@@ -117,7 +118,7 @@ class OrderRouter(ArmedRules):
             return token
         t0 = self._before_send(t0)
         self.risk.opened(token, symbol, side, shares, price)
-        t_wire = self._gateway.enter(OrderRequest(token, symbol, side, shares, price, tif))
+        t_wire = self.last_send_ns = self._gateway.enter(OrderRequest(token, symbol, side, shares, price, tif))
         self.orders += 1
         self._timed(t0, t_wire)
         return token
@@ -253,7 +254,8 @@ class NativeOrderRouter(OrderRouter):
                 self.orders += 1
                 why = "not sent"
                 self._native_gateway.not_sent(token, name, Side(side), dropped=result == -4)
-            self.fire_log.append(Fire(rule, tag, token, name, side, shares, price, seq, result > 0, why, left))
+            self.fire_log.append(Fire(rule, tag, token, name, side, shares, price, seq, result > 0, why, left, rx,
+                                      sent_ns if result > 0 else 0))
 
     @property
     def next_token(self) -> int:  # type: ignore[override]
