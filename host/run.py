@@ -201,7 +201,7 @@ class Runner:
         self._xbook: _ExchangeBook | None = None
         self.ring = EventRing(self.opt.ring_events)
         self.alerts = Alerts(self.opt.alerts, self.metrics) if self.opt.alerts else None
-        self._next_alert_check = 0.0
+        self._next_alert_check = self._next_loss_check = 0.0
         self.metrics.sources.append(self._counters)
 
     def summary(self, final: bool = True) -> dict:
@@ -327,7 +327,6 @@ class Runner:
         t_start = time.perf_counter()
         packets = 0
         book.buf, book.lo, book.hi = ring.buf, 0, 0
-        next_loss_check = 0.0
         try:
             try:
                 if native is not None:
@@ -357,17 +356,7 @@ class Runner:
                         self._wrap()
                     self._updates()
                     if packets % CONTROL_EVERY == 0:
-                        st.packets, st.events = packets, events
-                        if control is not None:
-                            control.poll()
-                        now = time.monotonic()
-                        if now >= next_loss_check:
-                            next_loss_check = now + LOSS_CHECK_S
-                            if risk.position and risk.check_loss(self.ctl.mark):
-                                st.kills += 1
-                                router.cancel_all()
-                        if now >= self._next_alert_check:
-                            self._check_alerts(now)
+                        self._periodic(packets, events)
                         if st.stop:
                             break
                         if stats is not None and packets % 256 == 0:
@@ -396,6 +385,23 @@ class Runner:
         self._check_alerts(time.monotonic())  # the run's last word on every threshold
         return self.summary()
 
+    def _periodic(self, packets: int, events: int) -> None:
+        """What both loop bodies do off the tick, every CONTROL_EVERY packets (and when a live feed is idle): the
+        counts the control socket reports, its requests, the loss limit (every LOSS_CHECK_S) and the alerts
+        (every CHECK_S)."""
+        st = self.state
+        st.packets, st.events = packets, events
+        if self.control is not None:
+            self.control.poll()
+        now = time.monotonic()
+        if now >= self._next_loss_check:
+            self._next_loss_check = now + LOSS_CHECK_S
+            if self.risk.position and self.risk.check_loss(self.ctl.mark):
+                st.kills += 1
+                self.router.cancel_all()
+        if now >= self._next_alert_check:
+            self._check_alerts(now)
+
     def _check_alerts(self, now: float) -> None:
         """Raise and clear the alerts (every CHECK_S, off the tick; a no-op without thresholds)."""
         self._next_alert_check = now + CHECK_S
@@ -417,13 +423,12 @@ class Runner:
         """The loop's body for a natively received feed (see the module doc): each step's events go through the
         run's `deliver`, timed from their packets' kernel receive times; `handed()` counts the events so far.
         Returns the packets received, at the end of the feed, on a stop or on Ctrl-C."""
-        st, ring, directory, router = self.state, self.ring, self.directory, self.router
-        control, risk = self.control, self.risk
+        st, ring, directory = self.state, self.ring, self.directory
         rx = self.feed.rx  # the C++ receiver: its methods called straight, no Python frame in between
         receive, collect = rx.receive_into, rx.collect
         stamps = ring.buf["ts_local"]  # each event's packet's kernel receive time
         packets = 0
-        next_control, next_loss_check = CONTROL_EVERY, 0.0
+        next_control = CONTROL_EVERY
         try:
             while not rx.ended and not st.stop:
                 if ring.needs_wrap():
@@ -444,17 +449,7 @@ class Runner:
                 arrived, packets = received != packets, received
                 if packets >= next_control or not arrived:
                     next_control = packets + CONTROL_EVERY
-                    st.packets, st.events = packets, handed()
-                    if control is not None:
-                        control.poll()
-                    now = time.monotonic()
-                    if now >= next_loss_check:
-                        next_loss_check = now + LOSS_CHECK_S
-                        if risk.position and risk.check_loss(self.ctl.mark):
-                            st.kills += 1
-                            router.cancel_all()
-                    if now >= self._next_alert_check:
-                        self._check_alerts(now)
+                    self._periodic(packets, handed())
         except KeyboardInterrupt:
             st.interrupted = True
         return packets
