@@ -17,7 +17,10 @@ constexpr std::size_t kEventSize = sizeof(events::Event);
 }  // namespace
 
 FakeF1Card::FakeF1Card(FakeF1Config config)
-    : config_(std::move(config)), model_(config_.card), bar_(model_) {
+    : config_(std::move(config)),
+      model_(config_.card),
+      bar_(model_),
+      files_({config_.resource0, config_.h2c, config_.c2h}) {
   refresh();
 }
 
@@ -28,27 +31,15 @@ void FakeF1Card::inject(FakeFault fault, std::size_t after) {
 }
 
 int FakeF1Card::open(const std::string& path, int flags) {
-  const std::string* served[kServed] = {&config_.resource0, &config_.h2c, &config_.c2h};
-  for (int k = 0; k < kServed; ++k) {
-    if (path != *served[k]) continue;
-    if (::access(path.c_str(), F_OK) != 0) return -1;  // deleted from the fake tree: errno from access
-    open_[k] = true;
-    return kFdBase + k;
-  }
+  if (const auto fd = files_.open(path)) return *fd;
   return real_.open(path, flags);
 }
 
-int FakeF1Card::close(int fd) {
-  if (fd >= kFdBase && fd < kFdBase + kServed) {
-    open_[fd - kFdBase] = false;
-    return 0;
-  }
-  return real_.close(fd);
-}
+int FakeF1Card::close(int fd) { return files_.close(fd) ? 0 : real_.close(fd); }
 
 void* FakeF1Card::mmap(std::size_t length, int prot, int flags, int fd, off_t offset) {
-  if (fd != kFdBase + kResource0) return real_.mmap(length, prot, flags, fd, offset);
-  if (!open_[kResource0] || offset != 0 || length > bar_.bytes()) {
+  if (fd != Files::fd(kResource0)) return real_.mmap(length, prot, flags, fd, offset);
+  if (!files_.is_open(kResource0) || offset != 0 || length > bar_.bytes()) {
     errno = EINVAL;
     return MAP_FAILED;
   }
@@ -72,7 +63,7 @@ int FakeF1Card::tick() {
 }
 
 ssize_t FakeF1Card::pwrite(int fd, const void* buf, std::size_t count, off_t offset) {
-  if (fd != kFdBase + kH2c || !open_[kH2c]) return real_.pwrite(fd, buf, count, offset);
+  if (fd != Files::fd(kH2c) || !files_.is_open(kH2c)) return real_.pwrite(fd, buf, count, offset);
   ++stats_.pwrites;
   if (const int err = tick()) {
     errno = err;
@@ -100,7 +91,7 @@ ssize_t FakeF1Card::pwrite(int fd, const void* buf, std::size_t count, off_t off
 }
 
 ssize_t FakeF1Card::pread(int fd, void* buf, std::size_t count, off_t offset) {
-  if (fd != kFdBase + kC2h || !open_[kC2h]) return real_.pread(fd, buf, count, offset);
+  if (fd != Files::fd(kC2h) || !files_.is_open(kC2h)) return real_.pread(fd, buf, count, offset);
   ++stats_.preads;
   if (const int err = tick()) {
     errno = err;

@@ -23,6 +23,7 @@
 
 #include "device_software.hpp"
 #include "fake_bar0.hpp"
+#include "fake_files.hpp"
 #include "f1_io.hpp"
 
 namespace tickgate::driver {
@@ -83,7 +84,7 @@ class FakeF1Card final : public PosixIo {
 
  private:
   enum Served { kResource0, kH2c, kC2h, kServed };
-  static constexpr int kFdBase = 1 << 20;  // fake descriptors, far above real ones
+  using Files = FakeFiles<kServed>;
 
   int tick();  // counts a transfer; the errno it fails with, 0 if it goes ahead
   void step();  // apply host register writes, move records into the model
@@ -96,7 +97,7 @@ class FakeF1Card final : public PosixIo {
   SoftwareDevice model_;
   SystemIo real_;
   FakeBar0 bar_;  // BAR0 as the host sees it
-  bool open_[kServed] = {};
+  Files files_;  // the served paths (resource0, the DMA files)
   std::vector<std::byte> ingress_;  // bytes written, not yet fed
   std::vector<std::byte> egress_;  // the record being read, when a short pread split it
   std::size_t egress_head_ = 0;

@@ -20,7 +20,8 @@ FakeF2Card::FakeF2Card(FakeF2Config config)
     : config_(std::move(config)),
       model_(config_.card),
       bar_(model_),
-      window_(f2::kIngressSize / sizeof(Line)) {
+      window_(f2::kIngressSize / sizeof(Line)),
+      files_({config_.resource0, config_.window}) {
   refresh();
 }
 
@@ -31,23 +32,11 @@ void FakeF2Card::inject(FakeF2Fault fault, std::size_t after) {
 }
 
 int FakeF2Card::open(const std::string& path, int flags) {
-  const std::string* served[kServed] = {&config_.resource0, &config_.window};
-  for (int k = 0; k < kServed; ++k) {
-    if (path != *served[k]) continue;
-    if (::access(path.c_str(), F_OK) != 0) return -1;  // deleted from the fake tree: errno from access
-    open_[k] = true;
-    return kFdBase + k;
-  }
+  if (const auto fd = files_.open(path)) return *fd;
   return real_.open(path, flags);
 }
 
-int FakeF2Card::close(int fd) {
-  if (fd >= kFdBase && fd < kFdBase + kServed) {
-    open_[fd - kFdBase] = false;
-    return 0;
-  }
-  return real_.close(fd);
-}
+int FakeF2Card::close(int fd) { return files_.close(fd) ? 0 : real_.close(fd); }
 
 ssize_t FakeF2Card::pread(int fd, void* buf, std::size_t count, off_t offset) {
   return real_.pread(fd, buf, count, offset);
@@ -58,15 +47,16 @@ ssize_t FakeF2Card::pwrite(int fd, const void* buf, std::size_t count, off_t off
 }
 
 void* FakeF2Card::mmap(std::size_t length, int prot, int flags, int fd, off_t offset) {
-  if (fd == kFdBase + kResource0 && open_[kResource0] && offset == 0 && length <= bar_.bytes()) {
+  if (fd == Files::fd(kResource0) && files_.is_open(kResource0) && offset == 0 && length <= bar_.bytes()) {
     return bar_.data();
   }
-  if (fd == kFdBase + kWindow && open_[kWindow] && static_cast<std::uint64_t>(offset) == f2::kIngressBase &&
+  if (fd == Files::fd(kWindow) && files_.is_open(kWindow) &&
+      static_cast<std::uint64_t>(offset) == f2::kIngressBase &&
       length <= window_.size() * sizeof(Line)) {
     window_cursor_ = 0;  // a new mapping is a new host: it starts storing at the window's start
     return window_.data();
   }
-  if (fd >= kFdBase && fd < kFdBase + kServed) {
+  if (Files::served(fd)) {
     errno = EINVAL;
     return MAP_FAILED;
   }

@@ -24,6 +24,7 @@
 #include "device_software.hpp"
 #include "f2_io.hpp"
 #include "fake_bar0.hpp"
+#include "fake_files.hpp"
 
 namespace tickgate::driver {
 
@@ -93,7 +94,7 @@ class FakeF2Card final : public F2Io {
     std::byte b[64];
   };
   enum Served { kResource0, kWindow, kServed };
-  static constexpr int kFdBase = 1 << 20;  // fake descriptors, far above real ones
+  using Files = FakeFiles<kServed>;
 
   bool tick();  // counts a fence or pause; true if the card is faulted (and so does not move normally)
   void step();
@@ -110,7 +111,7 @@ class FakeF2Card final : public F2Io {
   FakeBar0 bar_;  // BAR0 as the host sees it
   std::vector<Line> window_;  // the ingress window as the host sees it
   std::size_t window_cursor_ = 0;
-  bool open_[kServed] = {};
+  Files files_;  // the served paths (resource0, the DMA files)
   std::vector<std::byte> ingress_;  // bytes taken, not yet fed
   std::vector<Line> ring_;  // host memory handed out by pin_ring
   std::vector<events::Event> outgoing_;  // events on their way into the ring
