@@ -4,7 +4,9 @@ builds, the compiler and Verilator, and how the C++ module was built."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,21 +35,26 @@ def f2_cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, manifest: ImageManifes
     this host speaks to)."""
     from tickgate.host.backend_f2 import default_manifest
 
-    manifest = manifest or default_manifest()
+    d = _slots("tickgate.host.backend_f2", sysfs_root, manifest or default_manifest(), lambda s: {})
+    if d["slots"]:
+        d["ring"] = ring_check()
+    return d
+
+
+def _slots(backend: str, sysfs_root: str | Path, manifest: ImageManifest,
+           extra: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """The slots the `find_cards` of module `backend` finds and what each holds against `manifest`, with the
+    `extra` fields of each slot."""
     expected = _expected(manifest)
     try:
-        from tickgate.host.backend_f2 import find_cards
-
+        find_cards = importlib.import_module(backend).find_cards
         slots = find_cards(sysfs_root, manifest)
     except ImportError as e:
         return {"sysfs_root": str(sysfs_root), "expected": expected, "error": f"C++ module not importable: {e}",
                 "slots": []}
     out = [{"slot": s["index"], "mgmt_address": s["mgmt_address"], "app_address": s["app_address"], "ids": _ids(s),
-            "matches": not s["mismatch"], "why_not": s["mismatch"] or None} for s in slots]
-    d: dict[str, Any] = {"sysfs_root": str(sysfs_root), "expected": expected, "slots": out}
-    if out:
-        d["ring"] = ring_check()
-    return d
+            **extra(s), "matches": not s["mismatch"], "why_not": s["mismatch"] or None} for s in slots]
+    return {"sysfs_root": str(sysfs_root), "expected": expected, "slots": out}
 
 
 def ring_check() -> dict[str, Any]:
@@ -69,21 +76,8 @@ def ring_check() -> dict[str, Any]:
 
 def cards(sysfs_root: str | Path = DEFAULT_SYSFS_ROOT, manifest: ImageManifest | None = None) -> dict[str, Any]:
     """The F1 slots (legacy) and what each holds, against `manifest` (default: the image this host speaks to)."""
-    manifest = manifest or ImageManifest.default()
-    expected = _expected(manifest)
-    try:
-        from tickgate.host.backend_f1 import find_cards
-
-        slots = find_cards(sysfs_root, manifest)
-    except ImportError as e:
-        return {"sysfs_root": str(sysfs_root), "expected": expected, "error": f"C++ module not importable: {e}",
-                "slots": []}
-    out = []
-    for s in slots:
-        out.append({"slot": s["index"], "mgmt_address": s["mgmt_address"], "app_address": s["app_address"],
-                    "ids": _ids(s), "xdma": f"xdma{s['xdma']}" if s["xdma"] >= 0 else None,
-                    "matches": not s["mismatch"], "why_not": s["mismatch"] or None})
-    return {"sysfs_root": str(sysfs_root), "expected": expected, "slots": out}
+    return _slots("tickgate.host.backend_f1", sysfs_root, manifest or ImageManifest.default(),
+                  lambda s: {"xdma": f"xdma{s['xdma']}" if s["xdma"] >= 0 else None})
 
 
 def sim_builds(root: Path | None = None) -> dict[str, Any]:
