@@ -4,7 +4,6 @@ the whole pipeline in `sim_pipeline`."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -32,23 +31,10 @@ def _cmd_sim(args: argparse.Namespace) -> int:
           file=sys.stderr)
     result = run(stim, seed=args.seed, idle=args.idle, stall=args.stall, waves=args.wave)
     s = result.summary()
-    lat = s["latency_cycles"]
     print(f"stage        {s['stage']} ({s['top']} top)")
     print(f"messages     {s['messages']:,}")
     print(f"records      {s['records']:,} (reference {s['expected_records']:,})")
-    print(f"mismatches   {s['mismatches']:,}")
-    for line in result.mismatches[:10]:
-        print(f"  {line}")
-    print(f"cycles       {s['cycles']:,}")
-    print(f"bytes/cycle  {s['bytes_per_cycle']:.3f} accepted (of 8)")
-    print(f"latency      min {lat['min']}  median {lat['median']}  max {lat['max']} cycles "
-          "(beat holding a message's last byte -> its record)")
-    print(f"sim speed    {s['sim_cycles_per_second']:,} cycles/s")
-    if args.wave:
-        print(f"waveform     {args.wave}")
-    if args.json:
-        print(json.dumps(s))
-    return 0 if not result.mismatches else 1
+    return sim_pipeline.report(result, args, "its record")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

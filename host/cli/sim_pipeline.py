@@ -10,7 +10,7 @@ from tickgate.protocol.config import BookGeometry, CardConfig
 
 from .args import card_config
 
-__all__ = ["add_arguments", "run_pipeline_stage"]
+__all__ = ["add_arguments", "report", "run_pipeline_stage"]
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
@@ -54,19 +54,30 @@ def run_pipeline_stage(args: argparse.Namespace) -> int:
     result = run_pipeline([stim], geometry, config, seed=args.seed, idle=args.idle, stall=args.stall,
                           waves=args.wave)[0]
     s = result.summary()
-    lat, bbo = s["latency_cycles"], s["latency_bbo_cycles"]
     print(f"stage        pipeline ({input} input)")
     print(f"messages     {s['messages']:,}")
     print(f"events       {s['events']:,} (reference {s['expected_events']:,})")
+    bbo = s["latency_bbo_cycles"]
+    return report(result, args, "its first event",
+                  f"latency BBO  min {bbo['min']}  median {bbo['median']}  max {bbo['max']} cycles "
+                  "(add, execution, cancel, delete, replace -> its top-of-book event)")
+
+
+def report(result, args: argparse.Namespace, latency_to: str, *extra: str) -> int:
+    """The end of a stage's report, after its counts: mismatches (the first ten), cycles, bytes per cycle, the
+    latency from the beat holding a message's last byte to `latency_to`, `extra` lines, simulation speed,
+    waveform, `--json`; the exit status (1 on any mismatch)."""
+    s = result.summary()
+    lat = s["latency_cycles"]
     print(f"mismatches   {s['mismatches']:,}")
     for line in result.mismatches[:10]:
         print(f"  {line}")
     print(f"cycles       {s['cycles']:,}")
     print(f"bytes/cycle  {s['bytes_per_cycle']:.3f} accepted (of 8)")
     print(f"latency      min {lat['min']}  median {lat['median']}  max {lat['max']} cycles "
-          "(beat holding a message's last byte -> its first event)")
-    print(f"latency BBO  min {bbo['min']}  median {bbo['median']}  max {bbo['max']} cycles "
-          "(add, execution, cancel, delete, replace -> its top-of-book event)")
+          f"(beat holding a message's last byte -> {latency_to})")
+    for line in extra:
+        print(line)
     print(f"sim speed    {s['sim_cycles_per_second']:,} cycles/s")
     if args.wave:
         print(f"waveform     {args.wave}")
