@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 
 #include "bindings.hpp"
 #include "reader.hpp"
@@ -38,6 +39,8 @@ void translate(std::exception_ptr e) {
   } catch (const TruncatedInput& t) {
     const py::object cls = py::module_::import("tickgate.protocol.binaryfile").attr("TruncatedFileError");
     PyErr_SetObject(cls.ptr(), py::str(t.what()).ptr());
+  } catch (const std::system_error& s) {
+    PyErr_SetObject(PyExc_OSError, py::make_tuple(s.code().value(), s.what()).ptr());
   } catch (const UnsupportedLink& u) {
     const py::object err = py::module_::import("tickgate.protocol.pcap").attr("_unsupported")(u.linktype());
     PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(err.ptr())), err.ptr());
@@ -84,6 +87,16 @@ void bind_reader(py::module_& m) {
           py::arg("device"), py::arg("out"),
           "Feed `device` batches until `out` (an EVENT_DTYPE array) is full of its events or the file is done "
           "and the device drained; how many were written (0: finished).")
+      .def(
+          "run_to_fd",
+          [](DmaFeed& f, Device& device, int fd, std::size_t chunk_events) {
+            py::gil_scoped_release release;
+            return f.run_to_fd(device, fd, chunk_events);
+          },
+          py::arg("device"), py::arg("fd"), py::arg("chunk_events") = std::size_t{1} << 16,
+          "Run the rest of the file through `device`, appending its events as raw 64-byte records to the open "
+          "file descriptor `fd` from its position (-1: dropped), a chunk written on a thread of its own while "
+          "the next is made; how many. No Python runs until the end (OSError if a write fails).")
       .def_property_readonly("done", &DmaFeed::done, "Whether the file has been read to its end.")
       .def_property_readonly("packets", &DmaFeed::packets, "Packets handed out so far.")
       .def_property_readonly("refused", &DmaFeed::refused,

@@ -33,6 +33,12 @@ class DmaFeed {
   /// Fewer than out.size() only at the end: 0 once the feed is done and the device has nothing left.
   std::size_t run(Device& device, std::span<events::Event> out);
 
+  /// Runs the whole feed through `device`, appending its events as raw 64-byte records to the file `fd`
+  /// (-1: dropped) from the fd's current position, while the device works on the next `chunk_events` (one
+  /// chunk written on a thread of its own while the next is collected); returns how many. Memory is bounded
+  /// by two chunks. Throws std::system_error if a write fails.
+  std::uint64_t run_to_fd(Device& device, int fd, std::size_t chunk_events = std::size_t{1} << 16);
+
   bool done() const noexcept { return done_; }
   std::uint64_t packets() const noexcept { return packets_; }
   /// Packets longer than mold::kMaxPacket, never sent (host.backend.Backend counts them packets_oversize).

@@ -13,13 +13,12 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-
 from tickgate.protocol.config import CardConfig
-from tickgate.protocol.events import EVENT_DTYPE
 from tickgate.protocol.moldudp64 import MAX_PACKET, DmaFlag, pack_dma
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from tickgate.host.backend_f1 import F1Options
     from tickgate.host.backend_f2 import F2Options
     from tickgate.host.backend_sim import SimOptions
@@ -138,6 +137,10 @@ class Backend:
 
     def take_events(self) -> np.ndarray:
         """Every event of the packets fed so far, in a new array."""
+        import numpy as np
+
+        from tickgate.protocol.events import EVENT_DTYPE
+
         out = np.empty(self.pending_events(), dtype=EVENT_DTYPE)
         n = self.device.collect(out) if len(out) else 0
         while n < len(out):  # a device may hand out what is waiting in parts

@@ -5,23 +5,40 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.lib import format as npy_format
+from tickgate.protocol.events import COMMON_FIELDS, EVENT_SIZE, KIND_FIELDS, EventKind
 
-from tickgate.protocol.events import EVENT_DTYPE, EVENT_SIZE
+if TYPE_CHECKING:
+    import numpy as np
+
+_MAGIC = b"\x93NUMPY\x01\x00"  # .npy format version 1.0 (numpy.lib.format.magic(1, 0))
+
+
+def event_descr() -> list[tuple[str, str]]:
+    """EVENT_DTYPE's .npy description (numpy.lib.format.dtype_to_descr), from the field table without numpy:
+    the fields by offset, every byte between them a `reservedN` void, as `protocol.events` lays it out."""
+    descr, pos = [], 0
+    for f in sorted(COMMON_FIELDS + KIND_FIELDS[EventKind.BBO], key=lambda f: f.offset):
+        if f.offset > pos:
+            descr.append((f"reserved{pos}", f"|V{f.offset - pos}"))
+        descr.append((f.name, f.dtype if f.dtype[0] in "<>|" else f"|{f.dtype}"))
+        pos = f.offset + f.width
+    if pos < EVENT_SIZE:
+        descr.append((f"reserved{pos}", f"|V{EVENT_SIZE - pos}"))
+    return descr
 
 
 def _header_body(count: int) -> bytes:
-    d = {"descr": npy_format.dtype_to_descr(EVENT_DTYPE), "fortran_order": False, "shape": (count,)}
+    d = {"descr": event_descr(), "fortran_order": False, "shape": (count,)}
     return repr(d).encode("latin1")
 
 
 # Fixed header length (room for any count), so the final shape can be written over the placeholder.
-_HEADER_LEN = -(-(len(npy_format.magic(1, 0)) + 2 + len(_header_body(10**19)) + 1) // 64) * 64
+_HEADER_LEN = -(-(len(_MAGIC) + 2 + len(_header_body(10**19)) + 1) // 64) * 64
 
 
 class EventFileWriter:
@@ -36,17 +53,28 @@ class EventFileWriter:
     @staticmethod
     def _header(count: int) -> bytes:
         body = _header_body(count)
-        magic = npy_format.magic(1, 0)
+        magic = _MAGIC
         pad = _HEADER_LEN - len(magic) - 2 - len(body) - 1
         if pad < 0:
             raise AssertionError("event dtype description outgrew the fixed .npy header")
         return magic + (len(body) + pad + 1).to_bytes(2, "little") + body + b" " * pad + b"\n"
 
     def write(self, events: np.ndarray) -> None:
+        from tickgate.protocol.events import EVENT_DTYPE
+
         if events.dtype != EVENT_DTYPE:
             raise TypeError(f"expected EVENT_DTYPE records, got {events.dtype}")
         self._f.write(np.ascontiguousarray(events).view(np.uint8).data)  # no copy of a contiguous array
         self.count += len(events)
+
+    def write_native(self, append: Callable[[int], int]) -> int:
+        """Let `append(fd)` append raw 64-byte records to the file at its end through the file descriptor
+        (`tickgate._driver.FileFeed.run_to_fd`); it returns how many, which are counted. Returns that."""
+        self._f.flush()
+        n = append(self._f.fileno())
+        self._f.seek(0, os.SEEK_END)  # past what was appended under the buffered file
+        self.count += n
+        return n
 
     def close(self) -> None:
         if self._f.closed:
@@ -75,6 +103,10 @@ class BackgroundWriter:
 
     def __init__(self, writer: EventFileWriter, chunk_events: int, depth: int = 3) -> None:
         self.writer = writer
+        import numpy as np
+
+        from tickgate.protocol.events import EVENT_DTYPE
+
         self._free: queue.Queue[np.ndarray] = queue.Queue()
         for _ in range(depth):
             self._free.put(np.empty(chunk_events, dtype=EVENT_DTYPE))

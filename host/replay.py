@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
-from tickgate.host.eventfile import BackgroundWriter, EventFileWriter
-from tickgate.protocol.events import EVENT_DTYPE
+from tickgate.host.eventfile import EventFileWriter
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from tickgate.host.backend import Backend
     from tickgate.protocol.config import CardConfig
     from tickgate.protocol.packet import Packet
@@ -198,6 +197,10 @@ class EventBatches:
             yield out[:n]
 
     def _buffers(self) -> Iterator[np.ndarray]:
+        import numpy as np
+
+        from tickgate.protocol.events import EVENT_DTYPE
+
         if self.buffers is not None:
             return self.buffers
         return (np.empty(self.chunk_events, dtype=EVENT_DTYPE) for _ in itertools.count())
@@ -264,11 +267,23 @@ def open_replay(source: str | os.PathLike[str] | Any, backend: str | Backend = "
 def replay_file(path: str | os.PathLike[str], backend: Backend, *, events_path: str | Path | None = None,
                 progress: bool = False, allow_truncated: bool = False) -> ReplayResult:
     """Replay a file through `backend` natively (see `EventBatches`), events to `events_path` if given: a
-    `.npy` of EVENT_DTYPE, or a `.parquet` of decoded columns (`host.frames`); both streamed."""
+    `.npy` of EVENT_DTYPE, or a `.parquet` of decoded columns (`host.frames`); both streamed. Into a C++
+    device with `.npy` events (or none) and no progress bar, the whole file runs in C++ (`FileFeed.run_to_fd`:
+    no Python and no numpy until the end)."""
+    from tickgate._driver import Device
+
     feed = open_file_feed(path, allow_truncated=allow_truncated)
+    parquet = events_path is not None and Path(events_path).suffix == ".parquet"
+    if isinstance(backend.device, Device) and not parquet and not progress:
+        return _replay_native(feed, backend, events_path)
+    import numpy as np
+
+    from tickgate.host.eventfile import BackgroundWriter
+    from tickgate.protocol.events import EVENT_DTYPE
+
     writer: EventWriter | None = None
     buffers = None
-    if events_path and Path(events_path).suffix != ".parquet":
+    if events_path and not parquet:
         # .npy: written on a thread of its own while the device works on the next batch (both release the GIL)
         writer = BackgroundWriter(EventFileWriter(events_path), CHUNK_EVENTS)
         buffers = writer.buffers()
@@ -294,3 +309,19 @@ def replay_file(path: str | os.PathLike[str], backend: Backend, *, events_path: 
     counters = batches.counters or {}
     return ReplayResult(backend.name, counters.get("messages", 0), batches.events, batches.seconds, counters,
                         batches.feed)
+
+
+def _replay_native(feed: Any, backend: Backend, events_path: str | Path | None) -> ReplayResult:
+    """The whole of `feed` into the backend's C++ device in one call, events appended to a `.npy` (or dropped)."""
+    device = backend.device
+    t0 = time.perf_counter()
+    backend.flush()
+    if events_path:
+        with EventFileWriter(events_path) as writer:
+            n_events = writer.write_native(lambda fd: feed.run_to_fd(device, fd, CHUNK_EVENTS))
+    else:
+        n_events = feed.run_to_fd(device, -1, CHUNK_EVENTS)
+    seconds = time.perf_counter() - t0
+    backend.refused += feed.refused
+    counters = backend.counters()
+    return ReplayResult(backend.name, counters.get("messages", 0), n_events, seconds, counters, dict(feed.stats()))

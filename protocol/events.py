@@ -12,16 +12,19 @@ with `comparable(events)`.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "COMMON_FIELDS",
-    "EVENT_DTYPE",
+    "EVENT_DTYPE",  # noqa: F822 - made on first use (__getattr__ below)
     "EVENT_SIZE",
-    "KIND_DTYPES",
+    "KIND_DTYPES",  # noqa: F822 - made on first use (__getattr__ below)
     "KIND_FIELDS",
     "DegradedReason",
     "EventFlag",
@@ -50,7 +53,11 @@ class EventField:
 
     @property
     def width(self) -> int:
-        return np.dtype(self.dtype).itemsize
+        """Bytes of the field: the size its numpy type string ends with ("u1", "<u8", "S10")."""
+        m = re.fullmatch(r"[<|]?[uS](\d+)", self.dtype)
+        if m is None:
+            raise ValueError(f"{self.name}: unsupported event field type {self.dtype!r}")
+        return int(m.group(1))
 
 
 class EventKind(IntEnum):
@@ -172,54 +179,38 @@ def _check(fields: tuple[EventField, ...], what: str) -> None:
         raise ValueError(f"{what}: event field {spans[-1][2]} ends past the {EVENT_SIZE}-byte record")
 
 
-def _dtype(fields: tuple[EventField, ...]) -> np.dtype:
-    """A dtype of the fields, every byte between them named `reservedN` (numpy copies drop unnamed bytes)."""
-    names, formats, offsets, pos = [], [], [], 0
-    for f in sorted(fields, key=lambda f: f.offset):
-        if f.offset > pos:
-            names.append(f"reserved{pos}")
-            formats.append(f"V{f.offset - pos}")
-            offsets.append(pos)
-        names.append(f.name)
-        formats.append(f.dtype)
-        offsets.append(f.offset)
-        pos = f.offset + f.width
-    if pos < EVENT_SIZE:
-        names.append(f"reserved{pos}")
-        formats.append(f"V{EVENT_SIZE - pos}")
-        offsets.append(pos)
-    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": EVENT_SIZE})
-
-
 for _kind, _fields in KIND_FIELDS.items():
     if min(f.offset for f in _fields) < 32:
         raise ValueError(f"{_kind.name}: kind fields start at byte 32")
     _check(COMMON_FIELDS + _fields, _kind.name)
 
-EVENT_DTYPE: np.dtype = _dtype(COMMON_FIELDS + KIND_FIELDS[EventKind.BBO])
-KIND_DTYPES: dict[EventKind, np.dtype] = {k: _dtype(COMMON_FIELDS + fs) for k, fs in KIND_FIELDS.items()}
 
 
 def as_kind(events: np.ndarray, kind: EventKind) -> np.ndarray:
     """The records of one kind, viewed with that kind's field names (a copy of the selected rows)."""
-    return np.ascontiguousarray(events[events["kind"] == kind]).view(KIND_DTYPES[kind])
+    import numpy as np
+
+    return np.ascontiguousarray(events[events["kind"] == kind]).view(__getattr__("KIND_DTYPES")[kind])
 
 
 # Byte positions compared across backends: everything but ts_local.
 _TS_LOCAL = next(f for f in COMMON_FIELDS if f.name == "ts_local")
-COMPARED_BYTES = np.array([i for i in range(EVENT_SIZE)
-                           if not _TS_LOCAL.offset <= i < _TS_LOCAL.offset + _TS_LOCAL.width])
+_COMPARED = [i for i in range(EVENT_SIZE) if not _TS_LOCAL.offset <= i < _TS_LOCAL.offset + _TS_LOCAL.width]
 
 
 def empty(n: int = 0) -> np.ndarray:
     """A zeroed event array of length n."""
-    return np.zeros(n, dtype=EVENT_DTYPE)
+    import numpy as np
+
+    return np.zeros(n, dtype=__getattr__("EVENT_DTYPE"))
 
 
 def comparable(events: np.ndarray) -> np.ndarray:
     """The bytes of each record that every backend must reproduce, as an (n, 56) uint8 array."""
+    import numpy as np
+
     raw = np.ascontiguousarray(events).view(np.uint8).reshape(-1, EVENT_SIZE)
-    return raw[:, COMPARED_BYTES]
+    return raw[:, __getattr__("COMPARED_BYTES")]
 
 
 def fields_of(kind: EventKind) -> tuple[EventField, ...]:
@@ -246,3 +237,42 @@ def pack_format(kind: EventKind) -> str:
 def pack_order(kind: EventKind) -> tuple[str, ...]:
     """Field names in the order `pack_format(kind)` takes them."""
     return tuple(f.name for f in sorted(fields_of(kind), key=lambda f: f.offset))
+
+
+def _dtype(fields: tuple[EventField, ...]) -> np.dtype:
+    """A dtype of the fields, every byte between them named `reservedN` (numpy copies drop unnamed bytes)."""
+    import numpy as np
+
+    names, formats, offsets, pos = [], [], [], 0
+    for f in sorted(fields, key=lambda f: f.offset):
+        if f.offset > pos:
+            names.append(f"reserved{pos}")
+            formats.append(f"V{f.offset - pos}")
+            offsets.append(pos)
+        names.append(f.name)
+        formats.append(f.dtype)
+        offsets.append(f.offset)
+        pos = f.offset + f.width
+    if pos < EVENT_SIZE:
+        names.append(f"reserved{pos}")
+        formats.append(f"V{EVENT_SIZE - pos}")
+        offsets.append(pos)
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": EVENT_SIZE})
+
+
+# The numpy values are made on first use (PEP 562), so that what needs only the layout (a command that writes
+# events natively, the configuration) does not import numpy: `from tickgate.protocol.events import EVENT_DTYPE`
+# works as before.
+_LAZY: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in ("EVENT_DTYPE", "KIND_DTYPES", "COMPARED_BYTES"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _LAZY:
+        import numpy as np
+
+        _LAZY["EVENT_DTYPE"] = _dtype(COMMON_FIELDS + KIND_FIELDS[EventKind.BBO])
+        _LAZY["KIND_DTYPES"] = {k: _dtype(COMMON_FIELDS + fs) for k, fs in KIND_FIELDS.items()}
+        _LAZY["COMPARED_BYTES"] = np.array(_COMPARED)
+    return _LAZY[name]
