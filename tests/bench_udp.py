@@ -1,14 +1,22 @@
 """Benchmark: the live UDP feed, tick (kernel receive time) -> strategy callback, over loopback.
 
-A sender in another process (`udp_send_paced`, C++: datagram i at start + i/rate) sends one-message MoldUDP64
-packets over loopback at a fixed rate, then an end-of-session packet; this process runs the library
-equivalent of `tickgate run --feed udp://127.0.0.1:PORT --backend software --exchange paper` (a `Runner`)
-with a no-op strategy. Each rate runs with the native receiver (C++: recvmmsg, SO_TIMESTAMPNS, DMA batches
-into the card) and with the Python one (`MoldUdpFeed`, the before), `--repeats` times each; the table gives
-medians. Latency is per event, from its packet's receive stamp to the strategy callback: the kernel's
-stamp for the native receiver, the stamp taken after `recv` for the Python one (which is later than the
-kernel's, so its figures flatter it). "lag p99" is the native receiver's own measure of kernel stamp ->
-recvmmsg returned (the kernel's and the scheduler's share: no host code in it). "lost" counts packets sent
+A sender in another process (`udp_send_paced`, C++: sendmmsg on a connected socket, datagram i at start +
+i/rate, spinning between sends) sends one-message MoldUDP64 packets over loopback at a fixed rate, then an
+end-of-session packet. The receiving side, with a no-op strategy, is one of:
+
+- `cli`: the whole command a user types, `tickgate run --feed udp://127.0.0.1:PORT --backend software
+  --exchange paper --strategy noop.py --json` in a process of its own (SCHED_FIFO from its start with `--rt`,
+  as `chrt -f PRIO tickgate run ...` would run it); the sender starts once the command says it is running
+  and `--cli-wait` seconds more have passed, and the figures are those of its JSON summary;
+- `native`: the library equivalent in this process (a `Runner` over `NativeUdpFeed`: C++ recvmmsg,
+  SO_TIMESTAMPNS, DMA batches into the card);
+- `python`: the same with the Python receiver (`MoldUdpFeed`, the before).
+
+Each rate runs with each receiver `--repeats` times; the table gives medians. Latency is per event, from its
+packet's receive stamp to the strategy callback: the kernel's stamp for the native receiver (and the command),
+the stamp taken after `recv` for the Python one (which is later than the kernel's, so its figures flatter it).
+"lag p99" is the native receiver's own measure of kernel stamp -> recvmmsg returned (the kernel's and the
+scheduler's share: no host code in it). "lost" counts packets sent
 and not handed to the card (dropped by a full socket buffer). The sustained rate is the highest rate
 actually sent (the runs' median) whose median p99 is within the goal (20 us) with nothing lost; the goal row
 (200,000/s) counts only if the sender reached 95 % of it. The capacity line is
@@ -22,7 +30,8 @@ work beside it); `--sender-nice` raises its share. Busy-polling (`--spin-us`) is
 cores a spinning receiver takes the CPU the sender and the kernel need.
 
     .venv/bin/python tests/bench_udp.py [--rates 20000,50000,100000,200000,300000] [--seconds 1.5]
-        [--repeats 3] [--receivers native,python] [--rt 50] [--sender-nice -10] [--cpu N --sender-cpu M]
+        [--repeats 3] [--receivers cli,native,python] [--cli-wait 1.0] [--rt 50] [--sender-nice -10]
+        [--cpu N --sender-cpu M]
 """
 
 from __future__ import annotations
@@ -52,6 +61,7 @@ from tickgate.host.run import Runner, RunOptions  # noqa: E402
 from tickgate.host.strategy import Strategy  # noqa: E402
 from tickgate.protocol import moldudp64  # noqa: E402
 
+TICKGATE = Path(sys.executable).parent / "tickgate"
 SESSION = b"BENCHUDP01"
 GOAL_P99_US = 20.0
 GOAL_RATE = 200_000
@@ -113,8 +123,70 @@ def send_command(path: Path, port: int, rate: float, seconds: float, count: int,
     return [sys.executable, __file__, "--send", json.dumps(spec)]
 
 
+NOOP_STRATEGY = """from tickgate.host.strategy import Strategy
+
+
+class NoOp(Strategy):
+    name = "noop"
+
+    def on_events(self, batch):
+        pass
+"""
+
+
+def free_port() -> int:
+    """A UDP port of 127.0.0.1 nobody holds now (the command binds it a moment later)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def one_cli(rate: int, seconds: float, path: Path, args: argparse.Namespace) -> dict:
+    """One run at `rate` of the command `tickgate run --feed udp://...` in a process of its own."""
+    count = int(rate * seconds)
+    strategy = path.parent / "noop.py"
+    strategy.write_text(NOOP_STRATEGY)
+    port = free_port()
+    cmd = [str(TICKGATE), "run", "--feed", f"udp://127.0.0.1:{port}", "--backend", "software", "--exchange",
+           "paper", "--strategy", str(strategy), "--idle-timeout", "20", "--json", "--no-progress"]
+    if args.cpu is not None:
+        cmd += ["--cpu", str(args.cpu)]
+    rt = args.rt
+
+    def realtime() -> None:  # in the child before exec: the whole command runs SCHED_FIFO, as under chrt
+        if rt:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(rt))
+
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=realtime)
+    try:
+        assert run.stderr is not None
+        started = run.stderr.readline()  # "tickgate run: software backend, ...": the socket is bound
+        if not started.startswith("tickgate run:"):
+            raise RuntimeError(f"tickgate run did not start: {started}{run.stderr.read()}")
+        sender_out = subprocess.run(send_command(path, port, rate, seconds * 1.5, count, args, wait=args.cli_wait),
+                                    capture_output=True, text=True, check=True).stdout
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    if run.returncode:
+        raise RuntimeError(f"tickgate run failed ({run.returncode}): {err[-2000:]}")
+    s = json.loads(out.strip().splitlines()[-1])
+    sent = json.loads(sender_out)
+    t2s = s["latency_us"]["tick_to_strategy"]
+    handed = s["packets"] - 1  # without the end of session
+    return {"p50": t2s["p50"], "lag99": float("nan"), "p99": t2s["p99"], "p99.9": t2s["p99.9"],
+            "max": t2s["max"], "events": s["events"], "lost": sent["sent"] - handed, "sent": sent["sent"],
+            "rate": sent["sent"] / (sent["elapsed_ns"] / 1e9), "batches": 0}
+
+
 def one(receiver: str, rate: int, seconds: float, path: Path, args: argparse.Namespace) -> dict:
     """One run at `rate` with `receiver`; latency percentiles (us), what was lost, the sender's figures."""
+    if receiver == "cli":
+        return one_cli(rate, seconds, path, args)
     count = int(rate * seconds)
     if receiver == "native":
         feed = NativeUdpFeed("127.0.0.1", 0, idle_timeout_s=20.0, spin_s=args.spin_us * 1e-6)
@@ -181,7 +253,10 @@ def main() -> int:
     ap.add_argument("--rates", default="20000,50000,100000,200000,300000")
     ap.add_argument("--seconds", type=float, default=1.5, help="sending time at each rate (at least 1)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--receivers", default="native,python")
+    ap.add_argument("--receivers", default="cli,native,python",
+                    help="cli (the tickgate run command), native, python (in this process)")
+    ap.add_argument("--cli-wait", type=float, default=1.0,
+                    help="cli: seconds between the command saying it runs and the first packet")
     ap.add_argument("--symbols", type=int, default=100)
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--cpu", type=int, help="pin the receiving process to this CPU")
@@ -228,7 +303,7 @@ def main() -> int:
                 rows[receiver, rate] = med, lost
                 if lost == 0 and med["p99"] <= GOAL_P99_US:  # at the rate the sender reached
                     best[receiver] = max(best.get(receiver, 0), med["rate"])
-        for receiver in receivers:
+        for receiver in (r for r in receivers if r != "cli"):  # the command's loop is the native receiver's
             rates_ = sorted(capacity(receiver, path, args) for _ in range(args.repeats))
             print(f"{receiver}: capacity, a preloaded burst of 6,000 packets drained at "
                   f"{statistics.median(rates_):,.0f} packets/s (median of {args.repeats})")
