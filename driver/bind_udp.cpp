@@ -260,7 +260,7 @@ void bind_udp(py::module_& m) {
   m.def(
       "udp_send_paced",
       [](const std::vector<py::bytes>& datagrams, const std::string& host, int port, double rate_pps,
-         double max_seconds) {
+         double max_seconds, double quantum_s) {
         std::vector<std::string> owned(datagrams.begin(), datagrams.end());
         std::vector<std::span<const std::byte>> spans;
         spans.reserve(owned.size());
@@ -268,7 +268,8 @@ void bind_udp(py::module_& m) {
         PacedSendResult r;
         {
           py::gil_scoped_release release;
-          r = send_paced(spans, host, static_cast<std::uint16_t>(port), rate_pps, max_seconds);
+          r = send_paced(spans, host, static_cast<std::uint16_t>(port), rate_pps, max_seconds,
+                         static_cast<std::uint64_t>(quantum_s * 1e9));
         }
         py::dict d;
         d["sent"] = r.sent;
@@ -279,8 +280,10 @@ void bind_udp(py::module_& m) {
         return d;
       },
       py::arg("datagrams"), py::arg("host"), py::arg("port"), py::arg("rate_pps"), py::arg("max_seconds"),
+      py::arg("quantum_s") = 0.0,
       "Send the datagrams to host:port at rate_pps (datagram i at start + i/rate), for at most max_seconds "
-      "(benchmarks and tests): sent, send_errors, elapsed_ns, max_behind_ns, syscalls.");
+      "(benchmarks and tests): sent, send_errors, elapsed_ns, max_behind_ns, syscalls. quantum_s 0: spin "
+      "between sends; else sleep to each multiple of quantum_s and send what is due (bursts).");
 }
 
 }  // namespace tickgate::driver

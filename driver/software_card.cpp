@@ -193,6 +193,10 @@ void SoftwareCard::packet(std::span<const std::byte> packet, std::uint64_t rx_ns
       ++k[c::packets_malformed];
       return;
     }
+    if (const std::size_t next = pos + length; next + mold::kBlockLength <= n) {  // the next message's order
+      const std::size_t next_length = wire::read_u16(p + next);
+      if (next + mold::kBlockLength + next_length <= n) prefetch_order(p + next + mold::kBlockLength, next_length);
+    }
     if (i < skip) {
       ++k[c::messages_duplicate];
     } else {

@@ -107,6 +107,9 @@ class SoftwareCard {
   void drain(bool force);
 
   // one message (model/decoder.py classify, model/card.py handlers)
+  /// Starts loading the order-map slot of the message at `p` (`length` bytes) if it names an order, so that
+  /// the miss overlaps the message before it (no effect on what is applied).
+  void prefetch_order(const std::byte* p, std::size_t length) const noexcept;
   void message(const std::byte* p, std::size_t length, std::uint64_t seq, std::uint64_t rx_ns);
   template <class M>
   void apply(const std::byte* p, const Msg& m);

@@ -38,6 +38,23 @@ void SoftwareCard::message(const std::byte* p, std::size_t length, std::uint64_t
   });
 }
 
+void SoftwareCard::prefetch_order(const std::byte* p, std::size_t length) const noexcept {
+  if (length == 0) return;
+  const std::uint8_t type = wire::read_u8(p);
+  if (length != itch::kLengthByType[type]) return;
+  switch (type) {
+    case itch::AddOrder::kType: return orders_.prefetch(itch::AddOrder::order_reference_number(p));
+    case itch::AddOrderMpid::kType: return orders_.prefetch(itch::AddOrderMpid::order_reference_number(p));
+    case itch::OrderExecuted::kType: return orders_.prefetch(itch::OrderExecuted::order_reference_number(p));
+    case itch::OrderExecutedWithPrice::kType:
+      return orders_.prefetch(itch::OrderExecutedWithPrice::order_reference_number(p));
+    case itch::OrderCancel::kType: return orders_.prefetch(itch::OrderCancel::order_reference_number(p));
+    case itch::OrderDelete::kType: return orders_.prefetch(itch::OrderDelete::order_reference_number(p));
+    case itch::OrderReplace::kType: return orders_.prefetch(itch::OrderReplace::original_order_reference_number(p));
+    default: return;
+  }
+}
+
 template <class M>
 void SoftwareCard::apply(const std::byte* p, const Msg& m) {
   if constexpr (std::is_same_v<M, itch::AddOrder> || std::is_same_v<M, itch::AddOrderMpid>) add<M>(p, m);

@@ -3,7 +3,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,7 +18,7 @@
 namespace tickgate::driver {
 
 PacedSendResult send_paced(std::span<const std::span<const std::byte>> datagrams, const std::string& host,
-                           std::uint16_t port, double rate_pps, double max_seconds) {
+                           std::uint16_t port, double rate_pps, double max_seconds, std::uint64_t quantum_ns) {
   if (!(rate_pps > 0)) throw std::invalid_argument("rate_pps must be positive");
   sockaddr_in to{};
   to.sin_family = AF_INET;
@@ -33,10 +35,17 @@ PacedSendResult send_paced(std::span<const std::span<const std::byte>> datagrams
   const double period_ns = 1e9 / rate_pps;
   const std::uint64_t limit_ns = static_cast<std::uint64_t>(max_seconds * 1e9);
   PacedSendResult r;
+  if (quantum_ns) prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);  // wake at the quantum, not 50 us later
   const std::uint64_t start = monotonic_ns();
   std::uint64_t now = start;
   for (std::size_t i = 0; i < datagrams.size() && now - start < limit_ns;) {
     const auto due = [&](std::size_t k) { return start + static_cast<std::uint64_t>(static_cast<double>(k) * period_ns); };
+    if (quantum_ns && (now = monotonic_ns()) < due(i)) {  // sleep to the quantum boundary at or after due(i)
+      const std::uint64_t wake = start + (due(i) - start + quantum_ns - 1) / quantum_ns * quantum_ns;
+      const timespec ts{static_cast<time_t>(wake / 1'000'000'000), static_cast<long>(wake % 1'000'000'000)};
+      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+      }
+    }
     while ((now = monotonic_ns()) < due(i)) {
     }
     r.max_behind_ns = std::max(r.max_behind_ns, now - due(i));

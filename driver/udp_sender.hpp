@@ -16,10 +16,13 @@ struct PacedSendResult {
   std::uint64_t syscalls = 0;
 };
 
-/// Sends `datagrams` to host:port, datagram i at start + i / rate_pps (CLOCK_MONOTONIC), spinning between
-/// sends; datagrams already due when one goes out go in the same sendmmsg (at most 64), so a sender that
-/// falls behind catches up in bursts. Stops after `max_seconds`. Throws std::system_error on socket errors.
+/// Sends `datagrams` to host:port, datagram i at start + i / rate_pps (CLOCK_MONOTONIC); datagrams already
+/// due when one goes out go in the same sendmmsg (at most 64 a call), so a sender that falls behind catches
+/// up in bursts. With `quantum_ns` 0 it spins between sends (each datagram at its time, a core spent on
+/// waiting); otherwise it sleeps until the next multiple of `quantum_ns` from the start and sends what is
+/// due by then (a burst of rate x quantum datagrams, the CPU left to the receiver and the kernel between).
+/// Stops after `max_seconds`. Throws std::system_error on socket errors.
 PacedSendResult send_paced(std::span<const std::span<const std::byte>> datagrams, const std::string& host,
-                           std::uint16_t port, double rate_pps, double max_seconds);
+                           std::uint16_t port, double rate_pps, double max_seconds, std::uint64_t quantum_ns = 0);
 
 }  // namespace tickgate::driver

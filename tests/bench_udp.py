@@ -109,7 +109,7 @@ def sender(spec: dict) -> int:
         os.sched_setaffinity(0, {spec["cpu"]})
     packets = read_packets(Path(spec["path"]), spec["count"])
     time.sleep(spec["wait"])  # the receiver is in its loop by now
-    r = udp_send_paced(packets, "127.0.0.1", spec["port"], spec["rate"], spec["seconds"])
+    r = udp_send_paced(packets, "127.0.0.1", spec["port"], spec["rate"], spec["seconds"], spec["quantum_us"] * 1e-6)
     end = moldudp64.end_of_session(SESSION, r["sent"] + 1)
     r["end_sent"] = udp_send_paced([end], "127.0.0.1", spec["port"], 1.0, 1.0)["sent"]
     print(json.dumps(r))
@@ -119,7 +119,7 @@ def sender(spec: dict) -> int:
 def send_command(path: Path, port: int, rate: float, seconds: float, count: int, args: argparse.Namespace,
                  wait: float = 0.3) -> list[str]:
     spec = {"path": str(path), "port": port, "rate": rate, "seconds": seconds, "count": count,
-            "nice": args.sender_nice, "cpu": args.sender_cpu, "wait": wait}
+            "nice": args.sender_nice, "cpu": args.sender_cpu, "wait": wait, "quantum_us": args.sender_quantum_us}
     return [sys.executable, __file__, "--send", json.dumps(spec)]
 
 
@@ -264,6 +264,8 @@ def main() -> int:
     ap.add_argument("--rt", type=int, default=0, metavar="PRIO",
                     help="run the receiving loop SCHED_FIFO at this priority (needs CAP_SYS_NICE; 0: no)")
     ap.add_argument("--sender-nice", type=int, default=0, help="nice value of the sending process")
+    ap.add_argument("--sender-quantum-us", type=float, default=0.0,
+                    help="0: the sender spins, each packet at its time; Q: it sleeps and sends what is due every Q us")
     ap.add_argument("--spin-us", type=float, default=0.0, help="native receiver: busy-poll before blocking")
     args = ap.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
@@ -278,7 +280,8 @@ def main() -> int:
     count = int(max(rates) * args.seconds)
     print(f"tickgate UDP bench: one-message MoldUDP64 packets over loopback from another process, "
           f"{args.seconds:g} s a rate, no-op strategy, software backend, median of {args.repeats}; receiving loop "
-          f"{f'SCHED_FIFO {args.rt}' if args.rt else 'SCHED_OTHER'}, sender nice {args.sender_nice}; "
+          f"{f'SCHED_FIFO {args.rt}' if args.rt else 'SCHED_OTHER'}, sender nice {args.sender_nice}, "
+          f"{f'sending every {args.sender_quantum_us:g} us' if args.sender_quantum_us else 'spinning'}; "
           f"{os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "packets.bin"
