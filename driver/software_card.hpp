@@ -133,6 +133,9 @@ class SoftwareCard {
   E record(std::uint8_t flags, std::uint16_t locate, const Msg& m) const noexcept;
   template <class E>
   void push(const E& e);
+  /// A BBO event zeroed in place at the end of the buffer with its common fields set, counted (events::Event
+  /// is the BBO layout): the caller sets the prices and sizes; nothing is copied through the stack.
+  events::Event& push_bbo(std::uint8_t flags, std::uint16_t locate, const Msg& m);
 
   template <class M>
   void add(const std::byte* p, const Msg& m);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <bit>
+#include <cstddef>
 
 #include "software_card.hpp"
 
@@ -34,6 +35,28 @@ void SoftwareCard::push(const E& e) {
   else if constexpr (E::kKind == events::EventKind::kLevel) ++counters_[c::events_level];
   else if constexpr (E::kKind == events::EventKind::kFire) ++counters_[c::events_fire];
   else static_assert(sizeof(E) == 0, "an event kind without its counter");
+}
+
+// events::Event is the BBO layout, so a BBO event can be written into the buffer's own record.
+static_assert(sizeof(events::BboEvent) == sizeof(events::Event) &&
+              offsetof(events::BboEvent, bid_px) == offsetof(events::Event, bid_px) &&
+              offsetof(events::BboEvent, bid_sz) == offsetof(events::Event, bid_sz) &&
+              offsetof(events::BboEvent, ask_px) == offsetof(events::Event, ask_px) &&
+              offsetof(events::BboEvent, ask_sz) == offsetof(events::Event, ask_sz));
+
+inline events::Event& SoftwareCard::push_bbo(std::uint8_t flags, std::uint16_t locate, const Msg& m) {
+  namespace c = regs::counter;
+  events::Event& e = events_.emplace_back();  // value-initialised: every byte zero
+  e.kind = static_cast<std::uint8_t>(events::BboEvent::kKind);
+  e.flags = flags;
+  e.locate = locate;
+  e.msg_type = m.type;
+  e.seq = m.seq;
+  e.ts_exch = m.ts;
+  e.ts_local = m.rx;
+  ++counters_[c::events];
+  ++counters_[c::events_bbo];
+  return e;
 }
 
 }  // namespace tickgate::driver

@@ -1,6 +1,7 @@
 // SoftwareCard, one message at a time: classification (model/decoder.py classify) and the book rules
 // of model/card.py (add, execute, cancel, delete, replace, trades, status, directory).
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <type_traits>
 
@@ -188,17 +189,23 @@ void SoftwareCard::remove(Order* o, const Msg& m) {
 
 void SoftwareCard::bbo_if_changed(std::uint32_t index, const Msg& m) {
   Book& b = books_[index];
-  const std::uint64_t now[4] = {b.bids.best_price(), b.bids.best_shares(), b.asks.best_price(),
-                                b.asks.best_shares()};
-  if (std::equal(now, now + 4, b.last_bbo)) return;
-  std::copy(now, now + 4, b.last_bbo);
-  auto e = record<BboEvent>(b.flags, b.locate, m);
-  e.bid_px = static_cast<std::uint32_t>(now[0]);
-  e.bid_sz = static_cast<std::uint32_t>(now[1]);
-  e.ask_px = static_cast<std::uint32_t>(now[2]);
-  e.ask_sz = static_cast<std::uint32_t>(now[3]);
-  push(e);
-  if (rules_.armed(b.locate)) fire_rules(e);  // armed rules: their FIRE events follow the BBO
+  // Compared and stored one by one, and the event written in place: a copy through the stack (an array,
+  // an event record) made the loads wait for the narrower stores before them.
+  const std::uint64_t bid_px = b.bids.best_price(), bid_sz = b.bids.best_shares();
+  const std::uint64_t ask_px = b.asks.best_price(), ask_sz = b.asks.best_shares();
+  if (bid_px == b.last_bbo[0] && bid_sz == b.last_bbo[1] && ask_px == b.last_bbo[2] && ask_sz == b.last_bbo[3]) {
+    return;
+  }
+  b.last_bbo[0] = bid_px;
+  b.last_bbo[1] = bid_sz;
+  b.last_bbo[2] = ask_px;
+  b.last_bbo[3] = ask_sz;
+  events::Event& e = push_bbo(b.flags, b.locate, m);
+  e.bid_px = static_cast<std::uint32_t>(bid_px);
+  e.bid_sz = static_cast<std::uint32_t>(bid_sz);
+  e.ask_px = static_cast<std::uint32_t>(ask_px);
+  e.ask_sz = static_cast<std::uint32_t>(ask_sz);
+  if (rules_.armed(b.locate)) fire_rules(std::bit_cast<BboEvent>(e));  // armed rules: their FIRE events follow
 }
 
 // -- handlers ---------------------------------------------------------------------------------------

@@ -60,6 +60,8 @@ class EventFileWriter:
         return magic + (len(body) + pad + 1).to_bytes(2, "little") + body + b" " * pad + b"\n"
 
     def write(self, events: np.ndarray) -> None:
+        import numpy as np
+
         from tickgate.protocol.events import EVENT_DTYPE
 
         if events.dtype != EVENT_DTYPE:
