@@ -70,3 +70,11 @@ def test_bad_arguments_are_refused(days, capsys):
     assert "no such feed file" in capsys.readouterr().err
     assert main(["backtest", str(days[0]), "--strategy", "nope"]) == 2
     assert "unknown strategy" in capsys.readouterr().err
+
+
+def test_native_and_reference_books_give_the_same_day(days):
+    for strategy in ("imbalance", "market_maker"):
+        native = run_day(days[1], DaySpec(strategy=strategy, latency=Latency(5, 20)))
+        reference = run_day(days[1], DaySpec(strategy=strategy, latency=Latency(5, 20), native_book=False))
+        assert native.row == reference.row and native.fills == reference.fills
+        assert native.row["fills"] > 0
