@@ -25,7 +25,7 @@ def _line(r: dict) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from tickgate.host.parallel import map_tasks
+    from tickgate.host.parallel import ensure_ray, map_tasks
     from tickgate.host.verify import ShardSpec, verify_shard
 
     files = [Path(f) for f in args.files]
@@ -43,6 +43,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         library_for(sim_geometry(config, geometry)[0])
     jobs = [(str(f.resolve()), shard, args.shards, spec) for f in files for shard in range(args.shards)]
+    t0 = time.perf_counter()
+    ensure_ray(args.workers, args.ray)
+    print(f"tickgate verify: Ray up in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     t0 = time.perf_counter()
     reports = map_tasks(verify_shard, jobs, workers=args.workers, address=args.ray, desc="shards",
                         progress=not args.no_progress and sys.stderr.isatty())
