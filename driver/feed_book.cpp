@@ -1,6 +1,8 @@
 // FeedBook (feed_book.hpp): the feed's order-by-order book, field offsets from the generated protocol.hpp.
 #include "feed_book.hpp"
 
+#include <algorithm>
+
 #include "tickgate/protocol.hpp"
 
 namespace tickgate::driver {
@@ -15,7 +17,7 @@ using itch::OrderExecutedWithPrice;
 using itch::OrderReplace;
 }  // namespace
 
-FeedBook::FeedBook() : sides_(1 << 17), watched_(1 << 16, false) { orders_.reserve(1 << 20); }
+FeedBook::FeedBook() : orders_(1 << 16), sides_(1 << 17), watched_(1 << 16, false) { nodes_.reserve(1 << 16); }
 
 std::pair<long, std::uint64_t> FeedBook::feed(std::span<const std::byte> packet, std::size_t start,
                                               std::uint64_t until_ts) {
@@ -60,11 +62,11 @@ std::pair<long, std::uint64_t> FeedBook::feed(std::span<const std::byte> packet,
         reduce(OrderDelete::order_reference_number(p), 0, true, 'X', ts);
         break;
       case 'U': {
-        const auto it = orders_.find(OrderReplace::original_order_reference_number(p));
-        if (it == orders_.end()) break;
-        const std::uint16_t locate = it->second.locate;
-        const bool buy = it->second.buy;
-        reduce(it->first, 0, true, 'X', ts);
+        Order* o = orders_.find(OrderReplace::original_order_reference_number(p));
+        if (o == nullptr) break;
+        const std::uint16_t locate = static_cast<std::uint16_t>(o->book);
+        const bool buy = o->is_bid;
+        reduce(o->ref, 0, true, 'X', ts);
         add(OrderReplace::new_order_reference_number(p), locate, buy, OrderReplace::shares(p),
             OrderReplace::price(p), ts);
         break;
@@ -79,49 +81,59 @@ std::pair<long, std::uint64_t> FeedBook::feed(std::span<const std::byte> packet,
 void FeedBook::add(std::uint64_t ref, std::uint16_t locate, bool buy, std::uint32_t shares, std::uint32_t price,
                    std::uint64_t ts) {
   const std::uint64_t prio = ++prio_;
-  if (!orders_.try_emplace(ref, Live{price, shares, prio, locate, buy}).second) return;  // a duplicate
-  Queue& q = sides_[key(locate, buy)][price];
-  q.emplace_hint(q.end(), prio, ref);  // the newest priority: at the back
+  if (orders_.find(ref) != nullptr) return;  // a duplicate reference: the card counts it
+  std::uint32_t i;
+  if (free_.empty()) {
+    i = static_cast<std::uint32_t>(nodes_.size());
+    nodes_.push_back({});
+  } else {
+    i = free_.back();
+    free_.pop_back();
+  }
+  Ends& side = sides_[key(locate, buy)];
+  nodes_[i] = Node{ref, prio, price, shares, side.tail, kNil};  // the newest priority: at the back
+  (side.tail == kNil ? side.head : nodes_[side.tail].next) = i;
+  side.tail = i;
+  orders_.insert(Order{ref, price, 1, locate, buy, i});
   if (watched_[locate]) touches_.push_back(Touch{ref, prio, ts, price, shares, locate, 'A', buy});
 }
 
 void FeedBook::reduce(std::uint64_t ref, std::uint32_t shares, bool all, char kind, std::uint64_t ts) {
-  const auto it = orders_.find(ref);
-  if (it == orders_.end()) return;  // unknown: the card counts it
-  Live& o = it->second;
-  const std::uint32_t n = all || shares > o.shares ? o.shares : shares;
-  if (watched_[o.locate]) touches_.push_back(Touch{ref, o.prio, ts, o.price, n, o.locate, kind, o.buy});
-  if (n < o.shares) {
-    o.shares -= n;
+  Order* o = orders_.find(ref);
+  if (o == nullptr) return;  // unknown: the card counts it
+  const std::uint32_t i = o->slot;
+  Node& node = nodes_[i];
+  const auto locate = static_cast<std::uint16_t>(o->book);
+  const bool buy = o->is_bid;
+  const std::uint32_t n = all || shares > node.shares ? node.shares : shares;
+  if (watched_[locate]) touches_.push_back(Touch{ref, node.prio, ts, node.price, n, locate, kind, buy});
+  if (n < node.shares) {
+    node.shares -= n;
     return;
   }
-  Side& side = sides_[key(o.locate, o.buy)];
-  const auto level = side.find(o.price);
-  level->second.erase(o.prio);
-  if (level->second.empty()) side.erase(level);
-  orders_.erase(it);
+  Ends& side = sides_[key(locate, buy)];
+  (node.prev == kNil ? side.head : nodes_[node.prev].next) = node.next;
+  (node.next == kNil ? side.tail : nodes_[node.next].prev) = node.prev;
+  free_.push_back(i);
+  orders_.erase(o);
 }
 
 std::vector<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>> FeedBook::level(std::uint16_t locate, bool buy,
                                                                                      std::uint32_t price) const {
   std::vector<std::tuple<std::uint64_t, std::uint32_t, std::uint64_t>> out;
-  const Side& side = sides_[key(locate, buy)];
-  const auto level = side.find(price);
-  if (level == side.end()) return out;
-  out.reserve(level->second.size());
-  for (const auto& [prio, ref] : level->second) out.emplace_back(ref, orders_.at(ref).shares, prio);
+  for (std::uint32_t i = sides_[key(locate, buy)].head; i != kNil; i = nodes_[i].next) {
+    const Node& n = nodes_[i];
+    if (n.price == price) out.emplace_back(n.ref, n.shares, n.prio);
+  }
   return out;
 }
 
 std::vector<std::uint32_t> FeedBook::prices(std::uint16_t locate, bool buy) const {
   std::vector<std::uint32_t> out;
-  const Side& side = sides_[key(locate, buy)];
-  out.reserve(side.size());
-  if (buy) {
-    for (auto it = side.rbegin(); it != side.rend(); ++it) out.push_back(it->first);
-  } else {
-    for (const auto& [price, queue] : side) out.push_back(price);
-  }
+  for (std::uint32_t i = sides_[key(locate, buy)].head; i != kNil; i = nodes_[i].next) out.push_back(nodes_[i].price);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  if (buy) std::reverse(out.begin(), out.end());
   return out;
 }
 

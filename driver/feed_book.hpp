@@ -1,18 +1,18 @@
 // FeedBook: the feed's own order-by-order book for the backtest's fill simulator (host/backtest/fills.py).
-// Every live order (reference -> locate, side, price, shares, priority) and every price level's queue in
-// time priority, from the Add, Execute, Cancel, Delete and Replace messages of MoldUDP64 packets. Orders
+// Every live order (reference -> locate, side, price, shares, priority), each side's orders in time priority
+// (a level's queue is its orders in that list; a query walks the side), from the Add, Execute, Cancel, Delete and Replace messages of MoldUDP64 packets. Orders
 // of a watched locate are reported as `Touch` records (joined, executed, canceled), which the simulator
 // plays against its own resting orders. Malformed messages are skipped (the card counts them).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <span>
 #include <tuple>
-#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "order_map.hpp"
 
 namespace tickgate::driver {
 
@@ -51,23 +51,32 @@ class FeedBook {
   std::size_t size() const { return orders_.size(); }
 
  private:
-  struct Live {
+  static constexpr std::uint32_t kNil = 0xFFFFFFFFu;
+  /// A live order, linked into its side's list in time priority (nodes_ is a pool; free_ its free list).
+  struct Node {
+    std::uint64_t ref;
+    std::uint64_t prio;
     std::uint32_t price;
     std::uint32_t shares;
-    std::uint64_t prio;
-    std::uint16_t locate;
-    bool buy;
+    std::uint32_t prev;
+    std::uint32_t next;
   };
-  using Queue = std::map<std::uint64_t, std::uint64_t>;  // priority -> reference
-  using Side = std::map<std::uint32_t, Queue>;           // price -> queue
+  struct Ends {
+    std::uint32_t head = kNil;  // the oldest order of the side
+    std::uint32_t tail = kNil;
+  };
 
   static std::uint32_t key(std::uint16_t locate, bool buy) { return std::uint32_t{locate} << 1 | buy; }
   void add(std::uint64_t ref, std::uint16_t locate, bool buy, std::uint32_t shares, std::uint32_t price,
            std::uint64_t ts);
   void reduce(std::uint64_t ref, std::uint32_t shares, bool all, char kind, std::uint64_t ts);
 
-  std::unordered_map<std::uint64_t, Live> orders_;
-  std::vector<Side> sides_;  // by key(locate, buy)
+  // Reference -> node (Order::slot; Order::book the locate, is_bid the side; Order::shares is 1, the map's
+  // mark of a live entry: the shares are the node's, which may be 0 for an Add of none).
+  OrderMap orders_;
+  std::vector<Node> nodes_;
+  std::vector<std::uint32_t> free_;
+  std::vector<Ends> sides_;  // by key(locate, buy)
   std::vector<bool> watched_;
   std::vector<Touch> touches_;
   std::uint64_t prio_ = 0;
