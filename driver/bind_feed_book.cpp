@@ -12,7 +12,7 @@ namespace tickgate::driver {
 void bind_feed_book(py::module_& m) {
   py::class_<FeedBook>(m, "FeedBook",
                        "The feed's order-by-order book (every live order, each level's queue in time priority) "
-                       "for the backtest's fill simulator; orders of watched locates are reported as touches.")
+                       "for the backtest's fill simulator; changes that can reach our orders are reported as touches.")
       .def(py::init<>())
       .def(
           "feed",
@@ -23,8 +23,9 @@ void bind_feed_book(py::module_& m) {
           py::arg("packet"), py::arg("start") = 0, py::arg("until_ts") = UINT64_MAX,
           "Apply a MoldUDP64 packet's messages from index `start`, stopping before the first whose timestamp is "
           "at least `until_ts`: (index to resume at, its timestamp), or (-1, 0) at the end.")
-      .def("watch", &FeedBook::watch, py::arg("locate"), py::arg("on") = true,
-           "Report (or stop reporting) the orders of a locate as touches.")
+      .def("watch", &FeedBook::watch, py::arg("locate"), py::arg("buy"), py::arg("lo"), py::arg("hi"),
+           "Our orders on one side of a locate rest at prices lo..hi (lo > hi: none); the changes that can reach "
+           "them are reported as touches.")
       .def(
           "take_touches",
           [](FeedBook& b) {

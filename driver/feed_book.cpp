@@ -17,7 +17,7 @@ using itch::OrderExecutedWithPrice;
 using itch::OrderReplace;
 }  // namespace
 
-FeedBook::FeedBook() : orders_(1 << 16), sides_(1 << 17), watched_(1 << 16, false) { nodes_.reserve(1 << 16); }
+FeedBook::FeedBook() : orders_(1 << 16), sides_(1 << 17), ours_(1 << 17) { nodes_.reserve(1 << 16); }
 
 std::pair<long, std::uint64_t> FeedBook::feed(std::span<const std::byte> packet, std::size_t start,
                                               std::uint64_t until_ts) {
@@ -95,7 +95,7 @@ void FeedBook::add(std::uint64_t ref, std::uint16_t locate, bool buy, std::uint3
   (side.tail == kNil ? side.head : nodes_[side.tail].next) = i;
   side.tail = i;
   orders_.insert(Order{ref, price, 1, locate, buy, i});
-  if (watched_[locate]) touches_.push_back(Touch{ref, prio, ts, price, shares, locate, 'A', buy});
+  if (reaches('A', locate, buy, price)) touches_.push_back(Touch{ref, prio, ts, price, shares, locate, 'A', buy});
 }
 
 void FeedBook::reduce(std::uint64_t ref, std::uint32_t shares, bool all, char kind, std::uint64_t ts) {
@@ -106,7 +106,9 @@ void FeedBook::reduce(std::uint64_t ref, std::uint32_t shares, bool all, char ki
   const auto locate = static_cast<std::uint16_t>(o->book);
   const bool buy = o->is_bid;
   const std::uint32_t n = all || shares > node.shares ? node.shares : shares;
-  if (watched_[locate]) touches_.push_back(Touch{ref, node.prio, ts, node.price, n, locate, kind, buy});
+  if (reaches(kind, locate, buy, node.price)) {
+    touches_.push_back(Touch{ref, node.prio, ts, node.price, n, locate, kind, buy});
+  }
   if (n < node.shares) {
     node.shares -= n;
     return;

@@ -1,11 +1,14 @@
 """`PyFeedBook`: the feed's order-by-order book in Python, the reference of the native `tickgate._driver.FeedBook`.
 
 Both keep every live order (reference -> locate, side, price, shares, priority) and each level's queue in time
-priority, from the Add, Execute, Cancel, Delete and Replace messages of MoldUDP64 packets, and report the
-orders of watched locates as touches: (kind 'A' joined / 'E' executed / 'X' canceled, deleted or replaced
-away, locate, buy, price, shares added or removed, priority, ts, ref). `feed(packet, start, until_ts)` stops
-before the first message whose timestamp is at least `until_ts` (an order of ours arrives then) and says
-where to resume. The fill simulator is written against this interface; tests run it on both.
+priority, from the Add, Execute, Cancel, Delete and Replace messages of MoldUDP64 packets. The simulator says
+where its own orders rest (`watch(locate, buy, lo, hi)`: the span of their prices on a side); the changes that
+can reach them are reported as touches: (kind 'A' joined, when it crosses a price of ours on the other side /
+'E' executed, when at or worse than our best price on its side / 'X' canceled, deleted or replaced away, when
+within our prices on its side; locate, buy, price, shares added or removed, priority, ts, ref).
+`feed(packet, start, until_ts)` stops before the first message whose timestamp is at least `until_ts` (an order
+of ours arrives then) and says where to resume. The fill simulator is written against this interface; tests
+run it on both.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class PyFeedBook:
     def __init__(self) -> None:
         self.orders: dict[int, list] = {}  # ref -> [locate, buy, price, shares, prio]
         self.levels: dict[int, dict[int, dict[int, None]]] = {}  # locate << 1 | buy -> price -> queue of refs
-        self.watched: set[int] = set()
+        self.ours: dict[int, tuple[int, int]] = {}  # locate << 1 | buy -> (lo, hi) of our resting prices
         self.touches: list[tuple] = []
         self.prio = 0
         self.last_ts = 0
@@ -54,8 +57,23 @@ class PyFeedBook:
     def __len__(self) -> int:
         return len(self.orders)
 
-    def watch(self, locate: int, on: bool = True) -> None:
-        (self.watched.add if on else self.watched.discard)(locate)
+    def watch(self, locate: int, buy: bool, lo: int, hi: int) -> None:
+        if lo > hi:
+            self.ours.pop(locate << 1 | buy, None)
+        else:
+            self.ours[locate << 1 | buy] = (lo, hi)
+
+    def reaches(self, kind: str, locate: int, buy: bool, price: int) -> bool:
+        """Whether a change of `kind` to an order on (locate, buy) at `price` can reach an order of ours."""
+        if kind == "A":  # an incoming order: against ours on the other side, if it crosses them
+            span = self.ours.get(locate << 1 | (not buy))
+            return span is not None and (price >= span[0] if buy else price <= span[1])
+        span = self.ours.get(locate << 1 | buy)
+        if span is None:
+            return False
+        if kind == "X":
+            return span[0] <= price <= span[1]  # shortens the queue at a price of ours
+        return price <= span[1] if buy else price >= span[0]  # an execution at or behind our best price
 
     def take_touches(self) -> list[tuple]:
         out, self.touches = self.touches, []
@@ -119,7 +137,7 @@ class PyFeedBook:
             return  # a duplicate reference: the card counts it
         self.orders[ref] = [locate, buy, price, shares, self.prio]
         self.levels.setdefault(locate << 1 | buy, {}).setdefault(price, {})[ref] = None
-        if locate in self.watched:
+        if self.ours and self.reaches("A", locate, buy, price):
             self.touches.append(("A", locate, buy, price, shares, self.prio, ts, ref))
 
     def _reduce(self, ref: int, shares: int | None, kind: str, ts: int) -> None:
@@ -128,7 +146,7 @@ class PyFeedBook:
             return  # unknown reference: the card counts it
         locate, buy, price, have, prio = o
         n = have if shares is None or shares > have else shares
-        if locate in self.watched:
+        if self.ours and self.reaches(kind, locate, buy, price):
             self.touches.append((kind, locate, buy, price, n, prio, ts, ref))
         if n < have:
             o[3] = have - n

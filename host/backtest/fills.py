@@ -3,8 +3,8 @@
 ITCH is order by order, so the queue ahead of a resting order is known exactly. The simulator keeps the
 feed's order-by-order book (every live order and each price level's queue in time priority: the native
 `tickgate._driver.FeedBook`, or its Python reference `PyFeedBook`), fed the packets before the card sees them
-(`on_packet`), and plays our orders into it; the book reports what happens to the orders of the symbols
-where ours rest:
+(`on_packet`), and plays our orders into it; told the span of our resting prices on each side (`_watch`), the
+book reports only the changes that can reach them (the rest cannot change what ours get):
 
 - An order reaches the exchange at decision time plus the feed and order latencies (`Latency`); decision
   time is the exchange time of the last message seen. Cancels travel the same way, after the orders
@@ -233,7 +233,12 @@ class FillSimulator:
         at.remove(m)
         if not at:
             del self._mine_at[m.locate]
-            self.book.watch(m.locate, False)
+        self._watch(m.locate, m.buy)
+
+    def _watch(self, locate: int, buy: bool) -> None:
+        """Tell the book the span of our resting prices on one side of a locate (what can reach them)."""
+        prices = [m.price for m in self._mine_at.get(locate, ()) if m.buy == buy]
+        self.book.watch(locate, buy, min(prices, default=1), max(prices, default=0))
 
     def _arrive(self, until: int | None) -> None:
         """Orders and cancels whose arrival time is at or before `until` (None: all) reach the exchange."""
@@ -269,10 +274,8 @@ class FillSimulator:
         taken = self.taken
         m.ahead = sum(shares - taken.get(ref, 0) for ref, shares, _ in self.book.level(locate, buy, req.price))
         self._mine[req.token] = m
-        if locate not in self._mine_at:
-            self._mine_at[locate] = []
-            self.book.watch(locate, True)
-        self._mine_at[locate].append(m)
+        self._mine_at.setdefault(locate, []).append(m)
+        self._watch(locate, buy)
 
     def _take(self, m: _Mine, t: int) -> None:
         """Our arriving order takes the other side up to its limit, best price first, in time priority."""
