@@ -151,7 +151,7 @@ def verify_shard(path: str, shard: int, shards: int, spec: ShardSpec, assign: di
     """Check one shard of a day (`assign`: see `shard_messages`); a JSON-able report."""
     from tickgate.host.feeds import pack_messages
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model, dut = _open(spec)
     origin: list[int] = []  # the day's message number of each message of the shard (index: shard seq - 1)
     plant = spec.plant[1] if spec.plant and spec.plant[0] == shard else None
@@ -183,6 +183,7 @@ def verify_shard(path: str, shard: int, shards: int, spec: ShardSpec, assign: di
     report["messages"] = len(origin)
     report["ok"] = report["mismatched_events"] == 0 and not report["counter_mismatches"]
     report["seconds"] = round(time.perf_counter() - t0, 3)
+    report["cpu_seconds"] = round(time.process_time() - c0, 3)
     close = getattr(dut, "close", None)
     if close is not None:
         close()

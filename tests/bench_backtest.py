@@ -107,6 +107,8 @@ def versus_run(path: Path, repeat: int, strategy: str) -> dict:
         out[k] = {f: med([x[f] for x in v]) for f in v[0] if f != "messages"}
         out[k]["messages"] = v[0]["messages"]
         out[k]["day_messages_per_s"] = round(v[0]["messages"] / out[k]["day_s"])
+        if "day_cpu_s" in out[k]:
+            out[k]["day_messages_per_cpu_s"] = round(v[0]["messages"] / out[k]["day_cpu_s"])
         out[k]["runs_day_s"] = [round(x["day_s"], 3) for x in v]
     b, r = out["backtest"], out["run_paper"]
     out["day_ratio"] = round(b["day_s"] / r["day_s"], 3)  # backtest's day / run's loop, wall
@@ -118,7 +120,7 @@ def versus_run(path: Path, repeat: int, strategy: str) -> dict:
 def verify(path: Path, repeat: int) -> dict:
     res: dict = {}
     for workers in (1, 2):
-        walls, inner, ray, shard_s, messages = [], [], [], [], 0
+        walls, inner, ray, shard_s, cpu, messages = [], [], [], [], [], 0
         for _ in range(repeat):
             wall, _, stdout, stderr = command(["verify", str(path), "--backend", "sim", "--shards", "2", "--workers",
                                                str(workers), "--json", "--no-progress"])
@@ -130,8 +132,10 @@ def verify(path: Path, repeat: int) -> dict:
             inner.append(days_seconds(stderr))
             ray.append(figure(stderr, r"Ray up in ([\d.]+) s"))
             shard_s.append([r["seconds"] for r in rep["shards"]])
+            cpu.append(sum(r["cpu_seconds"] for r in rep["shards"]))
         res[workers] = {"command_s": med(walls), "shards_s": med(inner), "ray_start_s": med(ray),
                         "shard_messages": messages, "messages_per_s": round(messages / statistics.median(inner)),
+                        "shards_cpu_s": med(cpu), "messages_per_cpu_s": round(messages / statistics.median(cpu)),
                         "runs_shards_s": inner, "runs_each_shard_s": shard_s}
     res["ratio_shards"] = round(res[1]["shards_s"] / res[2]["shards_s"], 3)
     res["ratio_command"] = round(res[1]["command_s"] / res[2]["command_s"], 3)

@@ -64,7 +64,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     messages = sum(r["messages"] for r in reports)  # feed-wide (locate 0) messages count in every shard
     bad = [r for r in reports if not r["ok"]]
     print(f"tickgate verify: {len(files)} files, {len(reports)} shards, {len(bad)} with mismatches; "
-          f"{messages:,} shard messages in {wall:.2f} s ({messages / wall:,.0f} messages/s)", file=sys.stderr)
+          f"{messages:,} shard messages in {wall:.2f} s ({messages / wall:,.0f} messages/s; "
+          f"{sum(r['seconds'] for r in reports):.2f} s wall and {sum(r['cpu_seconds'] for r in reports):.2f} s CPU "
+          f"in the shards' tasks)", file=sys.stderr)
     if args.json:
         print(json.dumps({"shards": reports, "mismatched_shards": len(bad), "seconds": round(wall, 3)}))
     return 1 if bad else 0
