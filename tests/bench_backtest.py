@@ -71,7 +71,7 @@ def scaling(files: list[Path], out: Path, repeat: int, strategy: str) -> dict:
     res: dict = {}
     outputs = {}
     for workers in (1, 2):
-        walls, inner, ray = [], [], []
+        walls, inner, ray, cpu = [], [], [], []
         for r in range(repeat):
             d = out / f"w{workers}_{r}"
             wall, _, stdout, stderr = command(["backtest", *map(str, files), "--strategy", strategy, "--workers",
@@ -79,10 +79,11 @@ def scaling(files: list[Path], out: Path, repeat: int, strategy: str) -> dict:
             walls.append(wall)
             inner.append(days_seconds(stderr))
             ray.append(figure(stderr, r"Ray up in ([\d.]+) s"))
+            cpu.append(figure(stderr, r"([\d.]+) s CPU in the days"))
             outputs[(workers, r)] = (stdout.strip().splitlines()[-1], (d / "days.parquet").read_bytes(),
                                      (d / "fills.parquet").read_bytes())
         res[workers] = {"command_s": med(walls), "days_s": med(inner), "ray_start_s": med(ray),
-                        "runs_command_s": [round(w, 2) for w in walls], "runs_days_s": inner}
+                        "days_cpu_s": med(cpu), "runs_command_s": [round(w, 2) for w in walls], "runs_days_s": inner}
     return {"workers": res, "identical": len(set(outputs.values())) == 1,
             "ratio_command": round(res[1]["command_s"] / res[2]["command_s"], 3),
             "ratio_days": round(res[1]["days_s"] / res[2]["days_s"], 3)}
