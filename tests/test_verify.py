@@ -99,9 +99,14 @@ def test_planted_difference_found_verilated(ray_local, day, sim_library):
 def test_cli_reports_per_shard(ray_local, day, capsys):
     from tickgate.host.cli import main
 
-    assert main(["verify", str(day), "--backend", "software", "--shards", "3", "--level-events", "--json",
-                 "--no-progress"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    res = json.loads(out[-1])
-    assert [r["shard"] for r in res["shards"]] == [0, 1, 2] and res["mismatched_shards"] == 0
-    assert sum(line.endswith(" ok") for line in out[:-1]) == 3
+    sizes = {}
+    args = ["verify", str(day), "--backend", "software", "--shards", "3", "--level-events", "--json", "--no-progress"]
+    for split, extra in (("balanced", []), ("modulo", ["--no-balance"])):
+        assert main(args + extra) == 0
+        out = capsys.readouterr().out.strip().splitlines()
+        res = json.loads(out[-1])
+        assert [r["shard"] for r in res["shards"]] == [0, 1, 2] and res["mismatched_shards"] == 0
+        assert sum(line.endswith(" ok") for line in out[:-1]) == 3
+        sizes[split] = [r["messages"] for r in res["shards"]]
+    assert [len(list(shard_messages(day, s, 3))) for s in range(3)] == sizes["modulo"]  # locate % 3
+    assert max(sizes["balanced"]) - min(sizes["balanced"]) <= max(sizes["modulo"]) - min(sizes["modulo"])
