@@ -35,6 +35,9 @@ void bind_protocol(pybind11::module_& m);
 /// SoftwareCard, the card modelled in C++ (software_card.hpp).
 void bind_software(pybind11::module_& m);
 
+/// FeedBook, the backtest's order-by-order book of the feed (feed_book.hpp).
+void bind_feed_book(pybind11::module_& m);
+
 /// OrderPath, the native order path (risk, OUCH 5.0, SoupBinTCP), and its SoupWriter (bind_orders.cpp).
 void bind_orders(pybind11::module_& m);
 

@@ -12,4 +12,5 @@ PYBIND11_MODULE(_driver, m) {
   tickgate::driver::bind_udp(m);
   tickgate::driver::bind_shm(m);
   tickgate::driver::bind_reader(m);
+  tickgate::driver::bind_feed_book(m);
 }

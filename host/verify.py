@@ -1,7 +1,11 @@
 """A day checked against the reference model in shards: each shard a Ray task, compared byte for byte.
 
-A day is split by stock locate into N streams (shard `locate % N`; feed-wide messages, locate 0, go to every
-shard), each packed anew into MoldUDP64 packets. Each task reads the file itself and keeps its shard's
+A day is split by stock locate into N streams (feed-wide messages, locate 0, go to every shard), each packed anew
+into MoldUDP64 packets. Which locate goes to which shard: `balance` counts the messages of each locate (in the
+first BALANCE_SAMPLE messages) and deals the locates out busiest first, each to the shard with the fewest
+messages so far, so the shards are about equal (a few symbols carry most of a day: `locate % N` leaves one shard
+much bigger than the others, and the check takes as long as its biggest shard); a locate not counted goes to
+shard `locate % N`, the split without a balance. Each task reads the file itself and keeps its shard's
 messages, so nothing large crosses Ray. It feeds the same packets to the reference model and to the backend
 under test (the Verilated pipeline, or the software card), compares the events (every field but ts_local)
 chunk by chunk in bounded memory, and the counters at the end, and reports the number of differing events,
@@ -15,17 +19,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from tickgate.protocol import moldudp64
-from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig
+from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig, register_writes
 from tickgate.protocol.events import KIND_DTYPES, comparable
+from tickgate.protocol.registers import REGISTER_MAP
 
-__all__ = ["GEOMETRIES", "ShardSpec", "shard_messages", "verify_shard"]
+__all__ = ["GEOMETRIES", "ShardSpec", "balance", "prepare", "shard_messages", "verify_shard"]
 
+BALANCE_SAMPLE = 5_000_000  # messages counted per locate to balance the shards
 CHUNK_PACKETS = 2048  # packets fed to both sides between comparisons
 SESSION = b"TGSHARD000"
 GEOMETRIES = {  # the pipeline images a check builds (the first build of one takes minutes, then it is cached)
@@ -39,6 +45,10 @@ GEOMETRIES = {  # the pipeline images a check builds (the first build of one tak
 class ShardSpec:
     """What a shard task checks: the backend against the model, with this card configuration and geometry.
 
+    `library` and `counters` (the Verilated image and the pipeline's counter names) are found once by the
+    caller (`prepare`), so no task imports the gateware or looks for the image; a task on a machine where
+    `library` is absent finds (or builds) its own.
+
     `plant` is a test hook: (shard, n) changes the n-th message (1-based) of that shard for the backend
     only (one more share if it has a shares field, else one more in its last byte), as an RTL bug would
     disagree with the model from that message on."""
@@ -47,19 +57,58 @@ class ShardSpec:
     config: CardConfig = field(default_factory=CardConfig)
     geometry: BookGeometry = field(default_factory=lambda: GEOMETRIES["small"])
     plant: tuple[int, int] | None = None
+    library: str | None = None
+    counters: tuple[str, ...] = ()
 
 
-def shard_messages(path: str | Path, shard: int, shards: int) -> Iterator[tuple[int, bytes]]:
-    """(the day's message number, message) of one shard, in order."""
+def prepare(spec: ShardSpec) -> ShardSpec:
+    """`spec` with the sim backend's image found (or built: minutes the first time) and its counter names, here,
+    once for every task."""
+    if spec.backend != "sim" or spec.library:
+        return spec
+    from tickgate.hdl.pipeline import pipeline_counters
+    from tickgate.host.backend_sim import sim_geometry
+    from tickgate.sim.verilated.build import library_for
+
+    library = library_for(sim_geometry(spec.config, spec.geometry)[0])
+    return replace(spec, library=str(library), counters=tuple(pipeline_counters("dma")))
+
+
+def _messages(path: str | Path) -> Iterator[bytes]:
     from tickgate.host.feeds import open_feed
 
-    n = 0
     for payload, _rx in open_feed(path):
-        for m in moldudp64.blocks(payload):
-            n += 1
-            locate = int.from_bytes(m[1:3], "big") if len(m) >= 3 else 0
-            if locate == 0 or locate % shards == shard:
-                yield n, m
+        yield from moldudp64.blocks(payload)
+
+
+def balance(path: str | Path, shards: int, sample: int = BALANCE_SAMPLE) -> dict[int, int]:
+    """Locate -> shard, the busiest locates first, each to the shard with the fewest messages so far (counted
+    in the first `sample` messages of the day)."""
+    counts: dict[int, int] = {}
+    for i, m in enumerate(_messages(path)):
+        if i == sample:
+            break
+        locate = int.from_bytes(m[1:3], "big") if len(m) >= 3 else 0
+        if locate:
+            counts[locate] = counts.get(locate, 0) + 1
+    load = [0] * shards
+    out = {}
+    for locate, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        shard = min(range(shards), key=lambda s: (load[s], s))
+        out[locate] = shard
+        load[shard] += n
+    return out
+
+
+def shard_messages(path: str | Path, shard: int, shards: int,
+                   assign: dict[int, int] | None = None) -> Iterator[tuple[int, bytes]]:
+    """(the day's message number, message) of one shard, in order; `assign`: locate -> shard (`balance`), a
+    locate it lacks by `locate % shards`."""
+    assign = assign or {}
+    for n, m in enumerate(_messages(path), 1):
+        locate = int.from_bytes(m[1:3], "big") if len(m) >= 3 else 0
+        if locate == 0 or assign.get(locate, locate % shards) == shard:
+            yield n, m
 
 
 def _planted(m: bytes) -> bytes:
@@ -76,10 +125,17 @@ def _planted(m: bytes) -> bytes:
 
 
 def _open(spec: ShardSpec):
-    from tickgate.host.backend import open_backend
-    from tickgate.host.backend_sim import SimOptions
+    from tickgate.host.backend import Backend, open_backend
+    from tickgate.host.backend_sim import DEFAULT_QUIET, SimOptions
 
     model = open_backend("model", spec.config, announce=None)
+    if spec.backend == "sim" and spec.library and Path(spec.library).is_file():
+        from tickgate._driver import SimDevice
+
+        device = SimDevice(spec.library, list(spec.counters), DEFAULT_QUIET)
+        for name, value in register_writes(spec.config):
+            device.write_register(REGISTER_MAP[name].offset, value)
+        return model, Backend(device, "sim", f"Verilated pipeline ({Path(spec.library).parent.name})")
     return model, open_backend(spec.backend, spec.config, sim=SimOptions(geometry=spec.geometry), announce=None)
 
 
@@ -91,17 +147,17 @@ def _event(events: np.ndarray, i: int) -> dict:
             for k, v in zip(dtype.names, e.item(), strict=True) if not k.startswith("reserved")}
 
 
-def verify_shard(path: str, shard: int, shards: int, spec: ShardSpec) -> dict:
-    """Check one shard of a day; a JSON-able report."""
+def verify_shard(path: str, shard: int, shards: int, spec: ShardSpec, assign: dict[int, int] | None = None) -> dict:
+    """Check one shard of a day (`assign`: see `shard_messages`); a JSON-able report."""
     from tickgate.host.feeds import pack_messages
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model, dut = _open(spec)
     origin: list[int] = []  # the day's message number of each message of the shard (index: shard seq - 1)
     plant = spec.plant[1] if spec.plant and spec.plant[0] == shard else None
 
     def messages(planted: bool) -> Iterator[bytes]:
-        for i, (n, m) in enumerate(shard_messages(path, shard, shards), 1):
+        for i, (n, m) in enumerate(shard_messages(path, shard, shards, assign), 1):
             if not planted:
                 origin.append(n)
             yield _planted(m) if planted and i == plant else m
@@ -127,6 +183,7 @@ def verify_shard(path: str, shard: int, shards: int, spec: ShardSpec) -> dict:
     report["messages"] = len(origin)
     report["ok"] = report["mismatched_events"] == 0 and not report["counter_mismatches"]
     report["seconds"] = round(time.perf_counter() - t0, 3)
+    report["cpu_seconds"] = round(time.process_time() - c0, 3)
     close = getattr(dut, "close", None)
     if close is not None:
         close()

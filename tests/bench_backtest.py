@@ -1,15 +1,19 @@
-"""Benchmark: `tickgate backtest` and `tickgate verify` on Ray, on generated days.
+"""Benchmark: the goals of `tickgate backtest` and `tickgate verify` on Ray, on generated days, whole commands.
 
-1. backtest scaling: the whole command on DAYS generated days with --workers 1 and --workers 2 (Ray embedded,
-   its start included), REPEAT times each, medians; the ratio; the per-day rows and the Parquet bytes must be
-   identical. The time the days themselves took (the command's own figure, Ray's start excluded) too.
-2. per-day throughput against `tickgate run --exchange paper`: the same strategy on the same file, both
-   in this process one after the other, REPEAT times, medians of wall and CPU seconds (CPU time is what a
-   shared machine's load does not change); messages/s of each and the ratio.
-3. verify: the whole `tickgate verify --backend sim` command on one day with 2 shards, --workers 1 and 2
-   (Ray's start and the image lookup included); shard messages/s.
+1. scaling: `tickgate backtest` on DAYS generated days with --workers 1 and --workers 2 (Ray embedded), REPEAT
+   runs each, medians: the whole command (Ray's start included) and the days' time (the command's own figure,
+   Ray's start apart); the ratios 1 worker / 2 workers. The JSON rows and the Parquet bytes of every run must be
+   identical. Goal: 2 workers >= 1.8x one.
+2. versus run: `tickgate backtest FILE --workers 1` against `tickgate run --feed FILE --backend software
+   --exchange paper`, the same strategy on the same file, REPEAT runs each, alternating, medians: the whole
+   commands' wall time, and the day's own time (backtest: the day's task, wall and CPU; run: its loop's
+   `seconds`); per-day throughput in messages/s and the ratio backtest / run. Goal: within 20 %.
+3. verify: `tickgate verify FILE --backend sim --shards 2` with --workers 1 and 2, REPEAT runs each, medians:
+   the whole command and the shards' time (Ray's start apart); shard messages/s and the ratio. Goal: scales.
 
-    .venv/bin/python tests/bench_backtest.py [--days 4] [--messages 300000] [--verify-messages 60000]
+Every figure is printed as one JSON line per part, then one JSON object of all.
+
+    .venv/bin/python tests/bench_backtest.py [--days 4] [--messages 400000] [--verify-messages 100000]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -27,112 +32,123 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tickgate.host.backtest.day import DaySpec, run_day  # noqa: E402
-from tickgate.host.exchange.paper import PaperExchange  # noqa: E402
 from tickgate.host.feeds.generator import generate  # noqa: E402
-from tickgate.host.feeds.sources import open_source  # noqa: E402
-from tickgate.host.run import Runner, RunOptions  # noqa: E402
-from tickgate.host.strategy import load_strategy  # noqa: E402
 from tickgate.protocol.binaryfile import write_binaryfile  # noqa: E402
 
 TICKGATE = str(Path(sys.executable).parent / "tickgate")
 
 
-def command(args: list[str]) -> tuple[float, str, str]:
+def command(args: list[str]) -> tuple[float, float, str, str]:
+    """(wall s, CPU s of the command's process tree as far as it was waited for, stdout, stderr)."""
+    before = os.times()
     t0 = time.perf_counter()
     p = subprocess.run([TICKGATE, *args], capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
-    if p.returncode not in (0, 1):
+    after = os.times()
+    if p.returncode not in (0, 1) or "Traceback" in p.stderr:
         raise SystemExit(f"tickgate {' '.join(args)} failed:\n{p.stderr}")
-    return wall, p.stdout, p.stderr
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return wall, cpu, p.stdout, p.stderr
+
+
+def figure(stderr: str, pattern: str) -> float:
+    m = re.search(pattern, stderr)
+    if m is None:
+        raise SystemExit(f"no {pattern!r} in:\n{stderr}")
+    return float(m.group(1).replace(",", ""))
 
 
 def days_seconds(stderr: str) -> float:
-    """The command's own figure: '... messages in X s' (Ray's start excluded)."""
-    line = next(x for x in stderr.splitlines() if " in " in x and " s (" in x)
-    return float(line.split(" in ")[1].split(" s ")[0])
+    """The command's own figure: '... messages in X s' (Ray's start apart)."""
+    return figure(stderr, r"messages in ([\d.]+) s \(")
+
+
+def med(xs: list[float]) -> float:
+    return round(statistics.median(xs), 3)
 
 
 def scaling(files: list[Path], out: Path, repeat: int, strategy: str) -> dict:
     res: dict = {}
     outputs = {}
     for workers in (1, 2):
-        walls, inner = [], []
+        walls, inner, ray, cpu = [], [], [], []
         for r in range(repeat):
             d = out / f"w{workers}_{r}"
-            wall, stdout, stderr = command(["backtest", *map(str, files), "--strategy", strategy, "--workers",
-                                            str(workers), "--out", str(d), "--json", "--no-progress"])
+            wall, _, stdout, stderr = command(["backtest", *map(str, files), "--strategy", strategy, "--workers",
+                                               str(workers), "--out", str(d), "--json", "--no-progress"])
             walls.append(wall)
             inner.append(days_seconds(stderr))
+            ray.append(figure(stderr, r"Ray up in ([\d.]+) s"))
+            cpu.append(figure(stderr, r"([\d.]+) s CPU in the days"))
             outputs[(workers, r)] = (stdout.strip().splitlines()[-1], (d / "days.parquet").read_bytes(),
                                      (d / "fills.parquet").read_bytes())
-        res[workers] = {"command_s": statistics.median(walls), "days_s": statistics.median(inner),
-                        "runs_command_s": [round(w, 2) for w in walls], "runs_days_s": inner}
-    identical = len(set(outputs.values())) == 1
-    return {"workers": res, "identical": identical,
-            "ratio_command": res[1]["command_s"] / res[2]["command_s"],
-            "ratio_days": res[1]["days_s"] / res[2]["days_s"]}
+        res[workers] = {"command_s": med(walls), "days_s": med(inner), "ray_start_s": med(ray),
+                        "days_cpu_s": med(cpu), "runs_command_s": [round(w, 2) for w in walls], "runs_days_s": inner}
+    return {"workers": res, "identical": len(set(outputs.values())) == 1,
+            "ratio_command": round(res[1]["command_s"] / res[2]["command_s"], 3),
+            "ratio_days": round(res[1]["days_s"] / res[2]["days_s"], 3)}
 
 
 def versus_run(path: Path, repeat: int, strategy: str) -> dict:
-    def paper() -> tuple[float, float, int]:
-        from tickgate.host.backend import open_backend
-
-        backend = open_backend("software", announce=None)
-        ex = PaperExchange()
-        runner = Runner(open_source(str(path)), backend, load_strategy(strategy), ex, exchange=ex,
-                        options=RunOptions(drain_s=0.0))
-        c0, t0 = time.process_time(), time.perf_counter()
-        runner.run()
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        runner.close()
-        return wall, cpu, int(backend.counters()["messages"])
-
-    def backtest() -> tuple[float, float, int]:
-        c0, t0 = time.process_time(), time.perf_counter()
-        r = run_day(path, DaySpec(strategy=strategy))
-        return time.perf_counter() - t0, time.process_time() - c0, r.messages
-
-    runs: dict[str, list] = {"run_paper": [], "backtest_day": []}
+    runs: dict[str, list[dict]] = {"backtest": [], "run_paper": []}
     for _ in range(repeat):
-        runs["run_paper"].append(paper())
-        runs["backtest_day"].append(backtest())
-    out = {}
+        wall, _, stdout, stderr = command(["backtest", str(path), "--strategy", strategy, "--workers", "1",
+                                           "--json", "--no-progress"])
+        messages = json.loads(stdout.strip().splitlines()[-1])["days"][0]["messages"]
+        runs["backtest"].append({"command_s": wall, "ray_start_s": figure(stderr, r"Ray up in ([\d.]+) s"),
+                                 "day_s": figure(stderr, r"([\d.]+) s wall and"),
+                                 "day_cpu_s": figure(stderr, r"([\d.]+) s CPU in the days"), "messages": messages})
+        wall, cpu, stdout, _ = command(["run", "--feed", str(path), "--strategy", strategy, "--backend", "software",
+                                        "--exchange", "paper", "--json", "--no-progress"])
+        summary = json.loads(stdout.strip().splitlines()[-1])
+        runs["run_paper"].append({"command_s": wall, "command_cpu_s": cpu, "day_s": summary["seconds"],
+                                  "messages": summary["counters"].get("messages", messages)})
+    out: dict = {}
     for k, v in runs.items():
-        wall, cpu = statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)
-        out[k] = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "messages": v[0][2],
-                  "messages_per_s_wall": round(v[0][2] / wall), "messages_per_s_cpu": round(v[0][2] / cpu)}
-    out["backtest_over_run_cpu"] = out["backtest_day"]["cpu_s"] / out["run_paper"]["cpu_s"]
-    out["backtest_over_run_wall"] = out["backtest_day"]["wall_s"] / out["run_paper"]["wall_s"]
+        out[k] = {f: med([x[f] for x in v]) for f in v[0] if f != "messages"}
+        out[k]["messages"] = v[0]["messages"]
+        out[k]["day_messages_per_s"] = round(v[0]["messages"] / out[k]["day_s"])
+        if "day_cpu_s" in out[k]:
+            out[k]["day_messages_per_cpu_s"] = round(v[0]["messages"] / out[k]["day_cpu_s"])
+        out[k]["runs_day_s"] = [round(x["day_s"], 3) for x in v]
+    b, r = out["backtest"], out["run_paper"]
+    out["day_ratio"] = round(b["day_s"] / r["day_s"], 3)  # backtest's day / run's loop, wall
+    out["command_ratio"] = round(b["command_s"] / r["command_s"], 3)
+    out["command_ratio_without_ray_start"] = round((b["command_s"] - b["ray_start_s"]) / r["command_s"], 3)
     return out
 
 
 def verify(path: Path, repeat: int) -> dict:
-    res = {}
+    res: dict = {}
     for workers in (1, 2):
-        walls, inner, messages = [], [], 0
+        walls, inner, ray, shard_s, cpu, messages = [], [], [], [], [], 0
         for _ in range(repeat):
-            wall, stdout, stderr = command(["verify", str(path), "--backend", "sim", "--shards", "2", "--workers",
-                                            str(workers), "--json", "--no-progress"])
+            wall, _, stdout, stderr = command(["verify", str(path), "--backend", "sim", "--shards", "2", "--workers",
+                                               str(workers), "--json", "--no-progress"])
             rep = json.loads(stdout.strip().splitlines()[-1])
             if rep["mismatched_shards"]:
                 raise SystemExit(f"verify found mismatches: {rep}")
             messages = sum(r["messages"] for r in rep["shards"])
             walls.append(wall)
             inner.append(days_seconds(stderr))
-        res[workers] = {"command_s": statistics.median(walls), "shards_s": statistics.median(inner),
-                        "shard_messages": messages,
-                        "messages_per_s": round(messages / statistics.median(inner))}
-    res["ratio"] = res[1]["shards_s"] / res[2]["shards_s"]
+            ray.append(figure(stderr, r"Ray up in ([\d.]+) s"))
+            shard_s.append([r["seconds"] for r in rep["shards"]])
+            cpu.append(sum(r["cpu_seconds"] for r in rep["shards"]))
+        res[workers] = {"command_s": med(walls), "shards_s": med(inner), "ray_start_s": med(ray),
+                        "shard_messages": messages, "messages_per_s": round(messages / statistics.median(inner)),
+                        "shards_cpu_s": med(cpu), "messages_per_cpu_s": round(messages / statistics.median(cpu)),
+                        "runs_shards_s": inner, "runs_each_shard_s": shard_s}
+    res["ratio_shards"] = round(res[1]["shards_s"] / res[2]["shards_s"], 3)
+    res["ratio_command"] = round(res[1]["command_s"] / res[2]["command_s"], 3)
     return res
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=4)
-    ap.add_argument("--messages", type=int, default=300_000)
+    ap.add_argument("--messages", type=int, default=400_000)
     ap.add_argument("--symbols", type=int, default=100)
-    ap.add_argument("--verify-messages", type=int, default=60_000)
+    ap.add_argument("--verify-messages", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--strategy", default="imbalance")
     ap.add_argument("--skip", action="append", default=[], choices=("scaling", "run", "verify"))
@@ -146,7 +162,7 @@ def main() -> None:
             write_binaryfile(f, generate(args.messages, args.symbols, seed))
             files.append(f)
         report: dict = {"days": args.days, "messages_per_day": args.messages, "strategy": args.strategy,
-                        "cpus": os.cpu_count(), "load_avg": os.getloadavg()}
+                        "repeat": args.repeat, "cpus": os.cpu_count(), "load_avg": os.getloadavg()}
         if "scaling" not in args.skip:
             report["scaling"] = scaling(files, tmp_path, args.repeat, args.strategy)
             print(json.dumps({"scaling": report["scaling"]}), flush=True)
@@ -156,7 +172,7 @@ def main() -> None:
         if "verify" not in args.skip:
             vf = tmp_path / "verify.itch50"
             write_binaryfile(vf, generate(args.verify_messages, 40, 99))
-            report["verify"] = verify(vf, max(1, args.repeat - 2))
+            report["verify"] = verify(vf, args.repeat)
             print(json.dumps({"verify": report["verify"]}), flush=True)
         report["load_avg_end"] = os.getloadavg()
         print(json.dumps(report))

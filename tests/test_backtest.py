@@ -70,3 +70,27 @@ def test_bad_arguments_are_refused(days, capsys):
     assert "no such feed file" in capsys.readouterr().err
     assert main(["backtest", str(days[0]), "--strategy", "nope"]) == 2
     assert "unknown strategy" in capsys.readouterr().err
+
+
+def test_native_and_reference_books_give_the_same_day(days):
+    for strategy in ("imbalance", "market_maker"):
+        native = run_day(days[1], DaySpec(strategy=strategy, latency=Latency(5, 20)))
+        reference = run_day(days[1], DaySpec(strategy=strategy, latency=Latency(5, 20), native_book=False))
+        assert native.row == reference.row and native.fills == reference.fills
+        assert native.row["fills"] > 0
+
+
+def test_only_changes_that_cannot_reach_ours_are_left_out(days, monkeypatch):
+    """The book reports only the changes that can reach our orders: reporting every change of their symbols (the
+    reference book with its filter off) gives the same day."""
+    from tickgate.host.backtest.feed_book import PyFeedBook
+
+    spec = DaySpec(strategy="market_maker", latency=Latency(5, 20))
+    filtered = run_day(days[2], spec)
+    with monkeypatch.context() as m:
+        m.setattr(PyFeedBook, "watch", lambda self, locate, buy, lo, hi: self.ours.__setitem__(locate << 1 | buy, 0))
+        m.setattr(PyFeedBook, "reaches", lambda self, kind, locate, buy, price: (locate << 1) in self.ours
+                  or (locate << 1 | 1) in self.ours)
+        everything = run_day(days[2], DaySpec(strategy="market_maker", latency=Latency(5, 20), native_book=False))
+    assert filtered.row == everything.row and filtered.fills == everything.fills
+    assert filtered.row["fills"] > 0

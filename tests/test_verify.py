@@ -11,7 +11,7 @@ import pytest
 from tickgate.host.backend import open_backend
 from tickgate.host.feeds import pack_messages
 from tickgate.host.parallel import map_tasks
-from tickgate.host.verify import GEOMETRIES, SESSION, ShardSpec, shard_messages, verify_shard
+from tickgate.host.verify import GEOMETRIES, SESSION, ShardSpec, balance, prepare, shard_messages, verify_shard
 from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import EventKind
 
@@ -39,7 +39,7 @@ def first_bbo_add(path, shard: int) -> tuple[int, int]:
 
 
 def run(day, backend: str, plant=None) -> list[dict]:
-    spec = ShardSpec(backend=backend, config=CONFIG, geometry=SMALL, plant=plant)
+    spec = prepare(ShardSpec(backend=backend, config=CONFIG, geometry=SMALL, plant=plant))  # as the CLI does
     return map_tasks(verify_shard, [(str(day), s, SHARDS, spec) for s in range(SHARDS)], workers=SHARDS)
 
 
@@ -49,7 +49,8 @@ def check_planted(day, backend: str) -> None:
     assert all(r["events"] > 0 and r["mismatched_events"] == 0 for r in clean)
     n, message = first_bbo_add(day, 1)
     planted = run(day, backend, plant=(1, n))
-    assert planted[0] == clean[0] | {"seconds": planted[0]["seconds"]}  # the other shard: untouched
+    times = {k: planted[0][k] for k in ("seconds", "cpu_seconds")}
+    assert planted[0] == clean[0] | times  # the other shard: untouched
     bad = planted[1]
     assert not bad["ok"] and bad["mismatched_events"] > 0
     first = bad["first_mismatch"]
@@ -65,6 +66,21 @@ def test_shards_cover_the_day_once(day):
     assert numbers == list(range(1, numbers[-1] + 1))
     for s, shard in enumerate(per_shard):
         assert all(int.from_bytes(m[1:3], "big") % SHARDS in (s, 0) or m[1:3] == b"\0\0" for _, m in shard)
+
+
+def test_balanced_shards_cover_the_day_once_and_are_even(day):
+    assign = balance(day, SHARDS)
+    per_shard = [list(shard_messages(day, s, SHARDS, assign)) for s in range(SHARDS)]
+    numbers = sorted({n for shard in per_shard for n, _ in shard})
+    assert numbers == list(range(1, numbers[-1] + 1))
+    owner = {}
+    for s, shard in enumerate(per_shard):
+        for _, m in shard:
+            if m[1:3] != b"\0\0":
+                assert owner.setdefault(m[1:3], s) == s  # a locate in one shard only
+    sizes = [len(shard) for shard in per_shard]
+    modulo = [len(list(shard_messages(day, s, SHARDS))) for s in range(SHARDS)]
+    assert max(sizes) - min(sizes) <= max(modulo) - min(modulo) and max(sizes) - min(sizes) < 0.05 * sum(sizes)
 
 
 def test_planted_difference_found_software(ray_local, day):
@@ -83,9 +99,14 @@ def test_planted_difference_found_verilated(ray_local, day, sim_library):
 def test_cli_reports_per_shard(ray_local, day, capsys):
     from tickgate.host.cli import main
 
-    assert main(["verify", str(day), "--backend", "software", "--shards", "3", "--level-events", "--json",
-                 "--no-progress"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    res = json.loads(out[-1])
-    assert [r["shard"] for r in res["shards"]] == [0, 1, 2] and res["mismatched_shards"] == 0
-    assert sum(line.endswith(" ok") for line in out[:-1]) == 3
+    sizes = {}
+    args = ["verify", str(day), "--backend", "software", "--shards", "3", "--level-events", "--json", "--no-progress"]
+    for split, extra in (("balanced", []), ("modulo", ["--no-balance"])):
+        assert main(args + extra) == 0
+        out = capsys.readouterr().out.strip().splitlines()
+        res = json.loads(out[-1])
+        assert [r["shard"] for r in res["shards"]] == [0, 1, 2] and res["mismatched_shards"] == 0
+        assert sum(line.endswith(" ok") for line in out[:-1]) == 3
+        sizes[split] = [r["messages"] for r in res["shards"]]
+    assert [len(list(shard_messages(day, s, 3))) for s in range(3)] == sizes["modulo"]  # locate % 3
+    assert max(sizes["balanced"]) - min(sizes["balanced"]) <= max(sizes["modulo"]) - min(sizes["modulo"])

@@ -1,9 +1,10 @@
 """The fill simulator, exact in queue position: our orders against the day's order-by-order book.
 
-ITCH is order by order, so the queue ahead of a resting order is known exactly. The simulator keeps every
-live order of the feed (reference -> locate, side, price, shares, priority) and each price level's queue in
-time priority, from the Add, Execute, Cancel, Delete and Replace messages of the packets it is given
-(`on_packet`, before the card sees them), and plays our orders into it:
+ITCH is order by order, so the queue ahead of a resting order is known exactly. The simulator keeps the
+feed's order-by-order book (every live order and each price level's queue in time priority: the native
+`tickgate._driver.FeedBook`, or its Python reference `PyFeedBook`), fed the packets before the card sees them
+(`on_packet`), and plays our orders into it; told the span of our resting prices on each side (`_watch`), the
+book reports only the changes that can reach them (the rest cannot change what ours get):
 
 - An order reaches the exchange at decision time plus the feed and order latencies (`Latency`); decision
   time is the exchange time of the last message seen. Cancels travel the same way, after the orders
@@ -24,27 +25,15 @@ every execution is also kept as a `Fill` (`fills`). `clock()` is exchange time, 
 
 from __future__ import annotations
 
-import struct
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from tickgate.host.backtest.itch_view import layout, timestamp
+from tickgate.host.backtest.feed_book import NO_LIMIT, open_feed_book
 from tickgate.host.orders.types import OrderRequest, OrderUpdate, Side, UpdateKind
-from tickgate.protocol.moldudp64 import BLOCK_LEN, HEADER_LEN, HEADER_STRUCT
 
 __all__ = ["Fees", "Fill", "FillSimulator", "Latency"]
 
-_ADD = layout("A", "stock_locate", "order_reference_number", "buy_sell_indicator", "shares", "price")
-_EXEC = layout("E", "order_reference_number", "executed_shares")
-_CANCEL = layout("X", "order_reference_number", "cancelled_shares")
-_DELETE = layout("D", "order_reference_number")
-_REPLACE = layout("U", "original_order_reference_number", "new_order_reference_number", "shares", "price")
-_DIR = layout("R", "stock_locate", "stock")
-_A, _F, _E, _C, _X, _D, _U, _R = (ord(c) for c in "AFECXDUR")
-_B = b"B"
-_COUNT = HEADER_STRUCT.size - 2  # offset of the message count in the MoldUDP64 header
 _IOC = "3"
-_BLOCK = struct.Struct(">H")
 
 
 @dataclass(frozen=True)
@@ -117,42 +106,29 @@ class _Mine:
     ahead: int
 
 
-@dataclass(slots=True)
-class _Book:
-    """The feed's orders and level queues (insertion-ordered dicts: time priority)."""
-
-    orders: dict[int, list] = field(default_factory=dict)  # ref -> [locate, buy, price, shares, prio, level key]
-    levels: dict[int, dict[int, dict[int, None]]] = field(default_factory=dict)  # locate << 1 | buy -> price -> q
-    taken: dict[int, int] = field(default_factory=dict)  # ref -> shares our orders took from it
-
-
 class FillSimulator:
     """An `OrderGateway` that fills our orders against the order-by-order book of the packets it is fed."""
 
-    def __init__(self, latency: Latency | None = None, fees: Fees | None = None) -> None:
+    def __init__(self, latency: Latency | None = None, fees: Fees | None = None, *,
+                 locate_of: dict[str, int] | None = None, native: bool = True) -> None:
         self.latency = latency or Latency()
         self.fees = fees or Fees()
-        self.book = _Book()
-        self.locate_of: dict[str, int] = {}
+        self.book = open_feed_book(native)
+        self.locate_of: dict[str, int] = {} if locate_of is None else locate_of  # symbol -> locate (the directory)
+        self.taken: dict[int, int] = {}  # feed order ref -> shares our orders took from it
         self.fills: list[Fill] = []
         self.updates: list[OrderUpdate] = []
         self.entered = 0  # orders that reached the exchange
         self.rejected = 0
-        self._prio = 0
         self._mine: dict[int, _Mine] = {}  # token -> resting order
         self._mine_at: dict[int, list[_Mine]] = {}  # locate -> our resting orders, arrival order
         self._pending: deque[tuple[int, int, object]] = deque()  # (arrival ns, 0 enter / 1 cancel, payload)
-        self._last: tuple[bytes, int] | None = None  # the last message seen: (packet, offset), for its time
-        self._last_ts = 0
 
     # -- time ----------------------------------------------------------------------------------------------
 
     def clock(self) -> int:
         """Exchange time: the timestamp of the last message seen (ns since midnight)."""
-        if self._last is not None:
-            self._last_ts = timestamp(*self._last)
-            self._last = None
-        return self._last_ts
+        return self.book.last_ts
 
     # -- the gateway ----------------------------------------------------------------------------------------
 
@@ -186,118 +162,25 @@ class FillSimulator:
     # -- the feed -----------------------------------------------------------------------------------------
 
     def on_packet(self, packet: bytes) -> None:
-        """Apply one MoldUDP64 packet's messages (before the card and the strategy see it).
-
-        The common cases (an add, a delete, an order that is not near ours) are inlined: this loop runs
-        for every message of the day."""
-        n = int.from_bytes(packet[_COUNT:HEADER_LEN], "big")
-        end = len(packet)
-        if n == 0 or n == 0xFFFF or end < HEADER_LEN:
-            return
-        pos = HEADER_LEN
-        pending, mine_at = self._pending, self._mine_at
-        orders, levels = self.book.orders, self.book.levels
-        block, add, delete = _BLOCK.unpack_from, _ADD.unpack_from, _DELETE.unpack_from
-        for _ in range(n):
-            if pos + BLOCK_LEN > end:
-                return  # malformed: the card counts it
-            size = block(packet, pos)[0]
-            pos += BLOCK_LEN
-            if pos + size > end:
+        """Apply one MoldUDP64 packet (before the card and the strategy see it); what arrives in between, arrives."""
+        book, pending = self.book, self._pending
+        start = 0
+        while True:
+            nxt, ts = book.feed(packet, start, pending[0][0] if pending else NO_LIMIT)
+            if self._mine_at:
+                for kind, locate, buy, price, shares, prio, t, ref in book.take_touches():
+                    if kind == "A":
+                        self._crossing_add(locate, ref, buy, shares, price, t)
+                    else:
+                        self._reached(locate, buy, price, prio, shares, kind == "E", t)
+            if nxt < 0:
                 return
-            if pending:
-                ts = timestamp(packet, pos)
-                if ts >= pending[0][0]:
-                    self._last_ts, self._last = ts, None
-                    self._arrive(ts)
-            t = packet[pos]
-            try:
-                if t in (_A, _F):
-                    locate, ref, side, shares, price = add(packet, pos)
-                    if ref not in orders:  # a duplicate reference is the card's to count
-                        buy = side == _B
-                        key = locate << 1 | buy
-                        self._prio += 1
-                        orders[ref] = [locate, buy, price, shares, self._prio, key]
-                        side_levels = levels.get(key)
-                        if side_levels is None:
-                            side_levels = levels[key] = {}
-                        q = side_levels.get(price)
-                        if q is None:
-                            side_levels[price] = {ref: None}
-                        else:
-                            q[ref] = None
-                        if locate in mine_at:
-                            self._crossing_add(locate, ref, buy, shares, price, packet, pos)
-                elif t == _D:
-                    ref = delete(packet, pos)[0]
-                    o = orders.get(ref)
-                    if o is not None:
-                        if o[0] in mine_at:
-                            self._reduce(ref, None, False, packet, pos)
-                        else:
-                            del orders[ref]
-                            side_levels = levels[o[5]]
-                            q = side_levels[o[2]]
-                            del q[ref]
-                            if not q:
-                                del side_levels[o[2]]
-                elif t in (_E, _C):
-                    ref, shares = _EXEC.unpack_from(packet, pos)
-                    self._reduce(ref, shares, True, packet, pos)
-                elif t == _X:
-                    ref, shares = _CANCEL.unpack_from(packet, pos)
-                    self._reduce(ref, shares, False, packet, pos)
-                elif t == _U:
-                    old, new, shares, price = _REPLACE.unpack_from(packet, pos)
-                    o = orders.get(old)
-                    if o is not None:
-                        self._reduce(old, None, False, packet, pos)
-                        self._add(o[0], new, o[1], shares, price, packet, pos)
-                elif t == _R:
-                    locate, stock = _DIR.unpack_from(packet, pos)
-                    self.locate_of[stock.decode("ascii", "replace").rstrip()] = locate
-            except struct.error:
-                pass  # a message shorter than its type: the card counts it; the book skips it
-            pos += size
-        self._last = (packet, pos - size)
-
-    def _add(self, locate: int, ref: int, buy: bool, shares: int, price: int, packet: bytes, pos: int) -> None:
-        bk = self.book
-        if ref in bk.orders:
-            return  # a duplicate reference: the card counts it
-        key = locate << 1 | buy
-        self._prio += 1
-        bk.orders[ref] = [locate, buy, price, shares, self._prio, key]
-        bk.levels.setdefault(key, {}).setdefault(price, {})[ref] = None
-        if locate in self._mine_at:
-            self._crossing_add(locate, ref, buy, shares, price, packet, pos)
-
-    def _reduce(self, ref: int, shares: int | None, executed: bool, packet: bytes, pos: int) -> None:
-        bk = self.book
-        o = bk.orders.get(ref)
-        if o is None:
-            return  # unknown reference: the card counts it
-        locate, buy, price, have, prio, key = o
-        n = have if shares is None or shares > have else shares
-        if locate in self._mine_at:
-            self._reached(locate, buy, price, prio, n, executed, packet, pos)
-        if n < have:
-            o[3] = have - n
-            return
-        del bk.orders[ref]
-        if bk.taken:
-            bk.taken.pop(ref, None)
-        side_levels = bk.levels[key]
-        q = side_levels[price]
-        del q[ref]
-        if not q:
-            del side_levels[price]
+            self._arrive(ts)
+            start = nxt
 
     # -- our orders ------------------------------------------------------------------------------------------
 
-    def _reached(self, locate: int, buy: bool, price: int, prio: int, n: int, executed: bool,
-                 packet: bytes, pos: int) -> None:
+    def _reached(self, locate: int, buy: bool, price: int, prio: int, n: int, executed: bool, ts: int) -> None:
         """A feed order of `n` shares at `price` left the book: move our queues; fill ours it passed."""
         for m in self._ours(locate, buy):
             if m.price == price and prio < m.prio:
@@ -313,10 +196,9 @@ class FillSimulator:
             take = min(n, m.open)
             if take:
                 n -= take
-                self._fill(m, take, m.price, "A", timestamp(packet, pos))
+                self._fill(m, take, m.price, "A", ts)
 
-    def _crossing_add(self, locate: int, ref: int, buy: bool, shares: int, price: int,
-                      packet: bytes, pos: int) -> None:
+    def _crossing_add(self, locate: int, ref: int, buy: bool, shares: int, price: int, ts: int) -> None:
         """An incoming order on the other side that crosses ours would have executed against ours."""
         left = shares
         for m in self._ours(locate, not buy):
@@ -326,8 +208,8 @@ class FillSimulator:
                 continue
             take = min(left, m.open)
             left -= take
-            self.book.taken[ref] = self.book.taken.get(ref, 0) + take
-            self._fill(m, take, m.price, "A", timestamp(packet, pos))
+            self.taken[ref] = self.taken.get(ref, 0) + take
+            self._fill(m, take, m.price, "A", ts)
 
     def _ours(self, locate: int, buy: bool) -> list[_Mine]:
         """Our resting orders of a locate on one side, best price first, then arrival."""
@@ -351,6 +233,12 @@ class FillSimulator:
         at.remove(m)
         if not at:
             del self._mine_at[m.locate]
+        self._watch(m.locate, m.buy)
+
+    def _watch(self, locate: int, buy: bool) -> None:
+        """Tell the book the span of our resting prices on one side of a locate (what can reach them)."""
+        prices = [m.price for m in self._mine_at.get(locate, ()) if m.buy == buy]
+        self.book.watch(locate, buy, min(prices, default=1), max(prices, default=0))
 
     def _arrive(self, until: int | None) -> None:
         """Orders and cancels whose arrival time is at or before `until` (None: all) reach the exchange."""
@@ -382,26 +270,21 @@ class FillSimulator:
             self.updates.append(OrderUpdate(UpdateKind.CANCELED, req.token, req.symbol, req.side, m.open,
                                             req.price, "immediate or cancel", t))
             return
-        self._prio += 1
-        m.prio = self._prio
-        q = self.book.levels.get(locate << 1 | buy, {}).get(req.price, {})
-        orders, taken = self.book.orders, self.book.taken
-        m.ahead = sum(orders[r][3] - taken.get(r, 0) for r in q)
+        m.prio = self.book.next_prio()
+        taken = self.taken
+        m.ahead = sum(shares - taken.get(ref, 0) for ref, shares, _ in self.book.level(locate, buy, req.price))
         self._mine[req.token] = m
         self._mine_at.setdefault(locate, []).append(m)
+        self._watch(locate, buy)
 
     def _take(self, m: _Mine, t: int) -> None:
         """Our arriving order takes the other side up to its limit, best price first, in time priority."""
-        side_levels = self.book.levels.get(m.locate << 1 | (not m.buy))
-        if not side_levels:
-            return
-        prices = sorted(side_levels) if m.buy else sorted(side_levels, reverse=True)
-        orders, taken = self.book.orders, self.book.taken
-        for px in prices:
+        book, taken = self.book, self.taken
+        for px in book.prices(m.locate, not m.buy):
             if (px > m.price) if m.buy else (px < m.price):
                 break
-            for ref in side_levels[px]:
-                avail = orders[ref][3] - taken.get(ref, 0)
+            for ref, shares, _ in book.level(m.locate, not m.buy, px):
+                avail = shares - taken.get(ref, 0)
                 if avail <= 0:
                     continue
                 n = min(avail, m.open)

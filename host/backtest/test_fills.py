@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tickgate.host.backtest.fills import Fees, Fill, FillSimulator, Latency
 from tickgate.host.orders.types import OrderRequest, Side, UpdateKind
 from tickgate.protocol import itch, moldudp64
@@ -13,8 +15,10 @@ US = 1_000  # ns
 class Stream:
     """Feeds a simulator one message a packet, each at its own exchange time."""
 
+    native = True  # the book: tickgate._driver.FeedBook, or the Python reference (the `book` fixture sets it)
+
     def __init__(self, latency: Latency | None = None, fees: Fees | None = None) -> None:
-        self.sim = FillSimulator(latency, fees)
+        self.sim = FillSimulator(latency, fees, locate_of={"TEST": LOC}, native=self.native)
         self.seq = 1
         self.send("R", 1, stock="TEST")
 
@@ -37,6 +41,12 @@ class Stream:
     def fills(self) -> list[tuple[int, int, int, str]]:
         """(token, shares, price, liquidity) of every fill so far."""
         return [(f.token, f.shares, f.price, f.liquidity) for f in self.sim.fills]
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["native", "python"])
+def book(request, monkeypatch):
+    """Every rule on both books: the native FeedBook and its Python reference."""
+    monkeypatch.setattr(Stream, "native", request.param)
 
 
 def kinds(sim: FillSimulator) -> list[tuple[str, int, int]]:

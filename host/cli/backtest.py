@@ -18,7 +18,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from tickgate.host.backtest.day import DaySpec, run_day
     from tickgate.host.backtest.fills import Fees, Latency
     from tickgate.host.backtest.report import plot_equity, table, totals, write_parquet
-    from tickgate.host.parallel import map_tasks
+    from tickgate.host.parallel import ensure_ray, map_tasks
     from tickgate.host.risk import RiskLimits
     from tickgate.host.strategy import load_strategy
 
@@ -35,15 +35,19 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                    latency=Latency.parse(args.latency), fees=Fees.parse(args.fees) if args.fees else Fees(),
                    card=card_config(args))
     t0 = time.perf_counter()
+    ensure_ray(args.workers, args.ray)
+    print(f"tickgate backtest: Ray up in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
+    t0 = time.perf_counter()
     results = map_tasks(run_day, [(str(f.resolve()), spec) for f in feeds], workers=args.workers,
                         address=args.ray, progress=not args.no_progress and sys.stderr.isatty())
     wall = time.perf_counter() - t0
     rows = [r.row for r in results]
     print(table(rows))
     messages = sum(r.messages for r in results)
-    busy = sum(r.seconds for r in results)
+    busy, cpu = sum(r.seconds for r in results), sum(r.cpu_seconds for r in results)
     print(f"tickgate backtest: {len(rows)} days, {messages:,} messages in {wall:.2f} s "
-          f"({messages / wall:,.0f} messages/s; per day {messages / busy:,.0f} messages/s)", file=sys.stderr)
+          f"({messages / wall:,.0f} messages/s; per day {messages / busy:,.0f} messages/s, "
+          f"{busy:.2f} s wall and {cpu:.2f} s CPU in the days' tasks)", file=sys.stderr)
     if args.out:
         days, fills = write_parquet(results, args.out)
         print(f"wrote {days} and {fills}")

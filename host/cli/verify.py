@@ -25,8 +25,8 @@ def _line(r: dict) -> str:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from tickgate.host.parallel import map_tasks
-    from tickgate.host.verify import ShardSpec, verify_shard
+    from tickgate.host.parallel import ensure_ray, map_tasks
+    from tickgate.host.verify import ShardSpec, balance, prepare, verify_shard
 
     files = [Path(f) for f in args.files]
     missing = [str(f) for f in files if not f.is_file()]
@@ -36,13 +36,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise ValueError(f"--shards must be at least 1, not {args.shards}")
     geometry = GEOMETRIES[args.geometry]
     config = card_config(args, bounded=geometry)
-    spec = ShardSpec(backend=args.backend, config=config, geometry=geometry)
-    if args.backend == "sim":  # build (or find) the image once here, not in every task at once
-        from tickgate.host.backend_sim import sim_geometry
-        from tickgate.sim.verilated.build import library_for
-
-        library_for(sim_geometry(config, geometry)[0])
-    jobs = [(str(f.resolve()), shard, args.shards, spec) for f in files for shard in range(args.shards)]
+    t0 = time.perf_counter()
+    ensure_ray(args.workers, args.ray)  # its workers start while the image is found here
+    print(f"tickgate verify: Ray up in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
+    if args.backend == "sim":
+        t0 = time.perf_counter()
+    spec = prepare(ShardSpec(backend=args.backend, config=config, geometry=geometry))  # once, not in every task
+    if args.backend == "sim":
+        print(f"tickgate verify: image {Path(spec.library or '').parent.name} in {time.perf_counter() - t0:.2f} s",
+              file=sys.stderr)
+    t0 = time.perf_counter()
+    jobs = []
+    for f in files:
+        assign = balance(f, args.shards) if args.balance and args.shards > 1 else None
+        jobs += [(str(f.resolve()), shard, args.shards, spec, assign) for shard in range(args.shards)]
+    if args.balance and args.shards > 1:
+        print(f"tickgate verify: shards balanced in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     t0 = time.perf_counter()
     reports = map_tasks(verify_shard, jobs, workers=args.workers, address=args.ray, desc="shards",
                         progress=not args.no_progress and sys.stderr.isatty())
@@ -55,7 +64,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     messages = sum(r["messages"] for r in reports)  # feed-wide (locate 0) messages count in every shard
     bad = [r for r in reports if not r["ok"]]
     print(f"tickgate verify: {len(files)} files, {len(reports)} shards, {len(bad)} with mismatches; "
-          f"{messages:,} shard messages in {wall:.2f} s ({messages / wall:,.0f} messages/s)", file=sys.stderr)
+          f"{messages:,} shard messages in {wall:.2f} s ({messages / wall:,.0f} messages/s; "
+          f"{sum(r['seconds'] for r in reports):.2f} s wall and {sum(r['cpu_seconds'] for r in reports):.2f} s CPU "
+          f"in the shards' tasks)", file=sys.stderr)
     if args.json:
         print(json.dumps({"shards": reports, "mismatched_shards": len(bad), "seconds": round(wall, 3)}))
     return 1 if bad else 0
@@ -69,6 +80,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     v.add_argument("--backend", default="sim", choices=("sim", "software"),
                    help="what to check against the model (default: sim, the Verilated pipeline)")
     v.add_argument("--shards", type=int, default=2, help="streams per file, by stock locate (default 2)")
+    v.add_argument("--no-balance", dest="balance", action="store_false",
+                   help="shard by locate %% N, not by messages counted per locate (see host/verify.py)")
     v.add_argument("--geometry", default="small", choices=("small", "default"),
                    help="the pipeline image's capacities (default: small, the tests' image)")
     v.add_argument("--workers", type=int, help="shards at once (default: every CPU of Ray)")
