@@ -14,6 +14,7 @@ import pytest
 
 from tickgate.host.feeds import adversarial, open_feed, pack_messages
 from tickgate.host.feeds.generator import Generator
+from tickgate.host.feeds.stress import stress
 from tickgate.protocol.config import BookGeometry, OrderTableConfig
 from tickgate.protocol.events import EventKind
 from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION
@@ -65,6 +66,21 @@ def test_realistic_mix_runs_at_line_rate_and_latency() -> None:
     assert 0 < r["latency_min"] <= r["latency_max"] and r["latency_count"] > 0
     assert r["latency_min"] == s["latency_cycles"]["min"]
     assert r["messages_after_clear"] == r["latency_count_after_clear"] == 0  # control bit 1 cleared them
+
+
+def test_deletes_replaces_executions_run_at_line_rate() -> None:
+    """The throughput worst cases (host/feeds/stress.py): adds, then a delete, replace or execution of each,
+    back to back. Every input beat is taken on consecutive cycles (8.00 B/cycle, no back-pressure) and no
+    top-of-book event comes later than 24 cycles after its message's last byte (tests/bench_book_mixes.py
+    measures longer streams)."""
+    config = RunConfig(level_events=True)
+    stims = [pipeline_stimulus(list(pack_messages(stress(kind, 300, 64), end_of_session=True)), GEOMETRY, config)
+             for kind in "DUE"]
+    runs = run_pipeline(stims, GEOMETRY, config)
+    _check(runs)
+    for run in runs:
+        assert run.in_cycles[-1] - run.in_cycles[0] + 1 == len(run.in_cycles)
+        assert run.summary()["latency_bbo_cycles"]["max"] <= 24
 
 
 def test_real_captures_track_all() -> None:

@@ -54,14 +54,15 @@ class ComposeSignature(wiring.Signature):
     `msg`: the record the events are about (on the cycle a message is taken: the record being taken).
     `first`, `level` (`slot`: LEVEL0-2), `degraded`, `bbo` (the message's book), `bbo_other` (a book a
     re-used reference's removal changed): filled on the cycle they are valid. `hand_off`: the filled slots go
-    to the emitter (when `room`, which says a hand-off this cycle is taken or nothing is filled).
+    to the emitter (when `room`, which says a hand-off this cycle is taken or nothing is filled); with
+    `closing`, this cycle's fills go with them (when `room_closing`: a hand-off this cycle is taken).
     """
 
     def __init__(self) -> None:
         super().__init__({
             "msg": Out(DecodedRecord), "first": Out(FirstRequest), "level": Out(LevelRequest),
             "degraded": Out(DegradedRequest), "bbo": Out(BboRequest), "bbo_other": Out(BboRequest),
-            "hand_off": Out(1), "room": In(1),
+            "hand_off": Out(1), "room": In(1), "closing": Out(1), "room_closing": In(1),
         })
 
 
@@ -81,7 +82,9 @@ class EventComposer(wiring.Component):
         wiring.connect(m, emitter.o, wiring.flipped(self.o))
         req, msg = self.req, self.req.msg
         m.d.comb += [emitter.stamp.eq(self.stamp), emitter.now.eq(self.now), self.latency.eq(emitter.latency),
-                     emitter.hand_off.eq(req.hand_off & emitter.pending), req.room.eq(~emitter.pending | emitter.ready)]
+                     emitter.hand_off.eq(req.hand_off & (emitter.pending | req.closing)),
+                     emitter.closing.eq(req.closing),
+                     req.room.eq(~emitter.pending | emitter.ready), req.room_closing.eq(emitter.ready)]
         common = dict(msg_type=msg.type, seq=msg.seq, ts_exch=msg.timestamp, ts_local=self.now)
 
         def fill(slot: Slot, event) -> list:

@@ -6,14 +6,21 @@ and the tables' answers choose; every path ends in IDLE):
     START      after a reset: clear the tables if the epoch wrapped (CLEAR), else IDLE
     IDLE       take a record: read its locate (resolver) and look its order reference up (order table);
                notices and S are done here (their event goes out as the next record is taken)
+    NOTE       a notice or S taken on a message's last cycle (APPLY): its event
     LOOKUP     R: mark its locate. A F P Q H: resolve the book (a new one: SLOT_INIT); P Q H are done.
                E C X D U: commit the order table and read the level row of the order's side (APPLY).
                A F: commit the order table (a live order of the same reference removed first) and APPLY
     SLOT_INIT  zero a new book's other side, then RESOLVED: as LOOKUP for A F P Q H
     APPLY      apply one level operation (`LevelUpdate`) and write the row back; then, U: look the new
                reference up (INSERT, which commits it as A F do); an add after a removal (ISSUE, which reads
-               its row); or, the last operation, FINISH's work on the same cycle
+               its row); or, the last operation, FINISH's work on the same cycle, the message's events handed
+               to the composer with this cycle's, and the next record taken as IDLE takes it
     FINISH     an add that found no room in the order table: the message's DEGRADED and BBO events
+
+A delete, cancel or execution thus takes two cycles (LOOKUP, APPLY), an add without a duplicate two, a
+replace four. The next message's reads (order table, locate) on the last APPLY cycle see every write of
+the message before it (the order table is committed before APPLY; rows and tops are written at the end of
+APPLY and read again at the earliest on the next cycle, LOOKUP).
 
 A message touches at most two books (its own, `main`, and through a re-used reference `other`) and does
 at most three level operations. What it does goes to the event composer (`ComposeSignature`) on the cycle
@@ -216,6 +223,36 @@ class OrderLevelSequencer(wiring.Component):
             m.d.comb += [after.ask_px.eq(Mux(held, best.price, 0)), after.ask_sz.eq(Mux(held, best.shares, 0))]
         on_main = op.slot == slot
 
+        def noted(rec) -> None:
+            """The FIRST event of a notice or S record `rec` (the record on `ev.msg`)."""
+            with m.If(rec.notice == Notice.GAP):
+                m.d.comb += first(First.GAP)
+            with m.Elif(rec.notice == Notice.END_OF_SESSION):
+                m.d.comb += first(First.SESSION_END)
+            with m.Elif(rec.notice == Notice.SESSION_CHANGED):
+                m.d.comb += first(First.SESSION_CHANGED)
+            with m.Else():
+                m.d.comb += first(First.SYSTEM)
+
+        def take(closing: bool) -> None:
+            """Take the record on `i`: read its locate and look its reference up. With `closing`, on the last
+            cycle of the message before it (whose events `ev.msg` still describes): a notice or S makes its
+            event on the next cycle (NOTE); else here."""
+            rec = self.i.payload
+            m.d.sync += [msg.eq(rec), main_seen.eq(0), other_seen.eq(0), degrade_now.eq(0),
+                         level_index.eq(0), insert_next.eq(0), then_add.valid.eq(0)]
+            m.d.comb += [res.lookup.eq(1), res.locate.eq(rec.locate),
+                         table.lookup.eq(1), table.lookup_ref.eq(rec.ref)]
+            notes = [rec.notice == n for n in (Notice.GAP, Notice.END_OF_SESSION, Notice.SESSION_CHANGED)]
+            with m.If(Cat(*notes, rec.type == _ORD["S"]).any()):
+                if closing:
+                    m.next = "NOTE"
+                else:
+                    noted(rec)
+                    m.next = "IDLE"
+            with m.Else():
+                m.next = "LOOKUP"
+
         with m.FSM(name="book"):
             with m.State("START"):
                 with m.If(wrapped):
@@ -230,22 +267,12 @@ class OrderLevelSequencer(wiring.Component):
 
             with m.State("IDLE"):
                 m.d.comb += [in_idle.eq(1), ev.hand_off.eq(1), self.i.ready.eq(ev.room)]
-                rec = self.i.payload
                 with m.If(self.i.valid & ev.room):
-                    m.d.sync += [msg.eq(rec), main_seen.eq(0), other_seen.eq(0), degrade_now.eq(0),
-                                 level_index.eq(0), insert_next.eq(0), then_add.valid.eq(0)]
-                    m.d.comb += [res.lookup.eq(1), res.locate.eq(rec.locate),
-                                 table.lookup.eq(1), table.lookup_ref.eq(rec.ref)]
-                    with m.If(rec.notice == Notice.GAP):
-                        m.d.comb += first(First.GAP)
-                    with m.Elif(rec.notice == Notice.END_OF_SESSION):
-                        m.d.comb += first(First.SESSION_END)
-                    with m.Elif(rec.notice == Notice.SESSION_CHANGED):
-                        m.d.comb += first(First.SESSION_CHANGED)
-                    with m.Elif(rec.type == _ORD["S"]):
-                        m.d.comb += first(First.SYSTEM)
-                    with m.Else():
-                        m.next = "LOOKUP"
+                    take(closing=False)
+
+            with m.State("NOTE"):  # a notice or S taken on the last cycle of the message before it
+                noted(msg)
+                m.next = "IDLE"
 
             with m.State("LOOKUP"):
                 m.d.comb += in_lookup.eq(1)
@@ -357,8 +384,11 @@ class OrderLevelSequencer(wiring.Component):
                     m.next = "INSERT"
                 with m.Elif(then_add.valid):
                     m.next = "ISSUE"
-                with m.Else():
+                with m.Else():  # the message's last cycle: its events go now, and the next message is taken
                     finish(main_now, main_sent_now, other_now, other_sent_now, degrading, reason)
+                    m.d.comb += [ev.hand_off.eq(1), ev.closing.eq(1), self.i.ready.eq(ev.room_closing)]
+                    with m.If(self.i.valid & ev.room_closing):
+                        take(closing=True)
 
             with m.State("FINISH"):  # an insert that found no room, and no level operation after it
                 m.d.comb += [main_seen_now.eq(main_seen), other_seen_now.eq(other_seen)]

@@ -156,3 +156,58 @@ def test_composer_matches_the_model(ready_rate: float) -> None:
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
         assert g == w, (i, g.hex(), w.hex())
     assert 0 < sum(firsts) < len(got)
+
+
+@pytest.mark.parametrize("ready_rate", [1.0, 0.5])
+def test_composer_closing_hand_off(ready_rate: float) -> None:
+    """Messages over two cycles, as the sequencer makes them: taken (FIRST filled, the message before handed
+    off, when `room`), then their last cycle (the other slots), which hands itself off with `closing` (taken
+    when `room_closing`; else on a later cycle). Every record equals the model's, in message and slot order."""
+    dut = EventComposer()
+    rng = random.Random(11)
+    want: list[bytes] = []
+    got: list[bytes] = []
+    closed = 0
+
+    async def bench(ctx) -> None:
+        nonlocal closed
+        now, messages, step, req = 1000, 0, 0, None
+        ctx.set(dut.stamp, 0)
+        while messages < 300 or step or len(got) < len(want):
+            ctx.set(dut.now, now)
+            ctx.set(dut.o.ready, rng.random() < ready_rate)
+            for name in ("first", "level", "degraded", "bbo", "bbo_other"):
+                ctx.set(getattr(dut.req, name).valid, 0)
+            ctx.set(dut.req.closing, 0)
+            if step == 1:  # the message's last cycle
+                last = {**req, "first": {**req["first"], "valid": 0}}
+                for name in ("level", "degraded", "bbo", "bbo_other"):
+                    ctx.set(getattr(dut.req, name), req[name])
+                ctx.set(dut.req.hand_off, 1)
+                ctx.set(dut.req.closing, 1)
+                closed += ctx.get(dut.req.room_closing)
+                want.extend(expected_events(last, now))
+                step = 0
+            elif messages < 300 and ctx.get(dut.req.room):  # take one: its FIRST
+                req = _random_request(rng)
+                ctx.set(dut.req.msg, req["msg"])
+                ctx.set(dut.req.first, req["first"])
+                ctx.set(dut.req.hand_off, 1)
+                want.extend(expected_events({**req, **{n: {"valid": 0} for n in
+                                                       ("level", "degraded", "bbo", "bbo_other")}}, now))
+                messages, step = messages + 1, 1
+            else:
+                ctx.set(dut.req.hand_off, 1)
+            if ctx.get(dut.o.valid) and ctx.get(dut.o.ready):
+                got.append(ctx.get(dut.o.payload).to_bytes(EVENT_SIZE, "little"))
+            await ctx.tick()
+            now += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert len(got) == len(want) > 300
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert g == w, (i, g.hex(), w.hex())
+    assert 0 < closed < 300 if ready_rate < 1 else closed > 0

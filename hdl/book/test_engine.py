@@ -104,7 +104,7 @@ def test_sequencer_reports_what_the_model_emits(name: str) -> None:
     m.submodules.seq = seq = OrderLevelSequencer(g.symbols, g.levels, g.order_table)
     m.submodules.res = res = SlotResolver(g.symbols, g.names)
     wiring.connect(m, seq.res, res.req)
-    m.d.comb += seq.ev.room.eq(1)
+    m.d.comb += [seq.ev.room.eq(1), seq.ev.room_closing.eq(1)]
     got: list[bytes] = []
     counts = dict.fromkeys(SEQUENCER_COUNTERS, 0)
 
