@@ -63,11 +63,12 @@ def open_sim(config: CardConfig | None = None, options: SimOptions | None = None
     config = config or CardConfig()
     o = options or SimOptions()
     geometry, notes = sim_geometry(config, o.geometry)
-    library = library_for(geometry)
+    library = library_for(geometry, config.max_rules)  # cap_rules: the config's, as the model's
     device = SimDevice(str(library), list(pipeline_counters("dma")), o.quiet)
     for name, value in register_writes(config):
         device.write_register(REGISTER_MAP[name].offset, value)
     t = geometry.order_table
     return Backend(device, "sim", f"Verilated pipeline: {geometry.symbols} books, {geometry.levels} levels, "
-                                  f"{geometry.names} names, order table {t.bucket_bits}:{t.ways}:{t.stash}"
+                                  f"{geometry.names} names, {config.max_rules} rules, order table "
+                                  f"{t.bucket_bits}:{t.ways}:{t.stash}"
                                   + (f"; {'; '.join(notes)}" if notes else "") + f" ({library.parent.name})")
