@@ -13,7 +13,8 @@ order. The engine sits on the book engine's event stream:
 A BBO event passes straight through (no added cycle) and is captured with the mask of the armed rules of
 its locate (`match`); the rules of the mask are then taken lowest index first, one a cycle: fetched from
 the table, evaluated (compares, the imbalance product, the relative price), decided (fire, or count why
-not) and sent. The first FIRE event leaves 4 cycles after its BBO event, the next ones one a cycle. While
+not) and sent; what a fire takes (a fire of the rule, its disarm) is stored and counted the cycle after.
+The first FIRE event leaves 4 cycles after its BBO event, the next ones one a cycle. While
 a BBO's rules are worked on the input waits (one cycle when its locate has none), so nothing overtakes
 the FIRE events. Rule writes take effect two cycles after the command: a host writes rules between
 messages (it flushes first, as with every backend); a write racing the fire of the same entry wins.
@@ -155,12 +156,13 @@ class RuleEngine(wiring.Component):
         ask_side = a_rule.condition == C.ASK_IMBALANCE
         touch = Mux(a_rule.mode == PriceMode.BID, bid_px, ask_px)
         relative = touch + a_rule.price.as_signed()  # 34 bits, signed
-        b_valid, b_index, b_rule, b_left = Signal(), Signal(range(n)), Signal(_Entry), Signal(32)
+        b_valid, b_index, b_rule, b_remaining, b_last = Signal(), Signal(range(n)), Signal(_Entry), Signal(32), Signal()
         b_simple, b_imbalance, b_price, b_price_ok = Signal(), Signal(), Signal(32), Signal()
         b_product, b_size = Signal(64), Signal(48)
         with m.If(~stall):
             m.d.sync += [
-                b_valid.eq(a_valid), b_index.eq(a_index), b_rule.eq(a_rule), b_left.eq(a_left),
+                b_valid.eq(a_valid), b_index.eq(a_index), b_rule.eq(a_rule), b_remaining.eq(a_left - 1),
+                b_last.eq(a_left == 1),
                 b_simple.eq(simple),
                 b_imbalance.eq(both & ((a_rule.condition == C.BID_IMBALANCE) | ask_side)),
                 b_product.eq(t * Mux(ask_side, bid_sz, ask_sz)),
@@ -170,30 +172,34 @@ class RuleEngine(wiring.Component):
                               | ((touch != 0) & (relative >= 1) & (relative <= _U32))),
             ]
 
-        # -- decide: fire (and take one of the rule's fires), or count why not -----------------------------
+        # -- decide: fire or not (the FIRE event goes out); what it takes and counts is stored a cycle later ---
         holds = b_simple | (b_imbalance & (b_size >= b_product))
         degraded = (bbo.flags & EventFlag.DEGRADED) != 0
         fire = b_valid & holds & ~degraded & b_price_ok
-        remaining = b_left - 1
-        m.d.comb += [inc.rules_held_degraded.eq(~stall & b_valid & holds & degraded),
-                     inc.rules_no_price.eq(~stall & b_valid & holds & ~degraded & ~b_price_ok),
-                     inc.rules_disarmed.eq(~stall & fire & (remaining == 0))]
+        d_valid, d_fire, d_last, d_index, d_remaining = Signal(), Signal(), Signal(), Signal(range(n)), Signal(32)
+        d_degraded, d_no_price = Signal(), Signal()
+        m.d.sync += d_valid.eq(0)
         with m.If(~stall):
             m.d.sync += [
                 fire_valid.eq(fire),
                 fire_event.eq(pack_event(
                     EventKind.FIRE, flags=bbo.flags, locate=bbo.locate, msg_type=bbo.msg_type, seq=bbo.seq,
                     ts_exch=bbo.ts_exch, ts_local=bbo.ts_local, fire_rule=b_index, fire_side=b_rule.side,
-                    fire_tif=b_rule.tif, fire_shares=b_rule.shares, fire_price=b_price, fire_left=remaining,
+                    fire_tif=b_rule.tif, fire_shares=b_rule.shares, fire_price=b_price, fire_left=b_remaining,
                     fire_tag=b_rule.tag, fire_condition=b_rule.condition)),
+                d_valid.eq(b_valid), d_fire.eq(fire), d_last.eq(b_last), d_index.eq(b_index),
+                d_remaining.eq(b_remaining), d_degraded.eq(b_valid & holds & degraded),
+                d_no_price.eq(b_valid & holds & ~degraded & ~b_price_ok),
             ]
-            with m.If(fire):
-                for j in range(n):
-                    with m.If(b_index == j):
-                        m.d.sync += left[j].eq(remaining)
-                        with m.If(remaining == 0):
-                            m.d.sync += armed[j].eq(0)
-        with m.If(busy & ~pending.any() & ~a_valid & ~b_valid & ~stall):
+        m.d.comb += [inc.rules_held_degraded.eq(d_valid & d_degraded), inc.rules_no_price.eq(d_valid & d_no_price),
+                     inc.rules_disarmed.eq(d_valid & d_fire & d_last)]
+        with m.If(d_valid & d_fire):
+            for j in range(n):
+                with m.If(d_index == j):
+                    m.d.sync += left[j].eq(d_remaining)
+                    with m.If(d_last):
+                        m.d.sync += armed[j].eq(0)
+        with m.If(busy & ~pending.any() & ~a_valid & ~b_valid & ~d_valid & ~stall):
             m.d.sync += busy.eq(0)
 
         # -- stores (after the fires: a write wins), and the rule_left gauge ------------------------------
