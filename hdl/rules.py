@@ -16,7 +16,7 @@ the table, evaluated (compares, the imbalance product, the relative price), deci
 not) and sent; what a fire takes (a fire of the rule, its disarm) is stored and counted the cycle after.
 The first FIRE event leaves 4 cycles after its BBO event, the next ones one a cycle. While
 a BBO's rules are worked on the input waits (one cycle when its locate has none), so nothing overtakes
-the FIRE events. Rule writes take effect two cycles after the command: a host writes rules between
+the FIRE events. Rule writes take effect three cycles after the command: a host writes rules between
 messages (it flushes first, as with every backend); a write racing the fire of the same entry wins.
 """
 
@@ -50,7 +50,6 @@ _Entry = data.StructLayout({"locate": 16, "condition": 3, "mode": 2, "side": 8, 
                             "shares": 32, "price": 32, "tag": 32})
 _BBO = EVENT_LAYOUTS[EventKind.BBO]
 _TIFS = b"0356E"
-_U32 = (1 << 32) - 1
 
 
 class RuleEngine(wiring.Component):
@@ -86,24 +85,30 @@ class RuleEngine(wiring.Component):
         left = [Signal(32, name=f"left{j}") for j in range(n)]
         armed = Signal(n)  # left != 0, kept as its own bits
 
-        # -- writes: checked and decoded in one cycle, stored in the next -----------------------------------
+        # -- writes: taken (the index decoded), then checked, then stored: a cycle each ----------------------
         r = self.regs
-        cond, mode, side, tif = r.kind[0:8], r.kind[8:16], r.kind[16:24], r.kind[24:32]
-        fields_ok = ((r.locate[:16] != 0) & (cond >= RuleCondition.ASK_AT_OR_BELOW)
+        in_table = r.index < n
+        v_valid, v_arm, v_in_table = Signal(), Signal(), Signal()
+        v_regs, v_select = Signal(RuleRegisters), Signal(n)
+        m.d.sync += v_valid.eq(self.command.valid)
+        with m.If(self.command.valid):
+            m.d.sync += [v_arm.eq(self.command.arm), v_in_table.eq(in_table), v_regs.eq(r),
+                         v_select.eq(Cat(*(r.index == j for j in range(n))))]
+        cond, mode, side, tif = v_regs.kind[0:8], v_regs.kind[8:16], v_regs.kind[16:24], v_regs.kind[24:32]
+        fields_ok = ((v_regs.locate[:16] != 0) & (cond >= RuleCondition.ASK_AT_OR_BELOW)
                      & (cond <= RuleCondition.ASK_IMBALANCE) & (mode <= PriceMode.ASK)
                      & ((side == ord("B")) | (side == ord("S"))) & Cat(*(tif == t for t in _TIFS)).any()
-                     & (r.shares != 0) & (r.fires != 0) & ((mode != PriceMode.FIXED) | (r.price != 0)))
+                     & (v_regs.shares != 0) & (v_regs.fires != 0) & ((mode != PriceMode.FIXED) | (v_regs.price != 0)))
+        ok = v_in_table & (fields_ok | ~v_arm)
         w_valid, w_arm = Signal(), Signal()
         w_select = Signal(n)
         w_entry, w_fires = Signal(_Entry), Signal(32)
-        in_table = r.index < n
-        m.d.sync += [w_valid.eq(0), inc.rule_writes_refused.eq(0)]
-        with m.If(self.command.valid):
-            ok = in_table & (fields_ok | ~self.command.arm)
+        m.d.sync += [w_valid.eq(v_valid & ok), inc.rule_writes_refused.eq(v_valid & ~ok)]
+        with m.If(v_valid):
             m.d.sync += [
-                w_valid.eq(ok), w_arm.eq(self.command.arm), inc.rule_writes_refused.eq(~ok),
-                w_select.eq(Cat(*(r.index == j for j in range(n)))), w_fires.eq(r.fires),
-                w_entry.eq(Cat(r.locate[:16], cond[:3], mode[:2], side, tif, r.threshold, r.shares, r.price, r.tag)),
+                w_arm.eq(v_arm), w_select.eq(v_select), w_fires.eq(v_regs.fires),
+                w_entry.eq(Cat(v_regs.locate[:16], cond[:3], mode[:2], side, tif, v_regs.threshold, v_regs.shares,
+                               v_regs.price, v_regs.tag)),
             ]
 
         # -- the pass-through, and the BBO captured with its match ------------------------------------------
@@ -157,7 +162,8 @@ class RuleEngine(wiring.Component):
         touch = Mux(a_rule.mode == PriceMode.BID, bid_px, ask_px)
         relative = touch + a_rule.price.as_signed()  # 34 bits, signed
         b_valid, b_index, b_rule, b_remaining, b_last = Signal(), Signal(range(n)), Signal(_Entry), Signal(32), Signal()
-        b_simple, b_imbalance, b_price, b_price_ok = Signal(), Signal(), Signal(32), Signal()
+        b_simple, b_imbalance, b_price, b_fixed, b_touch = Signal(), Signal(), Signal(32), Signal(), Signal()
+        b_relative = Signal(relative.shape())
         b_product, b_size = Signal(64), Signal(48)
         with m.If(~stall):
             m.d.sync += [
@@ -168,12 +174,13 @@ class RuleEngine(wiring.Component):
                 b_product.eq(t * Mux(ask_side, bid_sz, ask_sz)),
                 b_size.eq(Mux(ask_side, ask_sz, bid_sz) << (IMBALANCE_ONE.bit_length() - 1)),
                 b_price.eq(Mux(a_rule.mode == PriceMode.FIXED, a_rule.price, relative[:32])),
-                b_price_ok.eq((a_rule.mode == PriceMode.FIXED)
-                              | ((touch != 0) & (relative >= 1) & (relative <= _U32))),
+                b_fixed.eq(a_rule.mode == PriceMode.FIXED), b_touch.eq(touch != 0), b_relative.eq(relative),
             ]
 
         # -- decide: fire or not (the FIRE event goes out); what it takes and counts is stored a cycle later ---
         holds = b_simple | (b_imbalance & (b_size >= b_product))
+        # a relative price is 1 to 2**32 - 1: not negative (bit 33), not past 32 bits (bit 32), not 0
+        b_price_ok = b_fixed | (b_touch & ~b_relative[33] & ~b_relative[32] & (b_relative[:32] != 0))
         degraded = (bbo.flags & EventFlag.DEGRADED) != 0
         fire = b_valid & holds & ~degraded & b_price_ok
         d_valid, d_fire, d_last, d_index, d_remaining = Signal(), Signal(), Signal(), Signal(range(n)), Signal(32)

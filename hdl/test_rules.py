@@ -108,7 +108,7 @@ def test_rule_engine_matches_the_model() -> None:
                         ctx.set(regs[name], v & 0xFFFF_FFFF)
                     await ctx.tick()
                     ctx.set(dut.command.valid, 0)
-                await ctx.tick().repeat(2)
+                await ctx.tick().repeat(3)  # a write is stored three cycles after its command
                 continue
             ctx.set(dut.i.payload, int.from_bytes(value, "little"))
             ctx.set(dut.i.valid, 1)
