@@ -85,31 +85,30 @@ class RuleEngine(wiring.Component):
         left = [Signal(32, name=f"left{j}") for j in range(n)]
         armed = Signal(n)  # left != 0, kept as its own bits
 
-        # -- writes: taken (the index decoded), then checked, then stored: a cycle each ----------------------
+        # -- writes: taken (each field checked, the index decoded), then judged, then stored: a cycle each ----
         r = self.regs
-        in_table = r.index < n
+        cond, mode, side, tif = r.kind[0:8], r.kind[8:16], r.kind[16:24], r.kind[24:32]
+        checks = Cat(r.locate[:16] != 0,
+                     (cond >= RuleCondition.ASK_AT_OR_BELOW) & (cond <= RuleCondition.ASK_IMBALANCE),
+                     mode <= PriceMode.ASK, (side == ord("B")) | (side == ord("S")),
+                     Cat(*(tif == t for t in _TIFS)).any(), r.shares != 0, r.fires != 0,
+                     (mode != PriceMode.FIXED) | (r.price != 0))
         v_valid, v_arm, v_in_table = Signal(), Signal(), Signal()
-        v_regs, v_select = Signal(RuleRegisters), Signal(n)
+        v_checks, v_select = Signal(len(checks)), Signal(n)
+        v_entry, v_fires = Signal(_Entry), Signal(32)
         m.d.sync += v_valid.eq(self.command.valid)
         with m.If(self.command.valid):
-            m.d.sync += [v_arm.eq(self.command.arm), v_in_table.eq(in_table), v_regs.eq(r),
-                         v_select.eq(Cat(*(r.index == j for j in range(n))))]
-        cond, mode, side, tif = v_regs.kind[0:8], v_regs.kind[8:16], v_regs.kind[16:24], v_regs.kind[24:32]
-        fields_ok = ((v_regs.locate[:16] != 0) & (cond >= RuleCondition.ASK_AT_OR_BELOW)
-                     & (cond <= RuleCondition.ASK_IMBALANCE) & (mode <= PriceMode.ASK)
-                     & ((side == ord("B")) | (side == ord("S"))) & Cat(*(tif == t for t in _TIFS)).any()
-                     & (v_regs.shares != 0) & (v_regs.fires != 0) & ((mode != PriceMode.FIXED) | (v_regs.price != 0)))
-        ok = v_in_table & (fields_ok | ~v_arm)
+            m.d.sync += [v_arm.eq(self.command.arm), v_in_table.eq(r.index < n), v_checks.eq(checks),
+                         v_select.eq(Cat(*(r.index == j for j in range(n)))), v_fires.eq(r.fires),
+                         v_entry.eq(Cat(r.locate[:16], cond[:3], mode[:2], side, tif, r.threshold, r.shares, r.price,
+                                        r.tag))]
+        ok = v_in_table & (v_checks.all() | ~v_arm)
         w_valid, w_arm = Signal(), Signal()
         w_select = Signal(n)
         w_entry, w_fires = Signal(_Entry), Signal(32)
         m.d.sync += [w_valid.eq(v_valid & ok), inc.rule_writes_refused.eq(v_valid & ~ok)]
         with m.If(v_valid):
-            m.d.sync += [
-                w_arm.eq(v_arm), w_select.eq(v_select), w_fires.eq(v_regs.fires),
-                w_entry.eq(Cat(v_regs.locate[:16], cond[:3], mode[:2], side, tif, v_regs.threshold, v_regs.shares,
-                               v_regs.price, v_regs.tag)),
-            ]
+            m.d.sync += [w_arm.eq(v_arm), w_select.eq(v_select), w_fires.eq(v_fires), w_entry.eq(v_entry)]
 
         # -- the pass-through, and the BBO captured with its match ------------------------------------------
         busy = Signal()  # a BBO's rules are being worked on: the input waits, `o` carries FIRE events
@@ -216,7 +215,7 @@ class RuleEngine(wiring.Component):
                     m.d.sync += [left[j].eq(Mux(w_arm, w_fires, 0)), armed[j].eq(w_arm)]
                     with m.If(w_arm):
                         m.d.sync += entry[j].eq(w_entry)
-        m.d.sync += self.left.eq(Mux(in_table, Array(left)[r.index[:max(1, (n - 1).bit_length())]], 0))
+        m.d.sync += self.left.eq(Mux(r.index < n, Array(left)[r.index[:max(1, (n - 1).bit_length())]], 0))
         return m
 
 
