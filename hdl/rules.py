@@ -15,9 +15,12 @@ its locate (`match`); the rules of the mask are then taken lowest index first, o
 the table, evaluated (compares, the imbalance product, the relative price), decided (fire, or count why
 not) and sent; what a fire takes (a fire of the rule, its disarm) is stored and counted the cycle after.
 The first FIRE event leaves 4 cycles after its BBO event, the next ones one a cycle. While
-a BBO's rules are worked on the input waits (one cycle when its locate has none), so nothing overtakes
-the FIRE events. Rule writes take effect three cycles after the command: a host writes rules between
-messages (it flushes first, as with every backend); a write racing the fire of the same entry wins.
+a BBO's rules are worked on the input waits, so nothing overtakes the FIRE events: k + 4 cycles for a BBO
+whose locate has k armed rules, one when it has none (while any rule is armed). That is the engine's cost
+in throughput: many rules on busy books back the book's events up (`tickgate sim --armed` shows it in the
+fire latency); carrying the events that follow a BBO through the same stages, in order, would remove it.
+Rule writes take effect three cycles after the command: a host writes rules between messages (it flushes
+first, as with every backend); a write racing the fire of the same entry wins.
 """
 
 from __future__ import annotations
