@@ -36,7 +36,8 @@ def f2_pipeline(config: BitstreamConfig, *, standin: bool = False) -> Callable[[
     def pipeline() -> Any:
         from tickgate.hdl.pipeline import Pipeline
 
-        return Pipeline(config.geometry(), input="dma", max_packet=config.max_length, ring=True)
+        return Pipeline(config.geometry(), input="dma", max_packet=config.max_length, ring=True,
+                        rules=config.rules)
 
     return pipeline
 

@@ -23,7 +23,8 @@ class PipelineMissing(RuntimeError):
 
 @dataclass(frozen=True)
 class BitstreamConfig:
-    """One image: book capacities (symbols, levels per side, symbol names, order table), DMA FIFO depths."""
+    """One image: book capacities (symbols, levels per side, symbol names, order table), rule table entries
+    (`cap_rules`), DMA FIFO depths."""
 
     name: str
     symbols: int = 256  # book slots
@@ -32,6 +33,7 @@ class BitstreamConfig:
     order_bucket_bits: int = 13  # order table: two banks of 2**bits buckets
     order_ways: int = 8  # ... of this many entries
     order_stash: int = 16  # ... and a stash
+    rules: int = 64  # entries of the rule table (armed rules, hdl.rules; the model's default max_rules)
     ingress_depth: int = 512  # 64-byte beats of H2C data buffered (32 KiB)
     egress_depth: int = 512  # events buffered for C2H
     # longest MoldUDP64 packet the DMA unframer takes: every length the DMA header can say, as the model and the
@@ -42,7 +44,7 @@ class BitstreamConfig:
     def __post_init__(self) -> None:
         if self.clock_recipe not in CLOCK_RECIPES:
             raise ValueError(f"clock recipe {self.clock_recipe!r} is not one of {sorted(CLOCK_RECIPES)}")
-        for name in ("symbols", "levels", "names", "order_bucket_bits", "order_ways", "ingress_depth",
+        for name in ("symbols", "levels", "names", "order_bucket_bits", "order_ways", "rules", "ingress_depth",
                      "egress_depth", "max_length"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, not {getattr(self, name)!r}")
@@ -72,7 +74,7 @@ class BitstreamConfig:
         except ImportError as e:
             raise PipelineMissing(f"tickgate.hdl.pipeline.Pipeline is not available ({e}); build with the "
                                   "stand-in (--standin) until it is") from None
-        return Pipeline(self.geometry(), input="dma", max_packet=self.max_length)
+        return Pipeline(self.geometry(), input="dma", max_packet=self.max_length, rules=self.rules)
 
     def standin(self) -> Any:
         """The stand-in pipeline (decoder only; `bitstreams.standin`) with this configuration's DMA limit."""
@@ -85,7 +87,7 @@ CONFIGS: dict[str, BitstreamConfig] = {c.name: c for c in (
     BitstreamConfig("default"),
     # For simulation: small tables and FIFOs build and run quickly under Verilator.
     BitstreamConfig("small", symbols=16, levels=4, names=16, order_bucket_bits=6, order_ways=4, order_stash=4,
-                    ingress_depth=64, egress_depth=64),
+                    rules=8, ingress_depth=64, egress_depth=64),
     # A wider book for a full day's busiest symbols; the order table holds 1M orders.
     BitstreamConfig("large", symbols=1024, levels=16, names=1024, order_bucket_bits=16, order_ways=8,
                     order_stash=32),

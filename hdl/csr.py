@@ -8,7 +8,10 @@ ones read `id`, `map_version`, the capacities (constructor constants), `status` 
   while the counter runs. A high word read without a preceding low read of the same counter is live.
 - Counters of the map that this card does not have (not given to the constructor) read 0.
 - Registers of what this gateware does not have yet store nothing and read 0: `lines` (A/B line
-  arbitration) and the rule table's (`cap_rules` reads the constructor's 0, `rule_left` a gauge left at 0).
+  arbitration).
+- The rule table (`protocol.rules`, `hdl.rules`): `rule_index` and the staged fields are stored whole and
+  drive `cfg.rule`; writing `rule_write` pulses `rule_write` for one cycle (`arm`: bit 0) and reads 0;
+  `cap_rules` is the constructor's, `rule_left` a gauge.
 - Writing `control` with bit 1 set pulses `clear` for one cycle (the cycle after the write); bit 1 reads 0.
 - The host event ring (F2, `protocol.f2_map`): `ring_base_*` keep bits 12-63 (the 4 KiB page; bits 0-11 read
   0), `ring_head_*` bits 6-63 (the 64-byte line), `ring_size_log2` bits 0-4, `ring_control` bit 0 (enable).
@@ -35,6 +38,7 @@ from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, Con
 
 from .moldudp64 import SessionConfig, SessionStatus
 from .network_decoder import NetworkConfig
+from .rules import RuleCommand, RuleRegisters
 
 __all__ = ["ADDR_WIDTH", "CAPACITIES", "CONFIG_BITS", "GAUGES", "OKAY", "SLVERR", "WIDE_GAUGES", "AxiLiteSignature",
            "Bits", "CsrBlock", "CsrConfig", "RingConfig", "SymbolWrite", "implemented"]
@@ -104,6 +108,7 @@ CsrConfig = data.StructLayout({
     "symbol_index": 16,
     "symbol_name": 64,
     "ring": RingConfig,
+    "rule": RuleRegisters,
 })
 
 #: Read-only registers whose values are live inputs (`gauges` port), 32 bits each.
@@ -155,11 +160,11 @@ CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
     "ring_control": (Bits("ring.enable", 1, reg_lo=_bit(RingControl.ENABLE)),),
     "ring_consumer": (Bits("ring.consumer", 32),),
     # Registers of what this gateware does not have yet: they store nothing and read 0, so a host sees it. A/B
-    # line arbitration (`lines`: the model and the C++ card have it) and the rule table (cap_rules reads 0:
-    # no rule can be armed; the rule engine is the model's and the C++ card's so far).
+    # line arbitration (`lines`: the model and the C++ card have it).
     "lines": (),
-    **dict.fromkeys(("rule_index", "rule_locate", "rule_kind", "rule_threshold", "rule_shares", "rule_price",
-                     "rule_tag", "rule_fires", "rule_write"), ()),
+    # the rule table (`hdl.rules`): staged whole; `rule_write` is a command (pulses `rule_write`)
+    **{f"rule_{name}": (Bits(f"rule.{name}", 32),) for name in RuleRegisters.members},
+    "rule_write": (),
 }
 
 
@@ -193,7 +198,8 @@ class CsrBlock(wiring.Component):
     Ports: `bus` (In(AxiLiteSignature)), `counters` (In, a 64-bit field per counter name), `status`
     (In(SessionStatus)), `gauges` (In, 32 bits per `GAUGES` name), `latency` (In, 64 bits per `WIDE_GAUGES`
     name), `cfg` (Out(CsrConfig)), `clear` (Out(1), one cycle per clear command), `symbol_write`
-    (Out(SymbolWrite), one cycle per write of the `symbol_write` register); with `ring` (an F2 card: a ring
+    (Out(SymbolWrite), one cycle per write of the `symbol_write` register), `rule_write` (Out(RuleCommand), one
+    cycle per write of the `rule_write` register); with `ring` (an F2 card: a ring
     writer, `hdl.pcim`, follows `cfg.ring`) also `ring_reset` (Out(1), one cycle per ring reset command).
     """
 
@@ -224,6 +230,7 @@ class CsrBlock(wiring.Component):
             "cfg": Out(CsrConfig),
             "clear": Out(1),
             "symbol_write": Out(SymbolWrite),
+            "rule_write": Out(RuleCommand),
         }
         if ring:
             ports["ring_reset"] = Out(1)
@@ -252,7 +259,7 @@ class CsrBlock(wiring.Component):
             m.d.sync += [w_full.eq(1), w_data.eq(bus.wdata), w_strb.eq(bus.wstrb)]
         with m.If(bus.bvalid & bus.bready):
             m.d.sync += bus.bvalid.eq(0)
-        m.d.sync += [self.clear.eq(0), self.symbol_write.valid.eq(0)]
+        m.d.sync += [self.clear.eq(0), self.symbol_write.valid.eq(0), self.rule_write.valid.eq(0)]
         if self.ring:
             m.d.sync += self.ring_reset.eq(0)
         byte_mask = Cat(*(w_strb[i].replicate(8) for i in range(4)))
@@ -267,6 +274,8 @@ class CsrBlock(wiring.Component):
                             m.d.sync += self.clear.eq(w_strb[CLEAR_BIT // 8] & w_data[CLEAR_BIT])
                         if name == "symbol_write":
                             m.d.sync += [self.symbol_write.valid.eq(1), self.symbol_write.set.eq(w_data[0])]
+                        if name == "rule_write":
+                            m.d.sync += [self.rule_write.valid.eq(1), self.rule_write.arm.eq(w_data[0])]
                         if name == "ring_control":
                             with m.If(w_strb[RING_RESET_BIT // 8] & w_data[RING_RESET_BIT]):
                                 m.d.sync += store["ring_consumer"].eq(0)

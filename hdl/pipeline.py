@@ -5,6 +5,9 @@
     i (MoldUDP64 packets) ──────────────────────────┘                              ▲
     csr (AXI-Lite) ─► CsrBlock: configuration, names, every counter, latency ──────┘
 
+With `rules` (entries of the rule table, `cap_rules`), a RuleEngine (`hdl.rules`) follows the book engine:
+its FIRE events come right after the BBO event their rules held on.
+
 `input` picks the input side: "dma" (the F1 path: `dma_in`, 64-bit words of `protocol.moldudp64.pack_dma`
 batches), "network" (`i`, Ethernet frames) or "packets" (`i`, MoldUDP64 packets, for tests). Events equal
 `model.card.ReferenceCard`'s for the same configuration (every field but `ts_local`, a cycle count here).
@@ -28,6 +31,7 @@ from .event_record import EVENT_BITS
 from .layouts import DecodedRecord, PacketBeat
 from .pcim import RingControlSignature, RingCounts
 from .queue import StreamQueue
+from .rules import RULE_COUNTERS, RuleEngine
 
 __all__ = ["DECODER_LATENCY", "INPUTS", "RING_COUNTERS", "DmaStatus", "Pipeline", "pipeline_counters"]
 
@@ -50,11 +54,13 @@ def pipeline_counters(input: str, *, ring: bool = False) -> tuple[str, ...]:
 
 class Pipeline(wiring.Component):
     """See the module docstring. `geometry` sets the capacities; `queue_depth` the records held between
-    the decoder and the book engine (bursts of short messages wait there)."""
+    the decoder and the book engine (bursts of short messages wait there); `rules` the entries of the rule
+    table (0: no rule engine, no rule can be armed)."""
 
     def __init__(self, geometry: BookGeometry | None = None, *, input: str = "dma", queue_depth: int = 32,
-                 max_packet: int = MAX_PACKET, ring: bool = False) -> None:
+                 max_packet: int = MAX_PACKET, ring: bool = False, rules: int = 0) -> None:
         self.geometry = geometry or BookGeometry()
+        self.rules = rules
         self.input = input
         self.ring_port = ring
         self.counter_names = pipeline_counters(input, ring=ring)
@@ -80,7 +86,8 @@ class Pipeline(wiring.Component):
         m.submodules.decoder = decoder = ItchDecoder()
         m.submodules.engine = engine = BookEngine(g)
         m.submodules.csr = csr = CsrBlock(self.counter_names, cap_orders=g.order_table.capacity,
-                                          cap_levels=g.levels, cap_symbols=g.symbols, ring=self.ring_port)
+                                          cap_levels=g.levels, cap_symbols=g.symbols, cap_rules=self.rules,
+                                          ring=self.ring_port)
         Stamped = data.StructLayout({"record": DecodedRecord, "stamp": 64})
         m.submodules.queue = queue = StreamQueue(Stamped, self._queue_depth)
         wiring.connect(m, wiring.flipped(self.csr), csr.bus)
@@ -135,9 +142,17 @@ class Pipeline(wiring.Component):
             engine.name_write.eq(csr.symbol_write.valid), engine.name_set.eq(csr.symbol_write.set),
             engine.name_index.eq(csr.cfg.symbol_index), engine.name_value.eq(csr.cfg.symbol_name),
         ]
-        wiring.connect(m, engine.o, wiring.flipped(self.events))
         counts |= {name: decoder.counters[name] for name in DECODER_COUNTERS}
         counts |= {name: engine.counters[name] for name in BOOK_COUNTERS}
+        if self.rules:  # the rule engine on the book's events: it counts every event sent, and the rules'
+            m.submodules.rules = rules = RuleEngine(self.rules)
+            wiring.connect(m, engine.o, rules.i)
+            wiring.connect(m, rules.o, wiring.flipped(self.events))
+            m.d.comb += [rules.regs.eq(csr.cfg.rule), rules.command.eq(csr.rule_write),
+                         rules.clear_counters.eq(csr.clear), csr.gauges.rule_left.eq(rules.left)]
+            counts |= {name: rules.counters[name] for name in RULE_COUNTERS}
+        else:
+            wiring.connect(m, engine.o, wiring.flipped(self.events))
         for name in self.counter_names:
             m.d.comb += [self.counters[name].eq(counts[name]), csr.counters[name].eq(counts[name])]
 

@@ -369,3 +369,38 @@ def test_signature_and_validation():
         with pytest.raises(ValueError, match="cap_orders"):
             CsrBlock(COUNTERS, cap_orders=1 << 32)
         gc.collect()
+
+
+def test_rule_registers_write_command_and_gauge():
+    """The rule table's registers: staged whole into `cfg.rule`, `rule_write` a one-cycle pulse (bit 0: arm)
+    that reads 0, `cap_rules` the constructor's, `rule_left` a gauge."""
+    reg = {r.name: r.offset for r in REGISTER_MAP if r.name.startswith(("rule_", "cap_rules"))}
+    pulses: list[tuple[int, int]] = []
+
+    async def bench(m):
+        for n, name in enumerate(("rule_index", "rule_locate", "rule_kind", "rule_threshold", "rule_shares",
+                                  "rule_price", "rule_tag", "rule_fires")):
+            await m.write(reg[name], 0xF000_0000 | n)
+            assert await m.read_ok(reg[name]) == 0xF000_0000 | n
+            assert config_field(m, f"rule.{name.removeprefix('rule_')}") == 0xF000_0000 | n
+        await m.write(reg["rule_write"], 1)
+        await m.write(reg["rule_write"], 0)
+        assert [arm for _cycle, arm in pulses] == [1, 0] and pulses[1][0] - pulses[0][0] > 1
+        assert await m.read_ok(reg["rule_write"]) == 0
+        assert await m.read_ok(reg["cap_rules"]) == 48
+        m.ctx.set(m.dut.gauges.rule_left, 17)
+        assert await m.read_ok(reg["rule_left"]) == 17
+        assert await m.write(reg["rule_left"], 1) == SLVERR
+
+    dut = CsrBlock(COUNTERS, cap_rules=48)
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+
+    async def top(ctx):
+        manager = AxiLiteManager(ctx, dut.bus, 5000, lambda cycle: pulses.append((cycle, ctx.get(dut.rule_write.arm)))
+                                 if ctx.get(dut.rule_write.valid) else None)
+        manager.dut = dut
+        await bench(manager)
+
+    sim.add_testbench(top)
+    sim.run()

@@ -28,9 +28,9 @@ TOPS = {
                                               "ignore_ip_checksum"), STREAM_PORTS),
     "itch_decoder": (ItchDecoder, ("cfg", "status"), STREAM_PORTS),
     "network_decoder": (NetworkDecoder, ("net", "cfg", "status"), STREAM_PORTS),
-    # The pipeline in a small geometry (the lint does not depend on the sizes).
+    # The pipeline in a small geometry, with a rule engine (the lint does not depend on the sizes).
     "pipeline": (lambda: Pipeline(BookGeometry(symbols=8, levels=4, names=2, order_table=OrderTableConfig(4, 2, 2)),
-                                  input="dma"),
+                                  input="dma", rules=4),
                  ("dma_status",), ("dma_in__payload", "events__payload", "csr__awaddr", "csr__rdata", "counters")),
 }
 

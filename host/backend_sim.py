@@ -47,11 +47,14 @@ def sim_geometry(config: CardConfig, geometry: BookGeometry | None = None) -> tu
 
 @dataclass(frozen=True)
 class SimOptions:
-    """What `open_sim` builds: the `geometry` (None: from the config, see `sim_geometry`) and the `quiet`
+    """What `open_sim` builds: the `geometry` (None: from the config, see `sim_geometry`), the `rules`
+    entries of its rule engine (`cap_rules`; None: the config's `max_rules` when the config arms rules, else
+    none, as before the gateware had one: a pipeline without rules builds and runs faster) and the `quiet`
     cycles without an event or a counter change that end a batch's simulation."""
 
     geometry: BookGeometry | None = None
     quiet: int = DEFAULT_QUIET
+    rules: int | None = None
 
 
 def open_sim(config: CardConfig | None = None, options: SimOptions | None = None) -> Backend:
@@ -63,11 +66,13 @@ def open_sim(config: CardConfig | None = None, options: SimOptions | None = None
     config = config or CardConfig()
     o = options or SimOptions()
     geometry, notes = sim_geometry(config, o.geometry)
-    library = library_for(geometry)
+    rules = o.rules if o.rules is not None else (config.max_rules if any(config.rules) else 0)
+    library = library_for(geometry, rules)
     device = SimDevice(str(library), list(pipeline_counters("dma")), o.quiet)
     for name, value in register_writes(config):
         device.write_register(REGISTER_MAP[name].offset, value)
     t = geometry.order_table
     return Backend(device, "sim", f"Verilated pipeline: {geometry.symbols} books, {geometry.levels} levels, "
-                                  f"{geometry.names} names, order table {t.bucket_bits}:{t.ways}:{t.stash}"
+                                  f"{geometry.names} names, {rules} rules, order table "
+                                  f"{t.bucket_bits}:{t.ways}:{t.stash}"
                                   + (f"; {'; '.join(notes)}" if notes else "") + f" ({library.parent.name})")

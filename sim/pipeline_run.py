@@ -27,6 +27,7 @@ from tickgate.protocol import moldudp64 as mold
 from tickgate.protocol.config import MAX_LEVEL_EVENTS_LEVELS, BookGeometry, CardConfig, register_writes
 from tickgate.protocol.events import COMPARED_BYTES, EVENT_DTYPE, EVENT_SIZE, EventKind
 from tickgate.protocol.registers import REGISTER_MAP
+from tickgate.protocol.rules import Rule
 
 from .decoder_run import SEGMENT, _message_ends
 
@@ -36,18 +37,21 @@ _BOOK_TYPES = frozenset(map(ord, "AFECXDU"))
 
 @dataclass(frozen=True)
 class RunConfig:
-    """The run-time configuration written to the registers (and given to the model)."""
+    """The run-time configuration written to the registers (and given to the model), and `max_rules`, the
+    pipeline's rule table (0: no rule engine)."""
 
     symbols: tuple[str, ...] | None = None  # names to track; None: track all
     level_events: bool = True
     session: bytes | None = None
     ignore_ip_checksum: bool = False
+    max_rules: int = 0
+    rules: tuple[Rule | None, ...] = ()  # armed before the feed (at most max_rules)
 
     def registers(self) -> list[tuple[int, int]]:
         """(offset, value) writes that set this configuration (`model.config.register_writes`)."""
         config = CardConfig(symbols=None if self.symbols is None else frozenset(self.symbols), session=self.session,
                             max_levels=MAX_LEVEL_EVENTS_LEVELS if self.level_events else None,  # not a register
-                            level_events=self.level_events)
+                            level_events=self.level_events, max_rules=max(1, self.max_rules), rules=self.rules)
         writes = register_writes(config)
         if self.ignore_ip_checksum:
             writes.insert(0, ("ignore_ip_checksum", 1))
@@ -57,7 +61,7 @@ class RunConfig:
         extra = {"level_events": self.level_events} if "level_events" in CardConfig.__dataclass_fields__ else {}
         return CardConfig(symbols=None if self.symbols is None else frozenset(self.symbols),
                           order_table=geometry.order_table, max_levels=geometry.levels, max_symbols=geometry.symbols,
-                          session=self.session, **extra)
+                          session=self.session, max_rules=max(1, self.max_rules), rules=self.rules, **extra)
 
 
 @dataclass
@@ -123,12 +127,15 @@ class PipelineRun:
     registers: dict[str, int] = field(default_factory=dict)  # read back through AXI-Lite after the run
     mismatches: list[str] = field(default_factory=list)
 
-    def latencies(self, bbo_only: bool = False) -> list[int]:
-        """Cycles from the beat holding a message's last byte to its first event (or its BBO event)."""
+    def latencies(self, bbo_only: bool = False, fire: bool = False) -> list[int]:
+        """Cycles from the beat holding a message's last byte to its first event (or its BBO event, or its
+        first FIRE event)."""
         out, seen = [], set()
         for ev, cycle in zip(self.events, self.out_cycles, strict=True):
             seq = int(ev["seq"])
             if seq in seen or (bbo_only and (ev["kind"] != EventKind.BBO or ev["msg_type"] not in _BOOK_TYPES)):
+                continue
+            if fire and ev["kind"] != EventKind.FIRE:
                 continue
             if not bbo_only and int(ev["kind"]) in (EventKind.GAP, EventKind.SESSION):
                 continue
@@ -161,6 +168,8 @@ class PipelineRun:
             "bytes_per_cycle": round(self.bytes_per_cycle, 4),
             "latency_cycles": stats(self.latencies()),
             "latency_bbo_cycles": stats(self.latencies(bbo_only=True)),
+            "fired": int((self.events["kind"] == EventKind.FIRE).sum()),
+            "latency_fire_cycles": stats(self.latencies(fire=True)),
             "counters": {k: v for k, v in self.counters.items() if v},
             "sim_cycles_per_second": round(self.cycles / self.wall_seconds) if self.wall_seconds else None,
         }
@@ -198,18 +207,22 @@ def score(stim: PipelineStimulus, seg: dict, wall: float) -> PipelineRun:
     return run
 
 
-def pipeline_factory(symbols: int, levels: int, names: int, bucket_bits: int, ways: int, stash: int, input: str):
+def pipeline_factory(symbols: int, levels: int, names: int, bucket_bits: int, ways: int, stash: int, input: str,
+                     rules: int = 0):
     """The Pipeline of a geometry given as plain values (so a build is cached per configuration)."""
     from tickgate.hdl.pipeline import Pipeline
     from tickgate.protocol.config import OrderTableConfig
 
-    return Pipeline(BookGeometry(symbols, levels, names, OrderTableConfig(bucket_bits, ways, stash)), input=input)
+    return Pipeline(BookGeometry(symbols, levels, names, OrderTableConfig(bucket_bits, ways, stash)), input=input,
+                    rules=rules)
 
 
-def geometry_config(geometry: BookGeometry, input: str) -> dict[str, object]:
+def geometry_config(geometry: BookGeometry, input: str, rules: int = 0) -> dict[str, object]:
+    """`pipeline_factory`'s arguments (`rules` only when there is a rule table: older builds keep their key)."""
     t = geometry.order_table
     return {"symbols": geometry.symbols, "levels": geometry.levels, "names": geometry.names,
-            "bucket_bits": t.bucket_bits, "ways": t.ways, "stash": t.stash, "input": input}
+            "bucket_bits": t.bucket_bits, "ways": t.ways, "stash": t.stash, "input": input,
+            **({"rules": rules} if rules else {})}
 
 
 def run_pipeline(stims: list[PipelineStimulus], geometry: BookGeometry, config: RunConfig, *, seed: int = 1,
@@ -222,7 +235,8 @@ def run_pipeline(stims: list[PipelineStimulus], geometry: BookGeometry, config: 
     if len(inputs) != 1:
         raise ValueError("the segments of one run share their input side")
     input = inputs.pop()
-    verilog = generate_verilog(pipeline_factory, "tickgate_pipeline", geometry_config(geometry, input))
+    factory_config = geometry_config(geometry, input, config.max_rules)
+    verilog = generate_verilog(pipeline_factory, "tickgate_pipeline", factory_config)
     kind = None if waves is None else ("vcd" if str(waves).endswith(".vcd") else "fst")
     build = cocotb_build(verilog, "tickgate_pipeline", waves=kind)
     with tempfile.TemporaryDirectory(prefix="tickgate-pipeline-") as tmp:

@@ -21,6 +21,12 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     if not args.input.exists():
         print(f"tickgate sim: {args.input}: no such file", file=sys.stderr)
         return 2
+    if args.armed:
+        if args.rules and args.rules != args.armed:
+            raise ValueError("--armed and --rules name different rule files: give one")
+        args.rules, args.stage = args.armed, "pipeline"
+    if args.rules and args.stage != "pipeline":
+        raise ValueError("rules are armed in the pipeline's rule engine: --stage pipeline (or --armed RULES.json)")
     if args.stage == "pipeline":
         return sim_pipeline.run_pipeline_stage(args)
     if args.input_path == "dma":

@@ -1,4 +1,8 @@
-"""`tickgate sim --stage pipeline`: the whole pipeline RTL on a feed, compared event by event with the model."""
+"""`tickgate sim --stage pipeline`: the whole pipeline RTL on a feed, compared event by event with the model.
+
+`--armed RULES.json` (or `--rules`) arms a rule table (`protocol.rules`; the file `tickgate run --rules`
+takes) in a pipeline built with a rule engine of `--max-rules` entries, and reports the fires and the
+latency from the triggering message's last byte to its first FIRE event."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import sys
 
 from tickgate.protocol.config import BookGeometry, CardConfig
+from tickgate.protocol.events import EventKind
 
 from .args import card_config
 
@@ -19,6 +24,9 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     g = s.add_argument_group("pipeline stage")
     g.add_argument("--names", type=int, default=BookGeometry().names,
                    help="symbol-name table entries (default %(default)s)")
+    g.add_argument("--armed", metavar="RULES.json",
+                   help="arm these rules (as --rules) in a pipeline with a rule engine of --max-rules entries; "
+                        "report the fires and the latency to them (implies --stage pipeline)")
 
 
 def _geometry(args: argparse.Namespace) -> tuple[BookGeometry, CardConfig]:
@@ -38,8 +46,9 @@ def run_pipeline_stage(args: argparse.Namespace) -> int:
     symbols = tuple(sorted(card.symbols)) if card.symbols is not None else None
     if symbols is not None and len(symbols) > geometry.names:
         raise ValueError(f"{len(symbols)} symbols do not fit a name table of {geometry.names}")
-    config = RunConfig(symbols=symbols, level_events=card.level_events,
-                       ignore_ip_checksum=args.ignore_ip_checksum)
+    armed = bool(card.rules)  # a rule engine only when rules are armed: other runs keep their build
+    config = RunConfig(symbols=symbols, level_events=card.level_events, ignore_ip_checksum=args.ignore_ip_checksum,
+                       max_rules=card.max_rules if armed else 0, rules=card.rules)
     feed = open_feed(args.input)
     input = {"auto": "packets", "direct": "packets", "network": "network", "dma": "dma"}[args.input_path]
     if input == "network":
@@ -57,10 +66,16 @@ def run_pipeline_stage(args: argparse.Namespace) -> int:
     print(f"stage        pipeline ({input} input)")
     print(f"messages     {s['messages']:,}")
     print(f"events       {s['events']:,} (reference {s['expected_events']:,})")
-    bbo = s["latency_bbo_cycles"]
-    return report(result, args, "its first event",
-                  f"latency BBO  min {bbo['min']}  median {bbo['median']}  max {bbo['max']} cycles "
-                  "(add, execution, cancel, delete, replace -> its top-of-book event)")
+    bbo, fire = s["latency_bbo_cycles"], s["latency_fire_cycles"]
+    extra = [f"latency BBO  min {bbo['min']}  median {bbo['median']}  max {bbo['max']} cycles "
+             "(add, execution, cancel, delete, replace -> its top-of-book event)"]
+    if armed:
+        expected = int((stim.events["kind"] == EventKind.FIRE).sum())
+        extra += [f"rules        {sum(r is not None for r in card.rules)} armed of {card.max_rules} entries",
+                  f"fired        {s['fired']:,} (reference {expected:,})",
+                  f"latency fire min {fire['min']}  median {fire['median']}  max {fire['max']} cycles "
+                  "(the triggering message's last byte -> its first FIRE event)"]
+    return report(result, args, "its first event", *extra)
 
 
 def report(result, args: argparse.Namespace, latency_to: str, *extra: str) -> int:

@@ -43,3 +43,19 @@ def test_a_wrong_rules_file_names_the_rule_and_the_field(tmp_path, capsys, rules
     assert main(["replay", "gen:100:2:1", "--backend", "model", "--rules", str(f), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--stage", "decoder", "--rules", "{f}"], "rules are armed in the pipeline's rule engine"),
+    (["--armed", "{f}", "--rules", "{g}"], "--armed and --rules name different rule files"),
+    (["--armed", "{g}"], "No such file"),
+])
+def test_sim_armed_options(tmp_path, capsys, extra, message):
+    """`tickgate sim --armed RULES.json` is the pipeline stage's; what it refuses, before any simulator is built."""
+    feed, f = tmp_path / "feed.itch50", tmp_path / "rules.json"
+    f.write_text(json.dumps(RULES))
+    assert main(["gen", str(feed), "--messages", "100", "--symbols", "2"]) == 0
+    args = [a.format(f=f, g=tmp_path / "other.json") for a in extra]
+    assert main(["sim", str(feed), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -151,14 +151,15 @@ def _sources_digest() -> str:
 
 
 @functools.cache
-def library_for(geometry: BookGeometry) -> Path:
-    """The library of the pipeline with this geometry (input "dma"): from the index when the gateware's
-    sources are unchanged since it was built, else elaborated (about a minute), Verilated and compiled."""
+def library_for(geometry: BookGeometry, rules: int = 0) -> Path:
+    """The library of the pipeline with this geometry and `rules` rule-table entries (input "dma"): from the
+    index when the gateware's sources are unchanged since it was built, else elaborated (about a minute),
+    Verilated and compiled."""
     from tickgate.sim.build import generate_verilog
     from tickgate.sim.pipeline_run import geometry_config, pipeline_factory
 
     check_tools()
-    config = geometry_config(geometry, "dma")
+    config = geometry_config(geometry, "dma", rules)
     tools = (verilator.version(), toolchain.compiler_id(), json.dumps(VERILATOR_FLAGS), json.dumps(CFLAGS), OPT_FAST)
     name = _digest(json.dumps(config, sort_keys=True), _sources_digest(), *tools)
     index = build_root() / "_sim-index" / f"{name}.json"
