@@ -1,12 +1,15 @@
 """Build the pipeline RTL into a shared library: Verilator's C++ model plus `harness.cpp` (a C ABI).
 
+The model's top is `sim_top.v` (`tickgate_sim`) around the pipeline: every input of the pipeline constant or
+registered there, so that Verilator evaluates the design once a cycle (see sim_top.v and harness.cpp).
+
 Cached beside the pipeline's Verilog (`sim.build.generate_verilog`, under `build_root()`):
 
     tickgate_pipeline-<hash>/
         verilated-<key>/          verilator --cc, then make: libVtop.a, libverilated.a, build.log, model.json
             libtickgate_sim-<harness key>.so, tickgate-sim.json (written last: the library is complete)
 
-`key` covers the Verilog (without `src` attributes), the waivers, Verilator, the compiler and every flag;
+`key` covers the Verilog (without `src` attributes), sim_top.v, the waivers, Verilator, the compiler and every flag;
 the harness key adds harness.cpp and its flags, so editing the harness relinks without re-Verilating.
 Verilator's runtime objects (compiled with -fPIC here, so apart from cocotb's) are shared between
 builds (`toolchain`). An index keyed by the geometry and the gateware's Python sources finds a finished
@@ -19,6 +22,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -29,14 +33,20 @@ from tickgate.sim import toolchain, verilator
 from tickgate.sim.build import _SRC_ATTR, MAKE_VARIABLES, REPO, build_root
 from tickgate.sim.results import BuildFailed
 
-__all__ = ["CFLAGS", "HARNESS", "OPT_FAST", "TOP", "VERILATOR_FLAGS", "SimToolMissing", "build_library",
-           "library_for"]
+__all__ = ["CFLAGS", "HARNESS", "OPT_FAST", "SIM_TOP", "TOP", "VERILATOR_FLAGS", "SimToolMissing", "build_library",
+           "library_for", "top_parameters"]
 
 HARNESS = Path(__file__).with_name("harness.cpp")
+#: The model's top module (`tickgate_sim`) around TOP; its parameters are the widths of TOP's ports.
+SIM_TOP = Path(__file__).with_name("sim_top.v")
 TOP = "tickgate_pipeline"
-#: Verilator's options: full optimisation, X handled fast (Amaranth gives every register an init value),
-#: UNOPTFLAT off as in `sim.build.VERILATOR_FLAGS` (struct fields packed into one wire look like loops).
-VERILATOR_FLAGS: tuple[str, ...] = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "-Wno-UNOPTFLAT")
+#: sim_top.v's parameters: the TOP port whose width each one is.
+_PARAMETER_PORTS = {"COUNTERS": "counters", "ADDR": "csr__araddr", "STATUS": "dma_status"}
+#: Verilator's options: full optimisation, X handled fast (Amaranth gives every register an init value), no
+#: assertions compiled in. UNOPTFLAT stays a (fatal) warning: the pipeline has no combinational loop through a
+#: packed vector, and one would make the model iterate to converge. No --threads (measured in tests/bench_sim.py:
+#: on this machine's 2 shared cores a second model thread costs more than it gives).
+VERILATOR_FLAGS: tuple[str, ...] = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-assert")
 #: C++ options of everything linked into the library. Position-independent; hidden visibility keeps calls
 #: inside the model direct (about a third faster than interposable ones); the context keeps the time.
 CFLAGS: tuple[str, ...] = ("-std=c++20", "-fPIC", "-fvisibility=hidden", "-DVL_TIME_CONTEXT")
@@ -82,6 +92,22 @@ def _run(cmd: list[str], cwd: Path, log: Path, what: str) -> None:
         raise BuildFailed(f"{what} failed ({done.returncode}); log {log}:\n{tail}")
 
 
+def top_parameters(verilog: str) -> dict[str, int]:
+    """sim_top.v's parameters for the pipeline in `verilog` (the widths of its counters, AXI-Lite address and
+    dma_status ports). Raises BuildFailed if the pipeline's ports are not the ones sim_top.v connects."""
+    body = re.search(rf"^module {TOP}\((.*?)\);(.*?)^endmodule", verilog, re.M | re.S)
+    if body is None:
+        raise BuildFailed(f"no module {TOP} in the Verilog")
+    names = {n.strip() for n in body.group(1).split(",")}
+    connected = set(re.findall(r"\.(\w+)\(", SIM_TOP.read_text()))
+    if names != connected:
+        raise BuildFailed(f"{SIM_TOP.name} connects {sorted(connected - names)} that {TOP} lacks and leaves "
+                          f"{sorted(names - connected)} open: update it to the pipeline's ports")
+    widths = {m[2]: int(m[1]) + 1 if m[1] else 1
+              for m in re.finditer(r"^\s*(?:input|output)\s+(?:\[(\d+):0\]\s+)?(\w+);", body.group(2), re.M)}
+    return {param: widths[port] for param, port in _PARAMETER_PORTS.items()}
+
+
 def _library_name(key: str) -> str:
     """The library's file name for the model `key` with the current harness (a changed harness relinks)."""
     return f"libtickgate_sim-{_digest(key, HARNESS.read_text(), *_DEFINES)}.so"
@@ -99,7 +125,9 @@ def build_library(verilog_path: Path) -> Path:
     make_vars = (*MAKE_VARIABLES, f"OPT_FAST={OPT_FAST}")
     tools = (verilator.version(), toolchain.compiler_id(), json.dumps(VERILATOR_FLAGS), json.dumps(CFLAGS),
              json.dumps(make_vars))
-    key = _digest(_SRC_ATTR.sub("", verilog_path.read_text()), TOP, *tools, *(w.read_text() for w in waivers))
+    verilog = verilog_path.read_text()
+    parameters = top_parameters(verilog)
+    key = _digest(_SRC_ATTR.sub("", verilog), TOP, SIM_TOP.read_text(), *tools, *(w.read_text() for w in waivers))
     objdir = verilog_path.parent / f"verilated-{key}"
     library = objdir / _library_name(key)
     stamp = objdir / "tickgate-sim.json"
@@ -114,8 +142,9 @@ def build_library(verilog_path: Path) -> Path:
             log.write_text("")
             runtime = build_root() / f"_runtime-so-{_digest(*tools)}"
             cflags = " ".join(CFLAGS)
-            _run([str(verilator.executable()), "--cc", "--prefix", "Vtop", "--top-module", TOP, "-Mdir", str(objdir),
-                  *VERILATOR_FLAGS, "-CFLAGS", cflags, *map(str, waivers), str(verilog_path)], objdir, log,
+            _run([str(verilator.executable()), "--cc", "--prefix", "Vtop", "--top-module", "tickgate_sim",
+                  "-Mdir", str(objdir), *VERILATOR_FLAGS, *(f"-G{k}={v}" for k, v in parameters.items()),
+                  "-CFLAGS", cflags, *map(str, waivers), str(verilog_path), str(SIM_TOP)], objdir, log,
                  f"Verilating {verilog_path.name}")
             for obj in toolchain.cached_objects(runtime):
                 toolchain._place(obj, objdir / obj.name)
@@ -160,7 +189,7 @@ def library_for(geometry: BookGeometry) -> Path:
     check_tools()
     config = geometry_config(geometry, "dma")
     tools = (verilator.version(), toolchain.compiler_id(), json.dumps(VERILATOR_FLAGS), json.dumps(CFLAGS), OPT_FAST)
-    name = _digest(json.dumps(config, sort_keys=True), _sources_digest(), *tools)
+    name = _digest(json.dumps(config, sort_keys=True), _sources_digest(), SIM_TOP.read_text(), *tools)
     index = build_root() / "_sim-index" / f"{name}.json"
     if index.is_file():
         known = Path(json.loads(index.read_text())["library"])
