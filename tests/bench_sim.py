@@ -67,8 +67,9 @@ def main() -> int:
     t = time.perf_counter()
     library = args.library or library_for(geometry)
     stamp = library.parent / "model.json"
-    built = f" (its model was Verilated and compiled in {json.loads(stamp.read_text())['seconds']:.0f} s wall)" \
-        if stamp.is_file() else ""
+    model = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    built = (f" (its model was Verilated and compiled in {model['seconds']:.0f} s wall"
+             + (f", {model['cpu_seconds']:.0f} s CPU)" if "cpu_seconds" in model else ")")) if model else ""
     print(f"library {library} ready in {time.perf_counter() - t:.1f} s{built}")
 
     path = feed_file(args.messages, args.symbols, args.seed)

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import time
@@ -33,8 +34,8 @@ from tickgate.sim import toolchain, verilator
 from tickgate.sim.build import _SRC_ATTR, MAKE_VARIABLES, REPO, build_root
 from tickgate.sim.results import BuildFailed
 
-__all__ = ["CFLAGS", "HARNESS", "OPT_FAST", "SIM_TOP", "TOP", "VERILATOR_FLAGS", "SimToolMissing", "build_library",
-           "library_for", "top_parameters"]
+__all__ = ["CFLAGS", "HARNESS", "OPT_FAST", "SIM_TOP", "THREADS", "TOP", "VERILATOR_FLAGS", "SimToolMissing",
+           "build_library", "library_for", "top_parameters"]
 
 HARNESS = Path(__file__).with_name("harness.cpp")
 #: The model's top module (`tickgate_sim`) around TOP; its parameters are the widths of TOP's ports.
@@ -44,16 +45,18 @@ TOP = "tickgate_pipeline"
 _PARAMETER_PORTS = {"COUNTERS": "counters", "ADDR": "csr__araddr", "STATUS": "dma_status"}
 #: Verilator's options: full optimisation, X handled fast (Amaranth gives every register an init value), no
 #: assertions compiled in. UNOPTFLAT stays a (fatal) warning: the pipeline has no combinational loop through a
-#: packed vector, and one would make the model iterate to converge. No --threads (measured in tests/bench_sim.py:
-#: on this machine's 2 shared cores a second model thread costs more than it gives).
-VERILATOR_FLAGS: tuple[str, ...] = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-assert")
+#: packed vector, and one would make the model iterate to converge. Threads: $TICKGATE_SIM_THREADS (default 1;
+#: a separate cached build), see the README for what a second thread gave on 2 shared cores.
+THREADS = int(os.environ.get("TICKGATE_SIM_THREADS", "1"))
+VERILATOR_FLAGS: tuple[str, ...] = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--no-assert",
+                                    *(("--threads", str(THREADS)) if THREADS > 1 else ()))
 #: C++ options of everything linked into the library. Position-independent; hidden visibility keeps calls
 #: inside the model direct (about a third faster than interposable ones); the context keeps the time.
 CFLAGS: tuple[str, ...] = ("-std=c++20", "-fPIC", "-fvisibility=hidden", "-DVL_TIME_CONTEXT")
 #: Optimisation of the model's C++ (verilated.mk's OPT_FAST; its default -Os runs slower).
 OPT_FAST = os.environ.get("TICKGATE_SIM_OPT", "-O2")
 _DEFINES = ("-DVERILATOR=1", "-DVM_COVERAGE=0", "-DVM_SC=0", "-DVM_TIMING=0", "-DVM_TRACE=0", "-DVM_TRACE_FST=0",
-            "-DVM_TRACE_VCD=0", "-DVM_TRACE_SAIF=0")
+            "-DVM_TRACE_VCD=0", "-DVM_TRACE_SAIF=0", f"-DTG_MODEL_THREADS={THREADS}")
 _GATEWARE_SOURCES = ("hdl", "protocol", "model")  # what the gateware's elaboration imports
 
 
@@ -113,6 +116,12 @@ def _library_name(key: str) -> str:
     return f"libtickgate_sim-{_digest(key, HARNESS.read_text(), *_DEFINES)}.so"
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children: a build's cost on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _jobs() -> str:
     return str(max(1, min(4, os.cpu_count() or 1)))
 
@@ -136,7 +145,7 @@ def build_library(verilog_path: Path) -> Path:
             return library
         objdir.mkdir(parents=True, exist_ok=True)
         log = objdir / "build.log"
-        start = time.monotonic()
+        start, cpu = time.monotonic(), _children_cpu()
         model_stamp = objdir / "model.json"
         if not (model_stamp.is_file() and (objdir / "libVtop.a").is_file() and (objdir / "libverilated.a").is_file()):
             log.write_text("")
@@ -154,7 +163,8 @@ def build_library(verilog_path: Path) -> Path:
             for pch in objdir.glob("*.gch"):  # precompiled headers: 180 MB, of no use once the model is built
                 pch.unlink()
             warnings = [line for line in log.read_text().splitlines() if line.startswith("%Warning")]
-            model_stamp.write_text(json.dumps({"seconds": time.monotonic() - start, "warnings": warnings,
+            model_stamp.write_text(json.dumps({"seconds": time.monotonic() - start,
+                                               "cpu_seconds": _children_cpu() - cpu, "warnings": warnings,
                                                "tools": tools}, indent=1) + "\n")
         root = verilator.root()
         tmp = library.with_name(f".{library.name}.{os.getpid()}")

@@ -21,6 +21,9 @@
 #include "Vtop.h"
 #include "verilated.h"
 
+#ifndef TG_MODEL_THREADS
+#define TG_MODEL_THREADS 1  // the model's --threads (sim/verilated/build.py)
+#endif
 #define TG_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
@@ -39,7 +42,7 @@ constexpr std::uint64_t kStallTimeout = 1u << 22;
 class Sim {
 public:
     explicit Sim(std::uint32_t quiet) : ctx_(std::make_unique<VerilatedContext>()), quiet_(quiet) {
-        ctx_->threads(1);
+        ctx_->threads(TG_MODEL_THREADS);
         top_ = std::make_unique<Vtop>(ctx_.get(), "top");
         top_->clk = 0;
         top_->eval();  // once with the clock low before the first edge
