@@ -1,12 +1,15 @@
-// The pipeline RTL (hdl/pipeline.py, input "dma"), Verilated as Vtop, driven from a C++ loop, behind a C ABI.
+// The pipeline RTL (hdl/pipeline.py, input "dma") inside sim_top.v, Verilated as Vtop, driven from a C++
+// loop, behind a C ABI.
 //
-// One cycle: inputs are set with the clock low and evaluated (combinational outputs settle), the handshakes
-// are sampled (a transfer is valid && ready), then the rising edge is evaluated. `tg_feed` pushes 64-bit
-// dma_in words (the bytes of protocol.moldudp64.pack_dma, little-endian) with valid high whenever a word is
-// left, keeps events.ready high and keeps every event; after the last word it runs until nothing has
-// happened for `quiet` cycles (no event out, no counter changed). Events wait in an internal buffer until
+// sim_top.v leaves no logic of the pipeline depending on a top-level input (events.ready tied high, the
+// reset, the DMA word and the AXI-Lite master in registers), so a cycle is: inputs set, the rising edge
+// evaluated (everything is computed there, once), then the falling edge evaluated (Verilator must see the
+// clock low to see the next rising edge; with nothing depending on an input this eval does almost nothing).
+// Outputs read after a cycle are those of the state after its edge, and are what the next edge transfers.
+// `tg_feed` offers the 64-bit dma words (the bytes of protocol.moldudp64.pack_dma, little-endian) whenever
+// the input slice takes one, keeps every event, and after the last word runs until nothing has happened for
+// `quiet` cycles (no event out, no counter changed). Events wait in an internal buffer until
 // `tg_take_events` copies them out (one memcpy into the caller's array).
-// Verilator spells the double underscore of Amaranth's port names (`dma_in__valid`) as `___05F`.
 
 #include <algorithm>
 #include <cstdint>
@@ -18,6 +21,9 @@
 #include "Vtop.h"
 #include "verilated.h"
 
+#ifndef TG_MODEL_THREADS
+#define TG_MODEL_THREADS 1  // the model's --threads (sim/verilated/build.py)
+#endif
 #define TG_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
@@ -26,7 +32,7 @@ constexpr int kAbiVersion = 1;
 constexpr std::size_t kEventBytes = 64;
 constexpr std::size_t kCounterBytes = sizeof(std::declval<Vtop&>().counters);
 constexpr std::size_t kCounterWords = kCounterBytes / sizeof(std::uint64_t);
-static_assert(sizeof(std::declval<Vtop&>().events___05Fpayload) == kEventBytes, "events are 512-bit records");
+static_assert(sizeof(std::declval<Vtop&>().ev_payload) == kEventBytes, "events are 512-bit records");
 static_assert(kCounterBytes % sizeof(std::uint64_t) == 0, "counters are 64-bit each");
 
 //: Cycles an AXI-Lite transaction or a stalled input may take before the call gives up.
@@ -36,71 +42,37 @@ constexpr std::uint64_t kStallTimeout = 1u << 22;
 class Sim {
 public:
     explicit Sim(std::uint32_t quiet) : ctx_(std::make_unique<VerilatedContext>()), quiet_(quiet) {
-        ctx_->threads(1);
+        ctx_->threads(TG_MODEL_THREADS);
         top_ = std::make_unique<Vtop>(ctx_.get(), "top");
         top_->clk = 0;
-        top_->rst = 0;
-        top_->dma_status = 0;
-        top_->events___05Fready = 1;
         top_->eval();  // once with the clock low before the first edge
         reset();
     }
 
     ~Sim() { top_->final(); }
 
+    // The pipeline's reset held for 4 cycles (sim_top.v); events out meanwhile are not kept.
     void reset() {
-        top_->rst = 1;
-        for (int i = 0; i < 4; ++i) edge();
-        top_->rst = 0;
-        top_->eval();
+        top_->in_valid = 0;
+        top_->bus_go = 0;
+        top_->rst_req = 1;
+        cycle();
+        top_->rst_req = 0;
+        for (int i = 0; i < 4; ++i) cycle();
     }
 
-    // AXI-Lite write: AW and W together, then the response. Returns bresp (0 OKAY), or -1 on a timeout.
+    // AXI-Lite write. Returns bresp (0 OKAY), or -1 on a timeout.
     int write_reg(std::uint32_t addr, std::uint32_t value) {
-        top_->csr___05Fawaddr = addr;
-        top_->csr___05Fwdata = value;
-        top_->csr___05Fwstrb = 0xF;
-        top_->csr___05Fawvalid = 1;
-        top_->csr___05Fwvalid = 1;
-        top_->csr___05Fbready = 1;
-        int resp = -1;
-        for (std::uint64_t n = 0; n < kRegisterTimeout && resp < 0; ++n) {
-            top_->eval();
-            bool aw = top_->csr___05Fawvalid && top_->csr___05Fawready;
-            bool w = top_->csr___05Fwvalid && top_->csr___05Fwready;
-            if (top_->csr___05Fbvalid) resp = top_->csr___05Fbresp;
-            capture();
-            edge();
-            if (aw) top_->csr___05Fawvalid = 0;
-            if (w) top_->csr___05Fwvalid = 0;
-        }
-        top_->csr___05Fawvalid = 0;
-        top_->csr___05Fwvalid = 0;
-        top_->csr___05Fbready = 0;
-        top_->eval();
-        return resp;
+        top_->bus_write = 1;
+        top_->bus_wdata = value;
+        return transact(addr, top_->bus_bvalid, top_->bus_bresp);
     }
 
     // AXI-Lite read. Returns rresp (0 OKAY) with the data in *out, or -1 on a timeout.
     int read_reg(std::uint32_t addr, std::uint32_t* out) {
-        top_->csr___05Faraddr = addr;
-        top_->csr___05Farvalid = 1;
-        top_->csr___05Frready = 1;
-        int resp = -1;
-        for (std::uint64_t n = 0; n < kRegisterTimeout && resp < 0; ++n) {
-            top_->eval();
-            bool ar = top_->csr___05Farvalid && top_->csr___05Farready;
-            if (top_->csr___05Frvalid) {
-                resp = top_->csr___05Frresp;
-                *out = top_->csr___05Frdata;
-            }
-            capture();
-            edge();
-            if (ar) top_->csr___05Farvalid = 0;
-        }
-        top_->csr___05Farvalid = 0;
-        top_->csr___05Frready = 0;
-        top_->eval();
+        top_->bus_write = 0;
+        const int resp = transact(addr, top_->bus_rvalid, top_->bus_rresp, &top_->bus_rdata);
+        if (resp >= 0) *out = last_rdata_;
         return resp;
     }
 
@@ -109,24 +81,26 @@ public:
         const std::uint64_t start = cycles_;
         std::size_t i = 0;
         std::uint64_t stalled = 0;
-        while (i < n) {
-            std::uint64_t word;
-            std::memcpy(&word, bytes + i * sizeof word, sizeof word);
-            top_->dma_in___05Fpayload = word;
-            top_->dma_in___05Fvalid = 1;
-            top_->eval();
-            if (top_->dma_in___05Fready) {
-                ++i;
+        while (i < n || top_->in_busy) {
+            if (top_->in_ready) {  // whatever is offered now is taken at this edge
                 stalled = 0;
+                if (i < n) {
+                    std::uint64_t word;
+                    std::memcpy(&word, bytes + i * sizeof word, sizeof word);
+                    top_->in_payload = word;
+                    top_->in_valid = 1;
+                    ++i;
+                } else {
+                    top_->in_valid = 0;
+                }
             } else if (++stalled > kStallTimeout) {
-                top_->dma_in___05Fvalid = 0;
-                top_->eval();
+                top_->in_valid = 0;
                 return -1;
             }
+            cycle();
             capture();
-            edge();
         }
-        top_->dma_in___05Fvalid = 0;
+        top_->in_valid = 0;
         settle();
         return static_cast<std::int64_t>(cycles_ - start);
     }
@@ -137,16 +111,14 @@ public:
         std::memcpy(seen.data(), top_->counters.data(), kCounterBytes);
         std::uint32_t idle = 0;
         while (idle < quiet_) {
-            top_->eval();
+            cycle();
             if (capture()) {
                 idle = 0;
             } else if ((++idle & 15) == 0 && std::memcmp(seen.data(), top_->counters.data(), kCounterBytes) != 0) {
                 std::memcpy(seen.data(), top_->counters.data(), kCounterBytes);
                 idle = 0;
             }
-            edge();
         }
-        top_->eval();
     }
 
     std::size_t pending() const { return (events_.size() - read_) / kEventBytes; }
@@ -167,19 +139,42 @@ public:
     void set_quiet(std::uint32_t quiet) { quiet_ = quiet; }
 
 private:
-    // With inputs evaluated: keep the event on the output if there is one (events.ready is always high).
+    // One bus transaction (bus_write and bus_wdata already set): started at one edge, then cycles until the
+    // response's `valid` (B or R) shows; one more edge takes it. Events meanwhile are kept.
+    int transact(std::uint32_t addr, const CData& valid, const CData& resp, const IData* rdata = nullptr) {
+        top_->bus_addr = addr;
+        top_->bus_go = 1;
+        cycle();
+        capture();
+        top_->bus_go = 0;
+        for (std::uint64_t n = 0; n < kRegisterTimeout; ++n) {
+            if (valid) {
+                const int got = resp;
+                if (rdata) last_rdata_ = *rdata;
+                cycle();
+                capture();
+                return got;
+            }
+            cycle();
+            capture();
+        }
+        return -1;
+    }
+
+    // After a cycle: keep the event on the output if there is one (the next edge takes it: ready is high).
     bool capture() {
-        if (!top_->events___05Fvalid) return false;
+        if (!top_->ev_valid) return false;
         std::size_t at = events_.size();
         events_.resize(at + kEventBytes);
-        std::memcpy(events_.data() + at, top_->events___05Fpayload.data(), kEventBytes);
+        std::memcpy(events_.data() + at, top_->ev_payload.data(), kEventBytes);
         return true;
     }
 
-    void edge() {
+    void cycle() {
         top_->clk = 1;
         top_->eval();
         top_->clk = 0;
+        top_->eval();
         ++cycles_;
     }
 
@@ -189,6 +184,7 @@ private:
     std::size_t read_ = 0;
     std::uint64_t cycles_ = 0;
     std::uint32_t quiet_;
+    std::uint32_t last_rdata_ = 0;
 };
 
 }  // namespace
