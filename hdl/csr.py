@@ -332,7 +332,8 @@ class CsrBlock(wiring.Component):
         s2_group = Signal(range(len(groups)))
         s2_wide = Signal(range(n_wide))
         s2_data = [Signal(32, name=f"read_group{g}") for g in groups]
-        s2_hi = [Signal(32, name=f"read_group{g}_hi") for g in groups]
+        s2_hi = {i: Signal(32, name=f"read_group{g}_hi") for i, g in enumerate(groups)  # groups with 64-bit words
+                 if any(words[w].high is not None for w in words if w >> GROUP_BITS == g)}
         m.d.sync += [s2_valid.eq(s1_valid), s2_ok.eq(0), s2_low.eq(0), s2_high.eq(0), s2_group.eq(0), s2_wide.eq(0)]
         for i, g in enumerate(groups):
             with m.Switch(lane):
@@ -359,7 +360,9 @@ class CsrBlock(wiring.Component):
         with m.Switch(s2_group):
             for i in range(len(groups)):
                 with m.Case(i):
-                    m.d.comb += [selected.eq(s2_data[i]), selected_hi.eq(s2_hi[i])]
+                    m.d.comb += selected.eq(s2_data[i])
+                    if i in s2_hi:
+                        m.d.comb += selected_hi.eq(s2_hi[i])
         latched = s2_high & latch_valid & (latch_index == s2_wide)
         with m.If(s2_valid):
             m.d.sync += [bus.rvalid.eq(1), bus.rresp.eq(Mux(s2_ok, OKAY, SLVERR)),
