@@ -99,10 +99,9 @@ def module_ports(verilog: str) -> dict[str, dict[str, str]]:
 @dataclass(frozen=True)
 class Hierarchy:
     """The instances of a design as Amaranth writes its Verilog: {instance path ("" for the top,
-    "pipeline.engine"): its module's ports} and {instance path: the `src` location of its instantiation}."""
+    "pipeline.engine"): its module's ports}."""
 
     ports: Mapping[str, Mapping[str, str]]
-    sources: Mapping[str, str] = field(default_factory=dict)
 
     def scope_of_name(self, name: str) -> str:
         """The longest instance path that prefixes the flattened name `name` ("" if none)."""
@@ -113,18 +112,6 @@ class Hierarchy:
                 return scope
         return ""
 
-    def scope_of_src(self, src: str) -> str | None:
-        """The deepest instance whose instantiation, and its parents', are all in a flattened cell's `src`
-        (Yosys' flatten adds each instance's location to the cells it holds); None if the top's own."""
-        found = set(src.split("|"))
-        scope, best = "", None
-        while True:
-            children = [p for p in self.sources if p.rpartition(".")[0] == scope and p.count(".") == scope.count(".")
-                        + bool(scope) and self.sources[p] in found]
-            if len(children) != 1:
-                return best
-            scope = best = children[0]
-
 
 def hierarchy(verilog: str, top: str) -> Hierarchy:
     """The `Hierarchy` of Amaranth's Verilog of `top` (a submodule's module is `<parent module>.<instance>`)."""
@@ -134,13 +121,7 @@ def hierarchy(verilog: str, top: str) -> Hierarchy:
             ports[""] = module
         elif name.startswith(top + "."):
             ports[name[len(top) + 1:]] = module
-    sources: dict[str, str] = {}
-    inst = re.compile(r'^\s*\(\* src = "([^"]*)" \*\)\n\s+(\\\S+|\w+)\s+(\\\S+|\w+)\s*\(\s*$', re.M)
-    for m in inst.finditer(verilog):
-        module = m.group(2).lstrip("\\")
-        if module.startswith(top + "."):
-            sources[module[len(top) + 1:]] = m.group(1)
-    return Hierarchy(ports, sources)
+    return Hierarchy(ports)
 
 
 def _param_int(value: Any) -> int:
@@ -182,6 +163,7 @@ class _Netlist:
                     self.outputs.setdefault(bit, name if len(port["bits"]) == 1 else f"{name}[{i}]")
         for bit in self.inputs:
             self.outputs.pop(bit, None)
+        self._hier = hier
         self.candidates = self._names(module["netnames"], hier)
         self.start_names: dict[Any, str] = {}  # a flip-flop's Q -> its name, as its end is named
 
@@ -210,6 +192,16 @@ class _Netlist:
         for found in names.values():
             found.sort()
         return names
+
+    def home(self, bit: Any) -> str:
+        """The instance that makes the value of `bit` (a flip-flop's Q): the deepest scope where one of its
+        names is the module's own signal or an output port (a value goes up from where it is made through
+        output ports, and down into submodules through input ports only); of two as deep, the first by name.
+        A function of the names alone, so every run over one netlist places a register the same way."""
+        made = [scope for key, _, scope in self.candidates.get(bit, ()) if key[0] <= 1]
+        if not made:
+            return self._hier.scope_of_name(self.name(bit))
+        return min(made, key=lambda scope: (-(scope.count(".") + bool(scope)), scope))
 
     def name(self, bit: Any, scope: str | None = None) -> str:
         """The best name of `bit`; with `scope`, the best one in that instance if it has one."""
@@ -348,8 +340,9 @@ def deepest_paths(module: Mapping[str, Any], hier: Hierarchy | None = None) -> d
 
     Returns {scope: Path}: "" is the whole module; an instance path ("pipeline.engine") holds the deepest path
     that ends in a register or memory of that instance's own module (not of its submodules). `hier` is
-    `hierarchy()` of the Verilog: it places each register in its instance (by the `src` locations flattening
-    leaves on cells, else by its name) and tells a module's own signals from its ports.
+    `hierarchy()` of the Verilog: it tells a module's own signals from its ports, so each register is placed in
+    the instance that makes its value (`_Netlist.home`, by its names alone: `src` attributes are not read,
+    their file paths and lines differ between checkouts of one design).
     """
     hier = hier or Hierarchy({})
     net = _Netlist(module, hier)
@@ -360,9 +353,7 @@ def deepest_paths(module: Mapping[str, Any], hier: Hierarchy | None = None) -> d
             continue
         if kind in _FF:
             q = cell["connections"]["Q"][0]
-            home = hier.scope_of_src(cell.get("attributes", {}).get("src", ""))
-            if home is None:
-                home = hier.scope_of_name(net.name(q))
+            home = net.home(q)
             label = net.name(q, home)
             net.start_names[q] = label
         else:

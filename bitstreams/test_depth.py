@@ -148,12 +148,27 @@ def test_loops_and_unknown_cells_are_errors():
         deepest_paths(n.module())
 
 
-def test_registers_are_placed_by_the_instance_locations_flattening_leaves():
-    h = Hierarchy({"": {}, "a": {}, "a.b": {}, "c": {}}, {"a": "x.py:1", "a.b": "y.py:2", "c": "x.py:9"})
-    assert h.scope_of_src("x.py:1|y.py:2|ff_map.v:68") == "a.b"
-    assert h.scope_of_src("x.py:1|z.py:5") == "a"
-    assert h.scope_of_src("y.py:2") is None  # a.b's location without a's: not a path of the hierarchy
-    assert h.scope_of_name("a.b.state[3]") == "a.b" and h.scope_of_name("top_signal") == ""
+def test_registers_are_placed_where_their_value_is_made_whatever_the_name_order():
+    # A counter bank's register: an output port of `dec.counters`, a wire of `dec` and of the top, an input
+    # port of `csr` (deeper ports that only carry it in do not make it); `a.x`/`b.x` as deep: the first by name.
+    ports = Hierarchy({"": {}, "dec": {}, "dec.counters": {"count": "output"}, "csr": {"counters": "input"},
+                       "a": {}, "b": {}, "a.x": {"o": "output"}, "b.x": {"o": "output"}})
+    names = {"count": "dec.counters.count", "top": "count_wire", "dec": "dec.count", "csr": "csr.counters",
+             "bx": "b.x.o", "ax": "a.x.o"}
+    homes = set()
+    for order in (list(names), list(reversed(names))):
+        n = _Net()
+        q, d = n.bit(), n.bit()
+        n.cell("LUT1", I0=q, O=d)
+        n.ff(q, d)
+        r, e = n.bit(), n.bit()
+        n.cell("LUT1", I0=r, O=e)
+        n.ff(r, e)
+        for key in order:
+            n.netnames[names[key]] = {"hide_name": 0, "bits": [r if key in ("ax", "bx") else q]}
+        paths = deepest_paths(n.module(), ports)
+        homes.add(tuple(sorted((scope, p.end) for scope, p in paths.items() if scope)))
+    assert homes == {(("a.x", "a.x.o D"), ("dec.counters", "dec.counters.count D"))}
 
 
 def test_hierarchy_of_amaranth_verilog():
@@ -165,4 +180,3 @@ def test_hierarchy_of_amaranth_verilog():
     assert module_ports(text) == {"top": {"a": "input", "b": "output"}, "top.eng": {"clk": "input", "o$3": "output"}}
     h = hierarchy(text, "top")
     assert h.ports == {"": {"a": "input", "b": "output"}, "eng": {"clk": "input", "o$3": "output"}}
-    assert h.sources == {"eng": "p.py:7"}

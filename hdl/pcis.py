@@ -25,8 +25,8 @@ issues INCR bursts, and a write burst of another type answers SLVERR (counted in
 PCIM (`hdl.pcim`), so there is no egress FIFO: every read answers at once with zeros, SLVERR in the egress
 window and DECERR elsewhere (counted in `bad_reads`), so a stray host read never waits for the 8 us timeout.
 
-`ingress_free` is free FIFO entries times 64 bytes: a write that starts 64-byte aligned and is at most that
-long always fits. `events_ready` is the egress FIFO's level.
+`ingress_free` is free FIFO entries (with the register the head entry is sent from) times 64 bytes: a write
+that starts 64-byte aligned and is at most that long always fits. `events_ready` is the egress FIFO's level.
 """
 
 from __future__ import annotations
@@ -154,8 +154,10 @@ class PcisBridge(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         bus = self.bus
-        m.submodules.ingress = ingress = SyncFIFOBuffered(width=8 * BEAT_BYTES + LANES, depth=self.ingress_depth)
-        m.d.comb += self.ingress_free.eq((self.ingress_depth - ingress.level) * BEAT_BYTES)
+        # The FIFO holds one entry fewer than `ingress_depth`: the entry being sent is in a register (`_lanes`).
+        m.submodules.ingress = ingress = SyncFIFOBuffered(width=8 * BEAT_BYTES + LANES, depth=self.ingress_depth - 1)
+        self._loaded = Signal()  # that register holds an entry
+        m.d.comb += self.ingress_free.eq((self.ingress_depth - ingress.level - self._loaded) * BEAT_BYTES)
         egress = None
         if self.egress:
             m.submodules.egress = egress = SyncFIFOBuffered(width=8 * BEAT_BYTES, depth=self.egress_depth)
@@ -212,26 +214,31 @@ class PcisBridge(wiring.Component):
                     m.next = "ADDRESS"
 
     def _lanes(self, m: Module, ingress: SyncFIFOBuffered) -> None:
-        """The head entry's whole lanes out on `dma_in`, lowest address first; pop after its last lane."""
-        beat, mask = ingress.r_data[:8 * BEAT_BYTES], ingress.r_data[8 * BEAT_BYTES:]
-        sent = Signal(LANES)  # lanes of the head entry already sent
-        pending = mask & ~sent
-        lane = Signal(range(LANES))
-        for k in reversed(range(LANES)):  # priority: the lowest pending lane
-            with m.If(pending[k]):
-                m.d.comb += lane.eq(k)
-        rest = pending & ~(1 << lane)[:LANES]
-        with m.Switch(lane):
-            for k in range(LANES):
-                with m.Case(k):
-                    m.d.comb += self.dma_in.payload.eq(beat[8 * LANE_BYTES * k:8 * LANE_BYTES * (k + 1)])
-        m.d.comb += self.dma_in.valid.eq(ingress.r_rdy & pending.any())
-        with m.If(self.dma_in.valid & self.dma_in.ready):
-            with m.If(rest.any()):
-                m.d.sync += sent.eq(sent | (1 << lane)[:LANES])
-            with m.Else():
-                m.d.comb += ingress.r_en.eq(1)
-                m.d.sync += sent.eq(0)
+        """The head entry, loaded into a register, out on `dma_in` lane by lane, lowest address first; the next
+        entry loads in the cycle its last lane goes (no bubble). What decides the pop (an entry loaded, its
+        last lane) is held in registers, so the FIFO's read enable is one level from them."""
+        beat, mask = Signal(8 * BEAT_BYTES), Signal(LANES)  # the loaded entry; its lanes still to send
+        loaded = self._loaded  # mask != 0
+        single = Signal()  # one lane left
+        first = Signal(LANES)  # the lowest lane left, one-hot
+        for k in range(LANES):
+            m.d.comb += first[k].eq(mask[k] & ~mask[:k].any() if k else mask[0])
+        payload = 0
+        for k in range(LANES):
+            payload |= Mux(first[k], beat[8 * LANE_BYTES * k:8 * LANE_BYTES * (k + 1)], 0)
+        m.d.comb += [self.dma_in.payload.eq(payload), self.dma_in.valid.eq(loaded)]
+        sent = self.dma_in.valid & self.dma_in.ready
+        m.d.comb += ingress.r_en.eq(~loaded | (self.dma_in.ready & single))
+        next_mask = Signal(LANES)
+        with m.If(ingress.r_en):
+            m.d.comb += next_mask.eq(Mux(ingress.r_rdy, ingress.r_data[8 * BEAT_BYTES:], 0))
+            m.d.sync += beat.eq(ingress.r_data[:8 * BEAT_BYTES])
+        with m.Elif(sent):
+            m.d.comb += next_mask.eq(mask & ~first)
+        with m.Else():
+            m.d.comb += next_mask.eq(mask)
+        ones = sum((next_mask[k] for k in range(LANES)), Const(0, 4))
+        m.d.sync += [mask.eq(next_mask), loaded.eq(next_mask.any()), single.eq(ones == 1)]
 
     def _reads(self, m: Module, bus, egress: SyncFIFOBuffered | None) -> None:
         """AR, then arlen + 1 beats from a registered R stage: an event each, or zeros when none waits (F2: zeros
@@ -240,6 +247,7 @@ class PcisBridge(wiring.Component):
         from_fifo = Signal()
         resp = Signal(2)
         left = Signal(9)  # beats still to load into the R stage
+        more = Signal()  # left != 0, held in a register (the egress FIFO's read enable is one level from it)
         m.d.sync += [counts.egress_underflow.eq(0), counts.bad_reads.eq(0)]
         with m.FSM(name="read"):
             with m.State("ADDRESS"):
@@ -250,7 +258,7 @@ class PcisBridge(wiring.Component):
                     egress_hit = _in_window(bus.araddr, EGRESS_BASE, EGRESS_SIZE)
                     m.d.sync += [
                         bus.rid.eq(bus.arid),
-                        left.eq(bus.arlen + 1),
+                        left.eq(bus.arlen + 1), more.eq(1),
                         resp.eq(Mux(egress_hit & ok, OKAY, Mux(ingress_hit | egress_hit, SLVERR, DECERR))),
                         counts.bad_reads.eq(~(egress_hit & ok)),
                     ]
@@ -258,8 +266,9 @@ class PcisBridge(wiring.Component):
                         m.d.sync += from_fifo.eq(egress_hit & ok)
                     m.next = "DATA"
             with m.State("DATA"), m.If(~bus.rvalid | bus.rready):
-                with m.If(left != 0):
-                    m.d.sync += [bus.rvalid.eq(1), bus.rresp.eq(resp), bus.rlast.eq(left == 1), left.eq(left - 1)]
+                with m.If(more):
+                    m.d.sync += [bus.rvalid.eq(1), bus.rresp.eq(resp), bus.rlast.eq(left == 1), left.eq(left - 1),
+                                 more.eq(left != 1)]
                     if egress is None:
                         m.d.sync += bus.rdata.eq(0)
                     else:

@@ -13,8 +13,15 @@ batches), "network" (`i`, Ethernet frames) or "packets" (`i`, MoldUDP64 packets,
 `model.card.ReferenceCard`'s for the same configuration (every field but `ts_local`, a cycle count here).
 With `ring` (the F2 card) the pipeline also has `ring`: the host event ring's registers out to a ring writer
 (`hdl.pcim.RingWriter`), its producer index and counts (`ring_full`, `pcim_errors`) back into the map.
-Latency statistics count cycles from a record leaving the decoder, plus the decoder's fixed two cycles,
-to its message's first event: from the beat holding the message's last byte when nothing backs up.
+Every port is registered at the boundary, and so is every stream between stages that belong to different
+engineers' blocks: a register slice (`StreamQueue` of depth 2, a skid buffer whose `i.ready` is a register)
+on the input stream, between the input side (DMA unframer or Ethernet front end) and the decoder, between
+the record queue and the book engine, and on `events`; `dma_status` is held in a register. So no path runs
+from a port's pins into the pipeline, nor along a chain of ready signals from one block into another.
+Latency statistics count cycles from a record leaving the decoder, plus the fixed cycles before it (the
+input slices and the decoder) and after the engine (the event slice), to its message's first event: from
+the beat holding the message's last byte at the input port to the event at the output port when nothing
+backs up.
 """
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
@@ -33,10 +40,12 @@ from .pcim import RingControlSignature, RingCounts
 from .queue import StreamQueue
 from .rules import RULE_COUNTERS, RuleEngine
 
-__all__ = ["DECODER_LATENCY", "INPUTS", "RING_COUNTERS", "DmaStatus", "Pipeline", "pipeline_counters"]
+__all__ = ["DECODER_LATENCY", "INPUTS", "RING_COUNTERS", "SLICE_LATENCY", "DmaStatus", "Pipeline",
+           "pipeline_counters"]
 
 INPUTS = ("dma", "network", "packets")
-DECODER_LATENCY = 2  # cycles from a message's last beat to its record, when nothing backs up
+DECODER_LATENCY = 3  # cycles from a message's last beat to its record, when nothing backs up
+SLICE_LATENCY = 1  # cycles a register slice adds when nothing backs up
 DMA_COUNTERS = ("dma_bad_length", "dma_skipped_words", "packets_oversize")
 RING_COUNTERS = tuple(RingCounts.members)  # the F2 host event ring's
 
@@ -90,7 +99,15 @@ class Pipeline(wiring.Component):
                                           ring=self.ring_port)
         Stamped = data.StructLayout({"record": DecodedRecord, "stamp": 64})
         m.submodules.queue = queue = StreamQueue(Stamped, self._queue_depth)
+        m.submodules.engine_slice = engine_slice = StreamQueue(Stamped, 2)
+        wiring.connect(m, queue.o, engine_slice.i)
         wiring.connect(m, wiring.flipped(self.csr), csr.bus)
+        dma_status = Signal(DmaStatus)
+        m.d.sync += dma_status.eq(self.dma_status)
+        shape = unsigned(64) if self.input == "dma" else PacketBeat
+        m.submodules.in_slice = in_slice = StreamQueue(shape, 2)
+        wiring.connect(m, wiring.flipped(self.dma_in if self.input == "dma" else self.i), in_slice.i)
+        slices_before = 1  # register slices a record passes before the decoder
         now = Signal(64)
         m.d.sync += now.eq(now + 1)
         counts = {}
@@ -99,8 +116,11 @@ class Pipeline(wiring.Component):
             from .dma import DmaUnframer
 
             m.submodules.unframer = unframer = DmaUnframer(max_length=self._max_packet)
-            wiring.connect(m, wiring.flipped(self.dma_in), unframer.i)
-            wiring.connect(m, unframer.o, decoder.i)
+            m.submodules.front_slice = front_slice = StreamQueue(PacketBeat, 2)
+            wiring.connect(m, in_slice.o, unframer.i)
+            wiring.connect(m, unframer.o, front_slice.i)
+            wiring.connect(m, front_slice.o, decoder.i)
+            slices_before += 1
             for name, pulse in (("dma_bad_length", unframer.dma_bad_length),
                                 ("dma_skipped_words", unframer.dma_skipped),
                                 ("packets_oversize", unframer.oversize)):
@@ -109,8 +129,11 @@ class Pipeline(wiring.Component):
                 counts[name] = count
         elif self.input == "network":
             m.submodules.front_end = front_end = EthernetFrontEnd()
-            wiring.connect(m, wiring.flipped(self.i), front_end.i)
-            wiring.connect(m, front_end.o, decoder.i)
+            m.submodules.front_slice = front_slice = StreamQueue(PacketBeat, 2)
+            wiring.connect(m, in_slice.o, front_end.i)
+            wiring.connect(m, front_end.o, front_slice.i)
+            wiring.connect(m, front_slice.o, decoder.i)
+            slices_before += 1
             net = csr.cfg.net
             m.d.comb += [
                 front_end.dst_ip.eq(net.dst_ip), front_end.dst_ip_check.eq(net.dst_ip_check),
@@ -120,7 +143,7 @@ class Pipeline(wiring.Component):
             counts |= {name: front_end.counters[name] for name in ETH_COUNTERS}
             m.d.comb += front_end.clear_counters.eq(csr.clear)
         else:
-            wiring.connect(m, wiring.flipped(self.i), decoder.i)
+            wiring.connect(m, in_slice.o, decoder.i)
 
         if self.ring_port:
             m.d.comb += [self.ring.cfg.eq(csr.cfg.ring), self.ring.reset.eq(csr.ring_reset),
@@ -130,29 +153,33 @@ class Pipeline(wiring.Component):
                 m.d.sync += count.eq(Mux(csr.clear, 0, count) + self.ring.counts[name])
                 counts[name] = count
 
+        # Cycles a record takes outside the stamped span: the slices and the decoder before, the event slice after.
+        fixed = DECODER_LATENCY + (slices_before + 1) * SLICE_LATENCY
         m.d.comb += [
             decoder.cfg.eq(csr.cfg.session), csr.status.eq(decoder.status),
             decoder.clear_counters.eq(csr.clear), engine.clear_counters.eq(csr.clear),
             queue.i.valid.eq(decoder.o.valid), queue.i.payload.record.eq(decoder.o.payload),
             queue.i.payload.stamp.eq(now), decoder.o.ready.eq(queue.i.ready),
-            engine.i.valid.eq(queue.o.valid), engine.i.payload.eq(queue.o.payload.record),
-            queue.o.ready.eq(engine.i.ready),
-            engine.stamp.eq(queue.o.payload.stamp - DECODER_LATENCY), engine.now.eq(now),
+            engine.i.valid.eq(engine_slice.o.valid), engine.i.payload.eq(engine_slice.o.payload.record),
+            engine_slice.o.ready.eq(engine.i.ready),
+            engine.stamp.eq(engine_slice.o.payload.stamp - fixed), engine.now.eq(now),
             engine.cfg.track_all.eq(csr.cfg.track_all_symbols), engine.cfg.level_events.eq(csr.cfg.level_events),
             engine.name_write.eq(csr.symbol_write.valid), engine.name_set.eq(csr.symbol_write.set),
             engine.name_index.eq(csr.cfg.symbol_index), engine.name_value.eq(csr.cfg.symbol_name),
         ]
+        m.submodules.out_slice = out_slice = StreamQueue(EVENT_BITS, 2)
+        wiring.connect(m, out_slice.o, wiring.flipped(self.events))
         counts |= {name: decoder.counters[name] for name in DECODER_COUNTERS}
         counts |= {name: engine.counters[name] for name in BOOK_COUNTERS}
         if self.rules:  # the rule engine on the book's events: it counts every event sent, and the rules'
             m.submodules.rules = rules = RuleEngine(self.rules)
             wiring.connect(m, engine.o, rules.i)
-            wiring.connect(m, rules.o, wiring.flipped(self.events))
+            wiring.connect(m, rules.o, out_slice.i)
             m.d.comb += [rules.regs.eq(csr.cfg.rule), rules.command.eq(csr.rule_write),
                          rules.clear_counters.eq(csr.clear), csr.gauges.rule_left.eq(rules.left)]
             counts |= {name: rules.counters[name] for name in RULE_COUNTERS}
         else:
-            wiring.connect(m, engine.o, wiring.flipped(self.events))
+            wiring.connect(m, engine.o, out_slice.i)
         for name in self.counter_names:
             m.d.comb += [self.counters[name].eq(counts[name]), csr.counters[name].eq(counts[name])]
 
@@ -170,8 +197,8 @@ class Pipeline(wiring.Component):
                 m.d.sync += lat_max.eq(lat.cycles)
         m.d.comb += [
             csr.gauges.orders_live.eq(engine.orders_live), csr.gauges.symbols_live.eq(engine.symbols_live),
-            csr.gauges.events_ready.eq(self.dma_status.events_ready),
-            csr.gauges.ingress_free.eq(self.dma_status.ingress_free),
+            csr.gauges.events_ready.eq(dma_status.events_ready),
+            csr.gauges.ingress_free.eq(dma_status.ingress_free),
             csr.gauges.latency_min.eq(lat_min), csr.gauges.latency_max.eq(lat_max),
             csr.latency.latency_count.eq(lat_count), csr.latency.latency_sum.eq(lat_sum),
         ]

@@ -58,7 +58,7 @@ def test_real_messages_repacked():
 
 
 def test_generated_stream_full_rate(capsys):
-    """A seeded synthetic day at full rate: no back-pressure and a latency of two cycles."""
+    """A seeded synthetic day at full rate: no back-pressure and a latency of three cycles."""
     msgs = list(generate(2000, 30, 7))
     pkts = list(pack_messages(msgs, max_payload=1400)) + list(
         pack_messages(msgs, max_payload=97, first_sequence=len(msgs) + 1))
@@ -66,7 +66,7 @@ def test_generated_stream_full_rate(capsys):
     with capsys.disabled():
         print("\n" + _report("generated", lat) + f"; {sum(map(len, run.beat_cycles))} beats in {run.cycles} cycles")
     assert statistics.median(lat) <= 6
-    assert max(lat) == 2
+    assert max(lat) == 3
 
 
 def test_back_to_back_deletes_full_rate(capsys):
@@ -79,7 +79,7 @@ def test_back_to_back_deletes_full_rate(capsys):
     _, lat = _full_rate(pkts)
     with capsys.disabled():
         print("\n" + _report("deletes", lat))
-    assert max(lat) == 2
+    assert max(lat) == 3
 
 
 def test_every_type_full_rate():
@@ -92,11 +92,11 @@ def test_every_type_full_rate():
         pkts.append(packet(seq, msgs))
         seq += len(msgs)
     run, lat = _full_rate(pkts)
-    assert max(lat) == 2
+    assert max(lat) == 3
     assert all(run.counters[f"type_{t}"] for t in types)
 
 
-@pytest.mark.parametrize(("depth", "messages", "ready_rate"), [(2, 1500, 0.4), (5, 400, 0.1)])
+@pytest.mark.parametrize(("depth", "messages", "ready_rate"), [(2, 1500, 0.2), (5, 400, 0.1)])
 def test_random_flow_control(depth, messages, ready_rate):
     """Input gaps and output back-pressure (seeded): nothing lost, nothing reordered, with either queue."""
     msgs = list(generate(messages, 20, 11))

@@ -1,7 +1,9 @@
-"""RecordExtractor alone: classification and every record field of every type, against `decode_record`."""
+"""MessageClassifier and RecordExtractor: classification and every record field of every type, against
+`decode_record`."""
 
 import random
 
+from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
 from tickgate.protocol import itch
@@ -9,25 +11,29 @@ from tickgate.protocol.decoded import DECODED_TYPES, decode_record
 from tickgate.protocol.itch_spec import MESSAGES
 from tickgate.sim.simulate import random_message
 
-from .fields import KEPT_BYTES, MessageCounts, RecordExtractor
+from .fields import KEPT_BYTES, MessageClassifier, MessageCounts, RecordExtractor
 
 
 def _evaluate(cases: list[tuple[bytes, int, bool]]) -> list[tuple[bool, dict[str, int], dict[str, int]]]:
     """(emit, counts, record) for each (message bytes, length, duplicate), with `seq` = case index."""
-    dut = RecordExtractor()
+    m = Module()
+    m.submodules.classify = classify = MessageClassifier()
+    m.submodules.dut = dut = RecordExtractor()
+    m.d.comb += dut.message.eq(classify.classified)
+    msg = classify.message
     out = []
 
     async def bench(ctx) -> None:
         for seq, (body, length, duplicate) in enumerate(cases):
-            ctx.set(dut.message.data, int.from_bytes(body[:KEPT_BYTES].ljust(KEPT_BYTES, b"\xa5"), "little"))
-            ctx.set(dut.message.length, length)
-            ctx.set(dut.message.seq, seq)
-            ctx.set(dut.message.duplicate, duplicate)
+            ctx.set(msg.data, int.from_bytes(body[:KEPT_BYTES].ljust(KEPT_BYTES, b"\xa5"), "little"))
+            ctx.set(msg.length, length)
+            ctx.set(msg.seq, seq)
+            ctx.set(msg.duplicate, duplicate)
             counts = {name: ctx.get(dut.counts[name]) for name in MessageCounts.members}
             record = {name: ctx.get(dut.record[name]) for name in dut.record.shape().members}
             out.append((bool(ctx.get(dut.emit)), counts, record))
 
-    sim = Simulator(dut)
+    sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
     return out
