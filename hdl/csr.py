@@ -7,8 +7,9 @@ ones read `id`, `map_version`, the capacities (constructor constants), `status` 
   of that counter's high word returns the latched half, so low-then-high is one consistent 64-bit value
   while the counter runs. A high word read without a preceding low read of the same counter is live.
 - Counters of the map that this card does not have (not given to the constructor) read 0.
-- Registers of what this gateware does not have yet store nothing and read 0: `lines` (A/B line
-  arbitration) and the rule table's (`cap_rules` reads the constructor's 0, `rule_left` a gauge left at 0).
+- Registers of what this gateware does not have yet store nothing and read 0: the rule table's (`cap_rules`
+  reads the constructor's 0, `rule_left` a gauge left at 0). `lines` keeps bit 0 (two lines) and bits 8-15
+  (the window), driving the line arbiter (`hdl.lines`).
 - Writing `control` with bit 1 set pulses `clear` for one cycle (the cycle after the write); bit 1 reads 0.
 - The host event ring (F2, `protocol.f2_map`): `ring_base_*` keep bits 12-63 (the 4 KiB page; bits 0-11 read
   0), `ring_head_*` bits 6-63 (the 64-byte line), `ring_size_log2` bits 0-4, `ring_control` bit 0 (enable).
@@ -33,6 +34,7 @@ from amaranth.lib.wiring import In, Out
 from tickgate.protocol.f2_map import HEAD_LINE_BYTES, RING_ALIGN, RING_MAX_LOG2, RingControl
 from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, Control, counter_names
 
+from .lines import LinesConfig
 from .moldudp64 import SessionConfig, SessionStatus
 from .network_decoder import NetworkConfig
 
@@ -104,6 +106,7 @@ CsrConfig = data.StructLayout({
     "symbol_index": 16,
     "symbol_name": 64,
     "ring": RingConfig,
+    "lines": LinesConfig,
 })
 
 #: Read-only registers whose values are live inputs (`gauges` port), 32 bits each.
@@ -154,10 +157,9 @@ CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
     "ring_size_log2": (Bits("ring.size_log2", RING_MAX_LOG2.bit_length()),),
     "ring_control": (Bits("ring.enable", 1, reg_lo=_bit(RingControl.ENABLE)),),
     "ring_consumer": (Bits("ring.consumer", 32),),
-    # Registers of what this gateware does not have yet: they store nothing and read 0, so a host sees it. A/B
-    # line arbitration (`lines`: the model and the C++ card have it) and the rule table (cap_rules reads 0:
-    # no rule can be armed; the rule engine is the model's and the C++ card's so far).
-    "lines": (),
+    "lines": (Bits("lines.two", 1), Bits("lines.window", 8, reg_lo=8)),  # A/B lines (`hdl.lines`)
+    # Registers of what this gateware does not have yet: they store nothing and read 0, so a host sees it. The
+    # rule table (cap_rules reads 0: no rule can be armed; the rule engine is the model's and the C++ card's so far).
     **dict.fromkeys(("rule_index", "rule_locate", "rule_kind", "rule_threshold", "rule_shares", "rule_price",
                      "rule_tag", "rule_fires", "rule_write"), ()),
 }
