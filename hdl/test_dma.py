@@ -14,7 +14,6 @@ from tickgate.protocol.moldudp64 import DMA_HEADER_LEN, MAX_PACKET, DmaFlag, Dma
 from .dma import HEADER_WORDS, DmaUnframer
 from .layouts import BEAT_BYTES
 
-
 KNOWN_FLAGS = int(DmaFlag.LINE_B | DmaFlag.END_OF_INPUT)
 
 
@@ -139,8 +138,8 @@ def test_back_pressure_and_gaps_lose_nothing():
 
 @pytest.mark.parametrize("flags", [4, 0x8000, 0x8001])
 def test_bad_header_counted_and_resynchronised(flags):
-    """A header with its reserved bits set (flags but DmaFlag's) (rx_time 0, so no window through it is a header) costs exactly its own
-    two words."""
+    """A header with its reserved bits set (flags but DmaFlag's; rx_time 0, so no window through it is a header)
+    costs exactly its own two words."""
     rng = random.Random(flags)
     before, after = packets(rng, 3, (20, 90)), packets(rng, 3, (20, 90))
     bad = bytearray(DmaHeader(40, 0).encode())
