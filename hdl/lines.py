@@ -45,6 +45,7 @@ BUFFER_BEATS = LINE_BUFFER_BYTES // BEAT_BYTES
 _HEADER_BEATS = -(-HEADER_LEN // BEAT_BYTES)  # 3: a packet joins the arrival order at its third beat
 _LENGTH_BITS = 16
 _ORDER_DEPTH = 8
+_MARGIN = 3  # entries kept free: `room` is registered, and a beat waits in a register before its FIFO
 
 #: A packet beat with its line and the DMA record's end-of-input flag and length (`hdl.dma.DmaUnframer`'s
 #: side outputs); `length` 0 with `end_of_input`: no packet, the input ends.
@@ -62,9 +63,14 @@ _Meta = data.StructLayout({
     "whole": 1,  # a whole header: 20 bytes or more
     "session": SESSION_BITS,
     "seq": SEQ_BITS,
+    "end": SEQ_BITS + 1,  # seq + count
     "count": COUNT_BITS,
     "beats": 14,
 })
+#: A line's first packet judged against the session copy: ahead (`LineArbiter._ahead`), of the session
+#: (`same`), starting past the expected sequence (`after`), all its messages seen (`repeat`), holding a
+#: message of the last gap declared (`late`).
+_Judged = data.StructLayout({"ahead": 1, "same": 1, "after": 1, "repeat": 1, "late": 1})
 #: An arrival: a packet of `line` (`packet`), the end of the input after it (`eoi`), or both.
 _Arrival = data.StructLayout({"line": 1, "packet": 1, "eoi": 1, "beats": 14})
 
@@ -82,17 +88,25 @@ class LineArbiter(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        meta_w, beat_w = _Meta.size, PacketBeat.size
-        beats = [SyncFIFOBuffered(width=beat_w, depth=BUFFER_BEATS + _HEADER_BEATS + 1) for _ in range(2)]
-        metas = [SyncFIFOBuffered(width=meta_w, depth=MAX_LINE_WINDOW + 1 + _ORDER_DEPTH + 2) for _ in range(2)]
+        beats = [SyncFIFOBuffered(width=PacketBeat.size, depth=BUFFER_BEATS + _HEADER_BEATS + 2 + _MARGIN)
+                 for _ in range(2)]
+        metas = [SyncFIFOBuffered(width=_Meta.size, depth=MAX_LINE_WINDOW + 1 + _ORDER_DEPTH + 2 + _MARGIN)
+                 for _ in range(2)]
         m.submodules.order = order = SyncFIFOBuffered(width=_Arrival.size, depth=_ORDER_DEPTH)
         for n in range(2):
             m.submodules[f"beats_{'ab'[n]}"] = beats[n]
             m.submodules[f"meta_{'ab'[n]}"] = metas[n]
 
-        # -- arrival: each beat into its line's FIFO; at its header, the packet joins the arrival order.
+        # -- arrival: a beat a cycle into a register, then into its line's FIFO; at its header (third beat, or
+        # its last if shorter) the packet's header fields go to its line and it joins the arrival order.
+        room = Signal()  # every FIFO has room for what may still come while `room` is seen high (registered)
+        m.d.sync += room.eq(
+            (beats[0].level < beats[0].depth - _MARGIN) & (beats[1].level < beats[1].depth - _MARGIN)
+            & (metas[0].level < metas[0].depth - _MARGIN) & (metas[1].level < metas[1].depth - _MARGIN)
+            & (order.level < order.depth - _MARGIN))
+        m.d.comb += self.i.ready.eq(room)
+        take = self.i.valid & room
         inp = self.i.payload
-        line_in = inp.line
         marker = inp.end_of_input & (inp.length == 0)  # no packet: the input ends
         pos = Signal(range(_HEADER_BEATS + 1))  # beats of the packet arriving taken so far (saturating)
         early = [Signal(64, name=f"early{n}") for n in range(_HEADER_BEATS - 1)]
@@ -100,72 +114,79 @@ class LineArbiter(wiring.Component):
         header = Signal(MoldHeader)
         m.d.comb += header.as_value().eq(Cat(*early, inp.beat.data)[:HEADER_LEN * 8])
         n_beats = Mux(inp.length == 0, 1, (inp.length + BEAT_BYTES - 1) >> 3)
-        meta_in = Signal(_Meta)
-        m.d.comb += [
-            meta_in.whole.eq(inp.length >= HEADER_LEN),
-            meta_in.session.eq(header.session),
-            meta_in.seq.eq(big_endian(header.sequence_number)),
-            meta_in.count.eq(big_endian(header.message_count)),
-            meta_in.beats.eq(n_beats),
-        ]
-        arrival_in = Signal(_Arrival)
-        m.d.comb += [arrival_in.line.eq(line_in), arrival_in.packet.eq(~marker), arrival_in.eoi.eq(inp.end_of_input),
-                     arrival_in.beats.eq(n_beats)]
-        room_beat = Mux(line_in, beats[1].w_rdy, beats[0].w_rdy) | marker
-        room_meta = Mux(line_in, metas[1].w_rdy, metas[0].w_rdy) | marker
-        m.d.comb += self.i.ready.eq(room_beat & (~joins | (order.w_rdy & room_meta)))
-        take = self.i.valid & self.i.ready
-        for n in range(2):
-            mine = line_in == n
-            m.d.comb += [
-                beats[n].w_data.eq(inp.beat), beats[n].w_en.eq(take & mine & ~marker),
-                metas[n].w_data.eq(meta_in), metas[n].w_en.eq(take & mine & ~marker & joins),
-            ]
-        m.d.comb += [order.w_data.eq(arrival_in), order.w_en.eq(take & joins)]
+        seq_in, count_in = big_endian(header.sequence_number), big_endian(header.message_count)
         with m.If(take):
             m.d.sync += pos.eq(Mux(inp.beat.last, 0, Mux(pos == _HEADER_BEATS, pos, pos + 1)))
             for n in range(_HEADER_BEATS - 1):
                 with m.If(pos == n):
                     m.d.sync += early[n].eq(inp.beat.data)
+        got_beat, got_line, got_marker, got_joins = Signal(), Signal(), Signal(), Signal()
+        got = Signal(PacketBeat)
+        meta_in, arrival_in = Signal(_Meta), Signal(_Arrival)
+        m.d.sync += [
+            got_beat.eq(take), got_line.eq(inp.line), got_marker.eq(marker), got_joins.eq(joins),
+            got.eq(inp.beat),
+            meta_in.whole.eq(inp.length >= HEADER_LEN), meta_in.session.eq(header.session),
+            meta_in.seq.eq(seq_in), meta_in.end.eq(seq_in + count_in), meta_in.count.eq(count_in),
+            meta_in.beats.eq(n_beats),
+            arrival_in.line.eq(inp.line), arrival_in.packet.eq(~marker), arrival_in.eoi.eq(inp.end_of_input),
+            arrival_in.beats.eq(n_beats),
+        ]
+        for n in range(2):
+            mine = got_beat & (got_line == n) & ~got_marker
+            m.d.comb += [beats[n].w_data.eq(got), beats[n].w_en.eq(mine),
+                         metas[n].w_data.eq(meta_in), metas[n].w_en.eq(mine & got_joins)]
+        m.d.comb += [order.w_data.eq(arrival_in), order.w_en.eq(got_beat & got_joins)]
 
-        # -- the session as the decoder will hold it (hdl.moldudp64.SessionTracker's state).
-        cfg = self.session
+        # -- the session as the decoder will hold it (hdl.moldudp64.SessionTracker's state): `expected` is the
+        # sequence expected next (`first_sequence` until a packet sets it), `ref` the session (configured
+        # until a packet locks it).
+        cfg, two = self.session, self.cfg.two
         locked, ended, exp_valid = Signal(), Signal(), Signal()
-        current = Signal(SESSION_BITS)
+        ref = Signal(SESSION_BITS)
         expected = Signal(SEQ_BITS + 1)
         gap_first, gap_end = Signal(SEQ_BITS + 1), Signal(SEQ_BITS + 1)  # the last gap declared
         known = locked | cfg.session_en
-        ref = Mux(locked, current, cfg.session)
         exp_known = exp_valid | cfg.first_sequence_en
-        exp_now = Mux(exp_valid, expected, cfg.first_sequence)
 
-        # -- each line's first packet, judged a cycle ahead: ahead (seq), and which starts lower.
+        # -- each line's first packet judged against it, registered (valid where `judged`).
         heads = [Signal(_Meta, name=f"head_{'ab'[n]}") for n in range(2)]
-        ahead = [Signal(name=f"ahead_{'ab'[n]}") for n in range(2)]
+        judge = [Signal(_Judged, name=f"judge_{'ab'[n]}") for n in range(2)]
         judged = [Signal(name=f"judged_{'ab'[n]}") for n in range(2)]
         b_lower = Signal()
-        release = Signal()  # a packet is released this cycle (the session copy and a head change)
+        update = Signal()  # the session copy changes this cycle
         for n in range(2):
-            h = heads[n]
+            h, j = heads[n], judge[n]
             m.d.comb += h.as_value().eq(metas[n].r_data)
             same = ~known | (h.session == ref)
-            m.d.sync += [ahead[n].eq(self.cfg.two & h.whole & exp_known & same & (h.seq > exp_now)),
-                         judged[n].eq(metas[n].r_rdy & ~release)]
+            after = h.seq > expected
+            m.d.sync += [
+                j.ahead.eq(two & h.whole & exp_known & same & after), j.same.eq(same), j.after.eq(after),
+                j.repeat.eq(h.end <= expected), j.late.eq((h.seq < gap_end) & (h.end > gap_first)),
+                judged[n].eq(metas[n].r_rdy & ~metas[n].r_en & ~update),
+            ]
         m.d.sync += b_lower.eq(heads[1].seq < heads[0].seq)
 
-        # -- the drain (`LineArbiter._drain`).
+        # -- the drain (`LineArbiter._drain`): one action (a release or taking an arrival) every third cycle at
+        # most, each decided from registers only and carried out in the next cycle.
         held_n = [Signal(range(MAX_LINE_WINDOW + _ORDER_DEPTH + 4), name=f"held_n_{'ab'[n]}") for n in range(2)]
         held_beats = [Signal(range(2 * BUFFER_BEATS + (1 << 14)), name=f"held_beats_{'ab'[n]}") for n in range(2)]
         quiet = [Signal(8, name=f"quiet_{'ab'[n]}") for n in range(2)]  # counted from the line's first packet
         live = [Signal(name=f"live_{'ab'[n]}") for n in range(2)]
+        held = [Signal(name=f"held_{'ab'[n]}") for n in range(2)]
+        waits = [Signal(name=f"waits_{'ab'[n]}") for n in range(2)]
         force = Signal()  # draining at the end of the input
         phase = Signal()  # the model's `for line in (0, 1)`: the line being drained while not ahead
         window = self.cfg.window
-        held = [held_n[n] != 0 for n in range(2)]
+        for n in range(2):
+            m.d.sync += [held[n].eq(held_n[n] != 0),
+                         waits[n].eq(~force & (held_n[n] <= window) & (held_beats[n] <= BUFFER_BEATS)
+                                     & live[1 - n] & (quiet[1 - n] < window))]
+        block = Signal(2)  # cycles until the registers above are up to date after an action
+        pend, pend_line = Signal(), Signal()  # a packet released, waiting to be streamed
         ready = (~held[0] | judged[0]) & (~held[1] | judged[1])
-        free = [held[n] & ~ahead[n] for n in range(2)]
-        waits = [~force & (held_n[n] <= window) & (held_beats[n] <= BUFFER_BEATS)
-                 & live[1 - n] & (quiet[1 - n] < window) for n in range(2)]
+        can = ~pend & (block == 0) & ready
+        free = [held[n] & ~judge[n].ahead for n in range(2)]
         go, go_line, go_phase = Signal(), Signal(), Signal()
         with m.If(phase & free[1]):
             m.d.comb += [go.eq(1), go_line.eq(1), go_phase.eq(1)]
@@ -179,92 +200,97 @@ class LineArbiter(wiring.Component):
             m.d.comb += [go.eq(~waits[0]), go_line.eq(0)]
         with m.Elif(held[1]):
             m.d.comb += [go.eq(~waits[1]), go_line.eq(1)]
+        release = can & go
+        offer = can & ~go & order.r_rdy
+        rel, rel_line = Signal(), Signal()  # the release decided last cycle, carried out now
+        rel_h, rel_j = Signal(_Meta), Signal(_Judged)
+        taking = Signal()  # the arrival taken last cycle, counted now
+        m.d.sync += [rel.eq(release), taking.eq(offer),
+                     block.eq(Mux(release | offer, 2, Mux(block != 0, block - 1, 0)))]
+        with m.If(release):
+            m.d.sync += [pend.eq(1), pend_line.eq(go_line), phase.eq(go_phase), rel_line.eq(go_line),
+                         rel_h.eq(Mux(go_line, heads[1].as_value(), heads[0].as_value())),
+                         rel_j.eq(Mux(go_line, judge[1].as_value(), judge[0].as_value()))]
+        with m.If(offer):
+            m.d.sync += phase.eq(0)
+        with m.If(can & ~go & ~held[0] & ~held[1]):
+            m.d.sync += force.eq(0)
 
-        sending = Signal()
-        send_line = Signal()
-        deciding = ~sending & ready
-        m.d.comb += release.eq(deciding & go)
-
-        # Output: the released line's beats, from the decision's cycle on.
-        out_line = Mux(sending, send_line, go_line)
-        out_on = sending | release
+        # Streaming: the released packets' beats to `o`, one after the other.
+        streaming, s_line = Signal(), Signal()
         out_beat = Signal(PacketBeat)
-        m.d.comb += out_beat.as_value().eq(Mux(out_line, beats[1].r_data, beats[0].r_data))
-        out_rdy = Mux(out_line, beats[1].r_rdy, beats[0].r_rdy)
-        m.d.comb += [self.o.payload.eq(out_beat), self.o.valid.eq(out_on & out_rdy)]
+        m.d.comb += out_beat.as_value().eq(Mux(s_line, beats[1].r_data, beats[0].r_data))
+        m.d.comb += [self.o.payload.eq(out_beat),
+                     self.o.valid.eq(streaming & Mux(s_line, beats[1].r_rdy, beats[0].r_rdy))]
         shipped = self.o.valid & self.o.ready
         for n in range(2):
-            m.d.comb += beats[n].r_en.eq(shipped & (out_line == n))
-        with m.If(release):
-            m.d.sync += [sending.eq(~(shipped & out_beat.last)), send_line.eq(go_line), phase.eq(go_phase)]
-        with m.Elif(sending & shipped & out_beat.last):
-            m.d.sync += sending.eq(0)
+            m.d.comb += beats[n].r_en.eq(shipped & (s_line == n))
+        done = shipped & out_beat.last
+        with m.If((~streaming | done) & pend):
+            m.d.sync += [streaming.eq(1), s_line.eq(pend_line), pend.eq(0)]
+        with m.Elif(done):
+            m.d.sync += streaming.eq(0)
 
-        # Taking the next arrival: when the drain would return (nothing to release, not sending).
+        # Taking an arrival (`LineArbiter.offer`): counted received, held on its line.
         arrival = Signal(_Arrival)
-        m.d.comb += arrival.as_value().eq(order.r_data)
-        offer = deciding & ~go & order.r_rdy
-        m.d.comb += order.r_en.eq(offer)
-        with m.If(deciding & ~go & ~held[0] & ~held[1]):
-            m.d.sync += force.eq(0)
+        m.d.comb += [arrival.as_value().eq(order.r_data), order.r_en.eq(taking)]
         counts = self.counts
-        two = self.cfg.two
         for n in range(2):
+            x = "ab"[n]
             mine = arrival.line == n
-            got = offer & arrival.packet & mine
-            gone = release & (go_line == n)
+            came = taking & arrival.packet & mine
+            gone = rel & (rel_line == n)
             m.d.comb += metas[n].r_en.eq(gone)
             m.d.sync += [
-                held_n[n].eq(held_n[n] + got - gone),
-                held_beats[n].eq(held_beats[n] + Mux(got, arrival.beats, 0) - Mux(gone, heads[n].beats, 0)),
+                held_n[n].eq(held_n[n] + came - gone),
+                held_beats[n].eq(held_beats[n] + Mux(came, arrival.beats, 0) - Mux(gone, rel_h.beats, 0)),
             ]
-            m.d.comb += getattr(counts, f"line_{'ab'[n]}_received").eq(got & two)
-            with m.If(offer & arrival.packet):
+            m.d.comb += getattr(counts, f"line_{x}_received").eq(came & two)
+            with m.If(taking & arrival.packet):
                 with m.If(mine):
                     m.d.sync += [quiet[n].eq(0), live[n].eq(1)]
                 with m.Elif(quiet[n] < window):  # the model's cap at the window
                     m.d.sync += quiet[n].eq(quiet[n] + 1)
-        with m.If(offer):
-            m.d.sync += phase.eq(0)
-            with m.If(arrival.eoi):
-                m.d.sync += force.eq(1)
+        with m.If(taking & arrival.eoi):
+            m.d.sync += force.eq(1)
 
-        # -- a released packet: the session copy advances and the line counts it (`LineArbiter._take`).
-        h = Signal(_Meta)
-        m.d.comb += h.eq(Mux(go_line, heads[1].as_value(), heads[0].as_value()))
-        mismatch = known & (h.session != ref)
-        wrong = mismatch & ~ended
-        change = mismatch & ended
-        exp = Mux(change | ~exp_valid, Mux(cfg.first_sequence_en & ~change, cfg.first_sequence, h.seq), expected)
+        # -- a released packet: the session copy advances and its line counts it (`LineArbiter._take`).
+        h, j = rel_h, rel_j
+        change = ~j.same & ended  # a new session after an end of session
+        wrong = ~j.same & ~ended  # dropped by the session
+        on = ~change & exp_known  # the session's expected sequence applies (the model's `expected`)
         heartbeat = h.count == 0
         end_of_session = h.count == END_OF_SESSION
         data_packet = ~heartbeat & ~end_of_session
-        packet_end = h.seq + h.count
-        duplicate = data_packet & (packet_end <= exp)
-        gap = h.seq > exp
-        frame = data_packet & ~duplicate
-        with m.If(release & h.whole & ~wrong):
+        gap = on & j.after
+        frame = data_packet & ~(on & j.repeat)
+        base = Mux(on, expected, h.seq)
+        m.d.comb += update.eq(rel & h.whole & ~wrong)
+        with m.If(update):
             m.d.sync += [
-                locked.eq(1), current.eq(h.session), exp_valid.eq(1),
-                expected.eq(Mux(frame, packet_end, Mux(gap, h.seq, exp))),
+                locked.eq(1), ref.eq(h.session), exp_valid.eq(1),
+                expected.eq(Mux(frame, h.end, Mux(gap, h.seq, base))),
                 ended.eq(Mux(end_of_session, 1, Mux(change, 0, ended))),
             ]
-            exp_before = Mux(change, 0, exp_now)  # the model's `expected`, None after a change
-            known_before = ~change & exp_known
-            with m.If(known_before & (h.seq > exp_before)):
-                m.d.sync += [gap_first.eq(exp_before), gap_end.eq(h.seq)]
+            with m.If(gap):
+                m.d.sync += [gap_first.eq(expected), gap_end.eq(h.seq)]
             with m.Elif(change):
                 m.d.sync += [gap_first.eq(0), gap_end.eq(0)]
-            used = ~known_before | (packet_end > exp_before)
-            late = ~used & (h.seq < gap_end) & (packet_end > gap_first)
-            for n in range(2):
-                x = "ab"[n]
-                counted = release & (go_line == n) & h.whole & ~wrong & data_packet & two
-                m.d.comb += [
-                    getattr(counts, f"line_{x}_used").eq(counted & used),
-                    getattr(counts, f"line_{x}_late").eq(counted & late),
-                    getattr(counts, f"line_{x}_duplicate").eq(counted & ~used & ~late),
-                ]
+        with m.Else():
+            with m.If(~exp_valid):
+                m.d.sync += expected.eq(cfg.first_sequence)
+            with m.If(~locked):
+                m.d.sync += ref.eq(cfg.session)
+        used = ~on | ~j.repeat
+        late = ~used & j.late
+        for n in range(2):
+            x = "ab"[n]
+            counted = update & (rel_line == n) & data_packet & two
+            m.d.comb += [
+                getattr(counts, f"line_{x}_used").eq(counted & used),
+                getattr(counts, f"line_{x}_late").eq(counted & late),
+                getattr(counts, f"line_{x}_duplicate").eq(counted & ~used & ~late),
+            ]
         return m
 
 
