@@ -14,17 +14,21 @@ keeps from the headers it releases, as `hdl.moldudp64.SessionTracker` will judge
 The buffer is byte-bounded: a line holds at most `LINE_BUFFER_BYTES` (`protocol.moldudp64`, each packet counted
 in whole beats, `held_bytes`); holding more, its first packet is released, as when it runs more than the window
 ahead: the rule of every implementation (`model.lines`). The FIFO of a line has room for that and a header more,
-so a packet is never refused for want of room: the input waits (back-pressure) only while the drain streams.
+so a packet is never refused for want of room: the input waits (back-pressure) only while the drain is behind.
 
 With `cfg.two` clear (one line) nothing is ahead: every packet is released in arrival order, whatever its line,
 and the line counters stay still. A record flagged end of input without a packet (`hdl.dma`) is never passed on.
 
-Per packet the drain spends its beats and one cycle (the DMA path gives it two: the header words). The judgement
-of a line's first packet is registered, so a cycle after each release no decision is taken.
+Timing: every decision is taken from registers (the first packet of each line is judged against the session
+copy in two registered steps, byte by byte then combined), and carried out the cycle after; so the drain takes
+an action (a release, or an arrival) every fourth cycle at most, eight cycles a packet (its arrival, its
+release), while the packet before streams. The DMA path gives a packet its beats and two header words: packets
+of 6 beats (48 bytes) or more, every data packet of a realistic mix, pass at one word a cycle without
+back-pressure (shorter ones, heartbeats, are absorbed by the FIFOs). A packet waits 11 cycles from its first
+beat in to its first beat out when nothing is held (`test_lines.py`).
 """
 
-
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -149,7 +153,8 @@ class LineArbiter(wiring.Component):
         known = locked | cfg.session_en
         exp_known = exp_valid | cfg.first_sequence_en
 
-        # -- each line's first packet judged against it, registered (valid where `judged`).
+        # -- each line's first packet judged against it in two registered steps (comparisons by byte, then
+        # combined), valid where `judged`.
         heads = [Signal(_Meta, name=f"head_{'ab'[n]}") for n in range(2)]
         judge = [Signal(_Judged, name=f"judge_{'ab'[n]}") for n in range(2)]
         judged = [Signal(name=f"judged_{'ab'[n]}") for n in range(2)]
@@ -157,15 +162,21 @@ class LineArbiter(wiring.Component):
         update = Signal()  # the session copy changes this cycle
         for n in range(2):
             h, j = heads[n], judge[n]
+            x = "ab"[n]
             m.d.comb += h.as_value().eq(metas[n].r_data)
-            same = ~known | (h.session == ref)
-            after = h.seq > expected
+            same = _equal(m, h.session, ref, f"same_{x}")
+            after = _greater(m, h.seq, expected, f"after_{x}")
+            repeat = ~_greater(m, h.end, expected, f"repeat_{x}")
+            late = _greater(m, gap_end, h.seq, f"late0_{x}") & _greater(m, h.end, gap_first, f"late1_{x}")
+            whole, steady = Signal(name=f"whole_{x}"), Signal(name=f"steady_{x}")
+            m.d.sync += [whole.eq(h.whole), steady.eq(metas[n].r_rdy & ~metas[n].r_en & ~update)]
+            same = ~known | same
             m.d.sync += [
-                j.ahead.eq(two & h.whole & exp_known & same & after), j.same.eq(same), j.after.eq(after),
-                j.repeat.eq(h.end <= expected), j.late.eq((h.seq < gap_end) & (h.end > gap_first)),
-                judged[n].eq(metas[n].r_rdy & ~metas[n].r_en & ~update),
+                j.ahead.eq(two & whole & exp_known & same & after), j.same.eq(same), j.after.eq(after),
+                j.repeat.eq(repeat), j.late.eq(late),
+                judged[n].eq(steady & metas[n].r_rdy & ~metas[n].r_en & ~update),
             ]
-        m.d.sync += b_lower.eq(heads[1].seq < heads[0].seq)
+        m.d.sync += b_lower.eq(_greater(m, heads[0].seq, heads[1].seq, "b_lower"))
 
         # -- the drain (`LineArbiter._drain`): one action (a release or taking an arrival) every third cycle at
         # most, each decided from registers only and carried out in the next cycle.
@@ -182,7 +193,7 @@ class LineArbiter(wiring.Component):
             m.d.sync += [held[n].eq(held_n[n] != 0),
                          waits[n].eq(~force & (held_n[n] <= window) & (held_beats[n] <= BUFFER_BEATS)
                                      & live[1 - n] & (quiet[1 - n] < window))]
-        block = Signal(2)  # cycles until the registers above are up to date after an action
+        block = Signal(2)  # cycles until the registers above are up to date after an action (judging: three)
         pend, pend_line = Signal(), Signal()  # a packet released, waiting to be streamed
         ready = (~held[0] | judged[0]) & (~held[1] | judged[1])
         can = ~pend & (block == 0) & ready
@@ -206,7 +217,7 @@ class LineArbiter(wiring.Component):
         rel_h, rel_j = Signal(_Meta), Signal(_Judged)
         taking = Signal()  # the arrival taken last cycle, counted now
         m.d.sync += [rel.eq(release), taking.eq(offer),
-                     block.eq(Mux(release | offer, 2, Mux(block != 0, block - 1, 0)))]
+                     block.eq(Mux(release | offer, 3, Mux(block != 0, block - 1, 0)))]
         with m.If(release):
             m.d.sync += [pend.eq(1), pend_line.eq(go_line), phase.eq(go_phase), rel_line.eq(go_line),
                          rel_h.eq(Mux(go_line, heads[1].as_value(), heads[0].as_value())),
@@ -292,6 +303,36 @@ class LineArbiter(wiring.Component):
                 getattr(counts, f"line_{x}_duplicate").eq(counted & ~used & ~late),
             ]
         return m
+
+
+def _bytes(value) -> list:
+    return [value[k:k + 8] for k in range(0, len(value), 8)]
+
+
+def _greater(m: Module, a, b, name: str):
+    """`a > b` (unsigned), compared byte by byte into registers this cycle and combined from them: the result
+    is that of the values a cycle ago."""
+    width = max(len(a), len(b))
+    a, b = a.as_value() if hasattr(a, "as_value") else a, b.as_value() if hasattr(b, "as_value") else b
+    pairs = list(zip(_bytes(Cat(a, Const(0, width - len(a)))), _bytes(Cat(b, Const(0, width - len(b)))), strict=True))
+    gt = [Signal(name=f"{name}_gt{k}") for k in range(len(pairs))]
+    eq = [Signal(name=f"{name}_eq{k}") for k in range(len(pairs))]
+    m.d.sync += [s.eq(x > y) for s, (x, y) in zip(gt, pairs, strict=True)]
+    m.d.sync += [s.eq(x == y) for s, (x, y) in zip(eq, pairs, strict=True)]
+    result = gt[0]
+    for k in range(1, len(pairs)):
+        result = gt[k] | (eq[k] & result)
+    return result
+
+
+def _equal(m: Module, a, b, name: str):
+    """`a == b`, compared byte by byte into registers this cycle and combined from them (a cycle late)."""
+    eq = [Signal(name=f"{name}_eq{k}") for k in range(-(-len(a) // 8))]
+    m.d.sync += [s.eq(x == y) for s, x, y in zip(eq, _bytes(a), _bytes(b), strict=True)]
+    result = eq[0]
+    for s in eq[1:]:
+        result = result & s
+    return result
 
 
 def connect_unframer(m: Module, unframer, arbiter: "LineArbiter") -> None:
