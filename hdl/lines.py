@@ -28,7 +28,7 @@ back-pressure (shorter ones, heartbeats, are absorbed by the FIFOs). A packet wa
 beat in to its first beat out when nothing is held (`test_lines.py`).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -49,6 +49,7 @@ BUFFER_BEATS = LINE_BUFFER_BYTES // BEAT_BYTES
 _HEADER_BEATS = -(-HEADER_LEN // BEAT_BYTES)  # 3: a packet joins the arrival order at its third beat
 _LENGTH_BITS = 16
 _ORDER_DEPTH = 8
+_CHUNK = 8  # bits compared at once in the first step of judging a head
 _MARGIN = 3  # entries kept free: `room` is registered, and a beat waits in a register before its FIFO
 
 #: A packet beat with its line and the DMA record's end-of-input flag and length (`hdl.dma.DmaUnframer`'s
@@ -306,28 +307,32 @@ class LineArbiter(wiring.Component):
 
 
 def _bytes(value) -> list:
-    return [value[k:k + 8] for k in range(0, len(value), 8)]
+    return [value[k:k + _CHUNK] for k in range(0, len(value), _CHUNK)]
 
 
 def _greater(m: Module, a, b, name: str):
-    """`a > b` (unsigned), compared byte by byte into registers this cycle and combined from them: the result
+    """`a > b` (unsigned), compared `_CHUNK` bits at a time into registers this cycle and combined from them: the result
     is that of the values a cycle ago."""
-    width = max(len(a), len(b))
-    a, b = a.as_value() if hasattr(a, "as_value") else a, b.as_value() if hasattr(b, "as_value") else b
-    pairs = list(zip(_bytes(Cat(a, Const(0, width - len(a)))), _bytes(Cat(b, Const(0, width - len(b)))), strict=True))
-    gt = [Signal(name=f"{name}_gt{k}") for k in range(len(pairs))]
-    eq = [Signal(name=f"{name}_eq{k}") for k in range(len(pairs))]
-    m.d.sync += [s.eq(x > y) for s, (x, y) in zip(gt, pairs, strict=True)]
-    m.d.sync += [s.eq(x == y) for s, (x, y) in zip(eq, pairs, strict=True)]
-    result = gt[0]
-    for k in range(1, len(pairs)):
-        result = gt[k] | (eq[k] & result)
+    a, b = Value.cast(a), Value.cast(b)
+    result = None
+    for k in range(-(-max(len(a), len(b)) // _CHUNK)):
+        x, y = a[_CHUNK * k:_CHUNK * (k + 1)], b[_CHUNK * k:_CHUNK * (k + 1)]
+        gt = None
+        if len(x):  # else this byte of `a` is zero: never greater
+            gt = Signal(name=f"{name}_gt{k}")
+            m.d.sync += gt.eq(x > y)
+        if result is None:
+            result = gt if gt is not None else Const(0)
+            continue
+        eq = Signal(name=f"{name}_eq{k}")
+        m.d.sync += eq.eq(x == y if len(x) else y == 0)
+        result = (eq & result) if gt is None else (gt | (eq & result))
     return result
 
 
 def _equal(m: Module, a, b, name: str):
-    """`a == b`, compared byte by byte into registers this cycle and combined from them (a cycle late)."""
-    eq = [Signal(name=f"{name}_eq{k}") for k in range(-(-len(a) // 8))]
+    """`a == b`, compared `_CHUNK` bits at a time into registers this cycle and combined from them (a cycle late)."""
+    eq = [Signal(name=f"{name}_eq{k}") for k in range(-(-len(a) // _CHUNK))]
     m.d.sync += [s.eq(x == y) for s, x, y in zip(eq, _bytes(a), _bytes(b), strict=True)]
     result = eq[0]
     for s in eq[1:]:
