@@ -49,8 +49,8 @@ BUFFER_BEATS = LINE_BUFFER_BYTES // BEAT_BYTES
 _HEADER_BEATS = -(-HEADER_LEN // BEAT_BYTES)  # 3: a packet joins the arrival order at its third beat
 _LENGTH_BITS = 16
 _ORDER_DEPTH = 8
-_CHUNK = 8  # bits compared at once in the first step of judging a head
-_MARGIN = 3  # entries kept free: `room` is registered, and a beat waits in a register before its FIFO
+_CHUNK = 12  # bits compared at once in the first step of judging a head
+_MARGIN = 4  # entries kept free: `room` is registered, and a beat waits in a register before its FIFO
 
 #: A packet beat with its line and the DMA record's end-of-input flag and length (`hdl.dma.DmaUnframer`'s
 #: side outputs); `length` 0 with `end_of_input`: no packet, the input ends.
@@ -104,11 +104,14 @@ class LineArbiter(wiring.Component):
 
         # -- arrival: a beat a cycle into a register, then into its line's FIFO; at its header (third beat, or
         # its last if shorter) the packet's header fields go to its line and it joins the arrival order.
-        room = Signal()  # every FIFO has room for what may still come while `room` is seen high (registered)
-        m.d.sync += room.eq(
-            (beats[0].level < beats[0].depth - _MARGIN) & (beats[1].level < beats[1].depth - _MARGIN)
-            & (metas[0].level < metas[0].depth - _MARGIN) & (metas[1].level < metas[1].depth - _MARGIN)
-            & (order.level < order.depth - _MARGIN))
+        # Each FIFO has room for what may still come while it is seen high (registered, a beat in flight).
+        rooms = []
+        for name, fifo in (("beats_a", beats[0]), ("beats_b", beats[1]), ("meta_a", metas[0]),
+                           ("meta_b", metas[1]), ("order", order)):
+            has = Signal(name=f"room_{name}")
+            m.d.sync += has.eq(fifo.level < fifo.depth - _MARGIN)
+            rooms.append(has)
+        room = Cat(*rooms).all()
         m.d.comb += self.i.ready.eq(room)
         take = self.i.valid & room
         inp = self.i.payload
