@@ -70,6 +70,7 @@ _Meta = data.StructLayout({
     "seq": SEQ_BITS,
     "end": SEQ_BITS + 1,  # seq + count
     "count": COUNT_BITS,
+    "data": 1,  # a data packet: count neither 0 (heartbeat) nor END_OF_SESSION
     "beats": 14,
 })
 #: A line's first packet judged against the session copy: ahead (`LineArbiter._ahead`), of the session
@@ -136,6 +137,7 @@ class LineArbiter(wiring.Component):
             got.eq(inp.beat),
             meta_in.whole.eq(inp.length >= HEADER_LEN), meta_in.session.eq(header.session),
             meta_in.seq.eq(seq_in), meta_in.end.eq(seq_in + count_in), meta_in.count.eq(count_in),
+            meta_in.data.eq((count_in != 0) & (count_in != END_OF_SESSION)),
             meta_in.beats.eq(n_beats),
             arrival_in.line.eq(inp.line), arrival_in.packet.eq(~marker), arrival_in.eoi.eq(inp.end_of_input),
             arrival_in.beats.eq(n_beats),
@@ -274,9 +276,8 @@ class LineArbiter(wiring.Component):
         change = ~j.same & ended  # a new session after an end of session
         wrong = ~j.same & ~ended  # dropped by the session
         on = ~change & exp_known  # the session's expected sequence applies (the model's `expected`)
-        heartbeat = h.count == 0
         end_of_session = h.count == END_OF_SESSION
-        data_packet = ~heartbeat & ~end_of_session
+        data_packet = h.data
         gap = on & j.after
         frame = data_packet & ~(on & j.repeat)
         base = Mux(on, expected, h.seq)
