@@ -25,7 +25,9 @@ an action (a release, or an arrival) every fourth cycle at most, eight cycles a 
 release), while the packet before streams. The DMA path gives a packet its beats and two header words: packets
 of 6 beats (48 bytes) or more, every data packet of a realistic mix, pass at one word a cycle without
 back-pressure (shorter ones, heartbeats, are absorbed by the FIFOs). A packet waits 11 cycles from its first
-beat in to its first beat out when nothing is held (`test_lines.py`).
+beat in to its first beat out when nothing is held (`test_lines.py`). Logic levels register to register,
+synthesised alone (`bitstreams/timing.py`'s counting): 7 at most (the second step of judging, into `ahead`;
+one over the budget of 6), its FIFOs 6.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
