@@ -167,6 +167,7 @@ class SoftwareCard {
 
   std::optional<unsigned> window_;  // two lines: the arbiter's window in packets
   std::array<std::deque<Held>, 2> held_;  // per line: packets held, in the line's order
+  std::array<std::size_t, 2> held_bytes_{};  // per line: mold::kLineBufferBytes' measure of held_ (whole beats)
   std::array<unsigned, 2> quiet_{};  // per line: packets the other line received since this one's last, capped
   Seq65 gap_first_, gap_end_;  // the last gap declared
 

@@ -1,6 +1,7 @@
 // SoftwareCard: A/B line arbitration, the rules of model/lines.py: each line in its own order; a packet that
 // would open a gap is held (with the rest of its line) while the other line is live, until the other line
-// fills the hole, both lines are past it, the line runs more than the window ahead, or the input ends.
+// fills the hole, both lines are past it, the line runs more than the window ahead or holds more than
+// mold::kLineBufferBytes (the gateware's buffer), or the input ends.
 #include <string_view>
 
 #include "software_card.hpp"
@@ -20,6 +21,11 @@ enum : std::size_t { kReceived, kUsed, kDuplicate, kLate };
 
 bool whole(std::size_t n) noexcept { return n >= Header::kLength && n <= mold::kMaxPacket; }
 
+/// protocol.moldudp64.held_bytes: a held packet's bytes in whole beats, at least one.
+std::size_t held_bytes(std::size_t n) noexcept {
+  return n == 0 ? mold::kDmaAlign : (n + mold::kDmaAlign - 1) / mold::kDmaAlign * mold::kDmaAlign;
+}
+
 }  // namespace
 
 void SoftwareCard::feed(std::span<const std::byte> p, std::uint64_t rx_ns, unsigned line) {
@@ -36,6 +42,7 @@ void SoftwareCard::feed(std::span<const std::byte> p, std::uint64_t rx_ns, unsig
     release(p, rx_ns, line);  // what holding it and draining at once would do, without the copy
   } else {
     held_[line].push_back({std::vector<std::byte>(p.begin(), p.end()), rx_ns});
+    held_bytes_[line] += held_bytes(p.size());
   }
   drain(false);
 }
@@ -52,6 +59,7 @@ void SoftwareCard::drain(bool force) {
       while (!q.empty() && !ahead(q.front().bytes)) {
         const Held h = std::move(q.front());
         q.pop_front();
+        held_bytes_[line] -= held_bytes(h.bytes.size());
         release(h.bytes, h.rx_ns, line);
         moved = true;
       }
@@ -62,12 +70,16 @@ void SoftwareCard::drain(bool force) {
       line = *ahead(held_[1].front().bytes) < *ahead(held_[0].front().bytes) ? 1 : 0;
     } else if (!held_[0].empty() || !held_[1].empty()) {
       line = held_[0].empty() ? 1 : 0;
-      if (!force && held_[line].size() <= *window_ && quiet_[1 - line] < *window_) return;  // wait
+      if (!force && held_[line].size() <= *window_ && held_bytes_[line] <= mold::kLineBufferBytes &&
+          quiet_[1 - line] < *window_) {
+        return;  // wait
+      }
     } else {
       return;
     }
     const Held h = std::move(held_[line].front());
     held_[line].pop_front();
+    held_bytes_[line] -= held_bytes(h.bytes.size());
     release(h.bytes, h.rx_ns, line);
   }
 }

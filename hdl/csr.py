@@ -7,8 +7,7 @@ ones read `id`, `map_version`, the capacities (constructor constants), `status` 
   of that counter's high word returns the latched half, so low-then-high is one consistent 64-bit value
   while the counter runs. A high word read without a preceding low read of the same counter is live.
 - Counters of the map that this card does not have (not given to the constructor) read 0.
-- Registers of what this gateware does not have yet store nothing and read 0: `lines` (A/B line
-  arbitration).
+- `lines` keeps bit 0 (two lines) and bits 8-15 (the window), driving the line arbiter (`hdl.lines`).
 - The rule table (`protocol.rules`, `hdl.rules`): `rule_index` and the staged fields are stored whole and
   drive `cfg.rule`; writing `rule_write` pulses `rule_write` for one cycle (`arm`: bit 0) and reads 0;
   `cap_rules` is the constructor's, `rule_left` a gauge.
@@ -41,6 +40,7 @@ from amaranth.lib.wiring import In, Out
 from tickgate.protocol.f2_map import HEAD_LINE_BYTES, RING_ALIGN, RING_MAX_LOG2, RingControl
 from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, Control, counter_names
 
+from .lines import LinesConfig
 from .moldudp64 import SessionConfig, SessionStatus
 from .network_decoder import NetworkConfig
 from .rules import RuleCommand, RuleRegisters
@@ -115,6 +115,7 @@ CsrConfig = data.StructLayout({
     "symbol_name": 64,
     "ring": RingConfig,
     "rule": RuleRegisters,
+    "lines": LinesConfig,
 })
 
 #: Read-only registers whose values are live inputs (`gauges` port), 32 bits each.
@@ -165,9 +166,7 @@ CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
     "ring_size_log2": (Bits("ring.size_log2", RING_MAX_LOG2.bit_length()),),
     "ring_control": (Bits("ring.enable", 1, reg_lo=_bit(RingControl.ENABLE)),),
     "ring_consumer": (Bits("ring.consumer", 32),),
-    # Registers of what this gateware does not have yet: they store nothing and read 0, so a host sees it. A/B
-    # line arbitration (`lines`: the model and the C++ card have it).
-    "lines": (),
+    "lines": (Bits("lines.two", 1), Bits("lines.window", 8, reg_lo=8)),  # A/B lines (`hdl.lines`)
     # the rule table (`hdl.rules`): staged whole; `rule_write` is a command (pulses `rule_write`)
     **{f"rule_{name}": (Bits(f"rule.{name}", 32),) for name in RuleRegisters.members},
     "rule_write": (),

@@ -1,7 +1,12 @@
 """The DMA-header parser of the F1 ingress path: 64-bit words of DMA-framed packets in, MoldUDP64 packet beats out.
 
 The host writes `protocol.moldudp64.pack_dma` batches: per packet a header (`DMA_HEADER`: length, flags,
-reserved, rx_time_ns; little-endian), the packet, zeros to a multiple of `DMA_ALIGN` bytes. Words arrive
+reserved, rx_time_ns; little-endian), the packet, zeros to a multiple of `DMA_ALIGN` bytes. The flags
+(`DmaFlag`) say the packet's line (`LINE_B`) and the end of the input (`END_OF_INPUT`), as the host and the C++
+card frame two lines (`model.lines`); they leave on `line` and `end_of_input`, beside `rx_time` and `length`.
+A record flagged END_OF_INPUT of length 0 carries no packet: it leaves as one beat with `nbytes` 0, `last`,
+`end_of_input` and `length` 0, for the line arbiter (`hdl.lines`) to end the input on; with a packet, its
+beats carry `end_of_input` (the packet is fed, then the input ends). Words arrive
 little-endian (byte 0 in bits 0-7), one a cycle; the payload words leave as `PacketBeat`s one a cycle, the
 same word with `nbytes` and `last` added (the padding bytes of the last beat are the host's zeros).
 
@@ -11,10 +16,11 @@ malformed, as the model does); a longer one (an image built with a `max_length` 
 skipped whole, its words counted skipped, and `oversize` pulses once (the register map's
 `packets_oversize`).
 
-Framing and resynchronisation. A header is accepted in sync when its reserved fields (flags, reserved) are
-zero, as the host writes them. Otherwise the framing is lost: `dma_bad_length` pulses once and the unframer
-hunts for the next header by sliding a header-sized window one word at a time; a window is taken as a
-header when its length is 1..`max_length` and its reserved fields are zero. Each word discarded while
+Framing and resynchronisation. A header is accepted in sync when its reserved bits (the flags but
+`DmaFlag`'s, the reserved field) are zero, as the host writes them. Otherwise the framing is lost:
+`dma_bad_length` pulses once and the unframer hunts for the next header by sliding a header-sized window one
+word at a time; a window is taken as a header when its length is 1..`max_length` and its reserved bits are
+zero. Each word discarded while
 hunting (the bad header's words included) or skipped with an oversize packet pulses `dma_skipped` once, so
 words in = header words + payload words + skipped words, always. A MoldUDP64 packet starts with ten ASCII
 session bytes, never six zero bytes, so a hunt usually resynchronises on the next true header; binary
@@ -28,7 +34,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from tickgate.protocol.moldudp64 import DMA_ALIGN, DMA_HEADER, DMA_HEADER_LEN, MAX_PACKET
+from tickgate.protocol.moldudp64 import DMA_ALIGN, DMA_HEADER, DMA_HEADER_LEN, MAX_PACKET, DmaFlag
 
 from .layouts import BEAT_BYTES, PacketBeat
 
@@ -42,7 +48,8 @@ if DMA_HEADER_LEN % BEAT_BYTES or DMA_ALIGN != BEAT_BYTES or HEADER_WORDS < 1:
 
 _FIELDS = {f.name: f for f in DMA_HEADER}
 _LENGTH, _RX_TIME = _FIELDS["length"], _FIELDS["rx_time_ns"]
-_RESERVED = tuple(f for f in DMA_HEADER if f.name not in ("length", "rx_time_ns"))
+_RESERVED = tuple(f for f in DMA_HEADER if f.name not in ("length", "rx_time_ns", "flags"))
+_FLAGS_RESERVED = ((1 << 8 * _FIELDS["flags"].width) - 1) & ~int(DmaFlag.LINE_B | DmaFlag.END_OF_INPUT)
 
 
 def _field(header, name: str):
@@ -58,7 +65,8 @@ class DmaUnframer(wiring.Component):
     resynchronisation and the `dma_bad_length` / `dma_skipped` / `oversize` pulses (one cycle each per
     event). `o` is the input word itself (no register): `i.ready` is `o.ready` during a packet and high
     between packets.
-    `rx_time` changes only between packets: it is the header's `rx_time_ns` of every beat on `o`.
+    `rx_time`, `length`, `line` and `end_of_input` change only between packets: the header's `rx_time_ns`,
+    `length` and flags (`DmaFlag.LINE_B`, `DmaFlag.END_OF_INPUT`) of every beat on `o`.
     """
 
     def __init__(self, *, max_length: int = MAX_PACKET) -> None:
@@ -70,6 +78,9 @@ class DmaUnframer(wiring.Component):
             "i": In(stream.Signature(unsigned(DMA_WORD_BITS))),
             "o": Out(stream.Signature(PacketBeat)),
             "rx_time": Out(8 * _RX_TIME.width),
+            "length": Out(8 * _LENGTH.width),
+            "line": Out(1),
+            "end_of_input": Out(1),
             "dma_bad_length": Out(1),
             "dma_skipped": Out(1),
             "oversize": Out(1),
@@ -87,7 +98,10 @@ class DmaUnframer(wiring.Component):
         length = _field(window, "length")
         limit = (1 << len(length)) - 1
         length_ok = (length != 0) & (length <= self.max_length) if self.max_length < limit else length != 0
-        reserved_zero = Cat(*(_field(window, f.name) for f in _RESERVED)) == 0 if _RESERVED else Const(1)
+        flags = _field(window, "flags")
+        reserved_zero = ((flags & _FLAGS_RESERVED) == 0) & (
+            Cat(*(_field(window, f.name) for f in _RESERVED)) == 0 if _RESERVED else Const(1))
+        end_flag = flags[DmaFlag.END_OF_INPUT.bit_length() - 1]
 
         remaining = Signal(8 * _LENGTH.width)  # payload bytes still to pass, during a packet
         m.d.comb += [
@@ -101,7 +115,9 @@ class DmaUnframer(wiring.Component):
             return [a.eq(b) for a, b in zip(before, [*before[1:], word], strict=True)]
 
         def start_packet() -> list:
-            return [remaining.eq(length), self.rx_time.eq(_field(window, "rx_time_ns")), filled.eq(0)]
+            return [remaining.eq(length), self.rx_time.eq(_field(window, "rx_time_ns")), filled.eq(0),
+                    self.length.eq(length), self.line.eq(flags[DmaFlag.LINE_B.bit_length() - 1]),
+                    self.end_of_input.eq(end_flag)]
 
         with m.FSM(name="unframe"):
             with m.State("HEADER"):
@@ -129,7 +145,7 @@ class DmaUnframer(wiring.Component):
                         m.next = "PAYLOAD"
                     with m.Else():
                         m.d.sync += [*shift(), self.dma_skipped.eq(1)]
-            with m.State("EMPTY"):  # one beat of no bytes, ending the packet; no input taken
+            with m.State("EMPTY"):  # one beat of no bytes (an empty packet, or the end of input); no input taken
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.data.eq(0)]
                 with m.If(self.o.ready):
                     m.next = "HEADER"

@@ -1,15 +1,16 @@
 """The card's pipeline: packets in, 64-byte book events out, configured and counted through AXI-Lite.
 
-    dma_in (F1: DMA-framed packets) ─► DmaUnframer ─┐
-    i (Ethernet frames) ─► EthernetFrontEnd ────────┼─► ItchDecoder ─► queue ─► BookEngine ─► events
-    i (MoldUDP64 packets) ──────────────────────────┘                              ▲
+    dma_in (F1: DMA-framed packets) ─► DmaUnframer ─► LineArbiter ─┐
+    i (Ethernet frames) ─► EthernetFrontEnd ───────────────────────┼─► ItchDecoder ─► queue ─► BookEngine ─► events
+    i (MoldUDP64 packets) ─────────────────────────────────────────┘                              ▲
     csr (AXI-Lite) ─► CsrBlock: configuration, names, every counter, latency ──────┘
 
 With `rules` (entries of the rule table, `cap_rules`), a RuleEngine (`hdl.rules`) follows the book engine:
 its FIRE events come right after the BBO event their rules held on.
 
 `input` picks the input side: "dma" (the F1 path: `dma_in`, 64-bit words of `protocol.moldudp64.pack_dma`
-batches), "network" (`i`, Ethernet frames) or "packets" (`i`, MoldUDP64 packets, for tests). Events equal
+batches; lines A and B by their flags, arbitrated as the `lines` register says: `hdl.lines`), "network" (`i`,
+Ethernet frames) or "packets" (`i`, MoldUDP64 packets, for tests). Events equal
 `model.card.ReferenceCard`'s for the same configuration (every field but `ts_local`, a cycle count here).
 With `ring` (the F2 card) the pipeline also has `ring`: the host event ring's registers out to a ring writer
 (`hdl.pcim.RingWriter`), its producer index and counts (`ring_full`, `pcim_errors`) back into the map.
@@ -35,6 +36,7 @@ from .decoder import DECODER_COUNTERS, ItchDecoder
 from .ethernet import ETH_COUNTERS, EthernetFrontEnd
 from .event_record import EVENT_BITS
 from .layouts import DecodedRecord, PacketBeat
+from .lines import LINE_COUNTERS, LineArbiter, connect_unframer
 from .pcim import RingControlSignature, RingCounts
 from .queue import StreamQueue
 from .rules import RULE_COUNTERS, RuleEngine
@@ -45,7 +47,7 @@ __all__ = ["DECODER_LATENCY", "INPUTS", "RING_COUNTERS", "SLICE_LATENCY", "DmaSt
 INPUTS = ("dma", "network", "packets")
 DECODER_LATENCY = 3  # cycles from a message's last beat to its record, when nothing backs up
 SLICE_LATENCY = 1  # cycles a register slice adds when nothing backs up
-DMA_COUNTERS = ("dma_bad_length", "dma_skipped_words", "packets_oversize")
+DMA_COUNTERS = ("dma_bad_length", "dma_skipped_words", "packets_oversize", *LINE_COUNTERS)
 RING_COUNTERS = tuple(RingCounts.members)  # the F2 host event ring's
 
 #: Levels of the F1 shell adapter's buffers, shown in registers of the same names.
@@ -115,14 +117,18 @@ class Pipeline(wiring.Component):
             from .dma import DmaUnframer
 
             m.submodules.unframer = unframer = DmaUnframer(max_length=self._max_packet)
+            m.submodules.lines = lines = LineArbiter()
             m.submodules.front_slice = front_slice = StreamQueue(PacketBeat, 2)
             wiring.connect(m, in_slice.o, unframer.i)
-            wiring.connect(m, unframer.o, front_slice.i)
+            connect_unframer(m, unframer, lines)
+            wiring.connect(m, lines.o, front_slice.i)
             wiring.connect(m, front_slice.o, decoder.i)
+            m.d.comb += [lines.cfg.eq(csr.cfg.lines), lines.session.eq(csr.cfg.session)]
             slices_before += 1
             for name, pulse in (("dma_bad_length", unframer.dma_bad_length),
                                 ("dma_skipped_words", unframer.dma_skipped),
-                                ("packets_oversize", unframer.oversize)):
+                                ("packets_oversize", unframer.oversize),
+                                *((name, lines.counts[name]) for name in LINE_COUNTERS)):
                 count = Signal(64, name=name)
                 m.d.sync += count.eq(Mux(csr.clear, 0, count) + pulse)
                 counts[name] = count

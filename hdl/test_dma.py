@@ -9,10 +9,12 @@ import pytest
 from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
-from tickgate.protocol.moldudp64 import DMA_HEADER_LEN, MAX_PACKET, DmaHeader, pack_dma
+from tickgate.protocol.moldudp64 import DMA_HEADER_LEN, MAX_PACKET, DmaFlag, DmaHeader, pack_dma
 
 from .dma import HEADER_WORDS, DmaUnframer
 from .layouts import BEAT_BYTES
+
+KNOWN_FLAGS = int(DmaFlag.LINE_B | DmaFlag.END_OF_INPUT)
 
 
 def words_of(batch: bytes) -> list[int]:
@@ -45,7 +47,7 @@ def reference(words: list[int], max_length: int = 1500) -> Expected:
     while pos + HEADER_WORDS <= len(words):
         hdr = b"".join(w.to_bytes(8, "little") for w in words[pos:pos + HEADER_WORDS])
         h = DmaHeader.decode(hdr)
-        reserved_zero = hdr[2:8] == bytes(6)
+        reserved_zero = h.flags & ~KNOWN_FLAGS == 0 and hdr[4:8] == bytes(4)
         ok = reserved_zero and (not hunting or 1 <= h.length <= max_length)
         if not ok:
             exp.bad += not hunting
@@ -134,10 +136,10 @@ def test_back_pressure_and_gaps_lose_nothing():
     assert stalls > 0 and (got.bad, got.skipped) == (0, 0)
 
 
-@pytest.mark.parametrize("flags", [1, 0x8000])
+@pytest.mark.parametrize("flags", [4, 0x8000, 0x8001])
 def test_bad_header_counted_and_resynchronised(flags):
-    """A header with its reserved bits set (rx_time 0, so no window through it is a header) costs exactly its own
-    two words."""
+    """A header with its reserved bits set (flags but DmaFlag's; rx_time 0, so no window through it is a header)
+    costs exactly its own two words."""
     rng = random.Random(flags)
     before, after = packets(rng, 3, (20, 90)), packets(rng, 3, (20, 90))
     bad = bytearray(DmaHeader(40, 0).encode())
@@ -201,3 +203,34 @@ def test_rejects_bad_parameters():
             with pytest.raises(ValueError):
                 DmaUnframer(max_length=bad)
             gc.collect()  # the half-made component warns when collected: inside the filter
+
+
+def test_line_and_end_of_input_flags_leave_beside_the_beats():
+    """LINE_B and END_OF_INPUT are not reserved: each packet's beats carry its line, length and end flag; an
+    END_OF_INPUT record of length 0 leaves as one empty beat with `end_of_input` and `length` 0."""
+    rng = random.Random(9)
+    pkts = [(rng.randbytes(n), 0, f) for n, f in ((30, 0), (17, DmaFlag.LINE_B), (9, DmaFlag.END_OF_INPUT),
+                                                   (0, DmaFlag.END_OF_INPUT | DmaFlag.LINE_B))]
+    dut = DmaUnframer()
+    words = words_of(pack_dma(pkts))
+    seen = []
+
+    async def bench(ctx) -> None:
+        ctx.set(dut.o.ready, 1)
+        for w in [*words, *([None] * 6)]:
+            ctx.set(dut.i.valid, w is not None)
+            ctx.set(dut.i.payload, w or 0)
+            await ctx.delay(1e-9)
+            if ctx.get(dut.o.valid):
+                seen.append((ctx.get(dut.o.payload.nbytes), ctx.get(dut.o.payload.last), ctx.get(dut.line),
+                             ctx.get(dut.end_of_input), ctx.get(dut.length)))
+            await ctx.tick()
+            assert not ctx.get(dut.dma_bad_length)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    want = [(min(8, len(p) - pos), int(pos + 8 >= len(p)), f & 1, f >> 1 & 1, len(p))
+            for p, _, f in pkts for pos in range(0, max(1, len(p)), 8)]
+    assert seen == want

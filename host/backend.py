@@ -229,9 +229,9 @@ def open_backend(name: str = "model", config: CardConfig | None = None, *, f2: F
         return open_model(config)
     if name == "software":
         return open_software(config)
-    if config is not None and config.line_window is not None and name in ("f2", "f1", "auto", "sim"):
-        raise ValueError(f"backend {name!r} cannot take two lines (A/B): the gateware has no line arbiter yet; "
-                         "use --backend model or software")
+    if config is not None and config.line_window is not None and name in ("f2", "f1", "auto"):
+        raise ValueError(f"backend {name!r} cannot take two lines (A/B): no card image has the line arbiter yet; "
+                         "use --backend model, software or sim")
     if name == "f2":
         from tickgate.host.backend_f2 import open_f2
 

@@ -75,4 +75,5 @@ def open_sim(config: CardConfig | None = None, options: SimOptions | None = None
     return Backend(device, "sim", f"Verilated pipeline: {geometry.symbols} books, {geometry.levels} levels, "
                                   f"{geometry.names} names, {rules} rules, order table "
                                   f"{t.bucket_bits}:{t.ways}:{t.stash}"
-                                  + (f"; {'; '.join(notes)}" if notes else "") + f" ({library.parent.name})")
+                                  + (f"; {'; '.join(notes)}" if notes else "") + f" ({library.parent.name})",
+                   lines=config.line_window is not None)

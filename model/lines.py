@@ -15,7 +15,9 @@ the session, whatever its line). Rules, shared by every implementation:
   on one line), declared when the arbiter stops waiting:
   - both lines hold an ahead packet: each line is in order, so neither will bring the missing messages;
     the packet starting lower is released (a tie: line A's);
-  - a line holds more than `window` packets (it ran that far ahead of the other): its first is released;
+  - a line holds more than `window` packets (it ran that far ahead of the other), or more than
+    `LINE_BUFFER_BYTES` bytes (each packet counted in whole 8-byte beats, `held_bytes`: the gateware's
+    buffer, `hdl.lines`): its first is released;
   - the other line is not live: it received nothing while this line received `window` packets (a line is
     live from its first packet on). A dead line is not waited for; a feed on one line only is taken
     exactly as without arbitration; `window` 0 never waits;
@@ -36,7 +38,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 
-from tickgate.protocol.moldudp64 import END_OF_SESSION, HEADER_LEN, HEADER_STRUCT, MAX_PACKET
+from tickgate.protocol.moldudp64 import (
+    END_OF_SESSION,
+    HEADER_LEN,
+    HEADER_STRUCT,
+    LINE_BUFFER_BYTES,
+    MAX_PACKET,
+    held_bytes,
+)
 
 from .session import MoldSession
 
@@ -54,6 +63,7 @@ class LineArbiter:
         self.counters = counters
         self.window = window
         self.held: tuple[deque[tuple[bytes, int]], deque[tuple[bytes, int]]] = (deque(), deque())
+        self.bytes = [0, 0]  # per line: `held_bytes` of its held packets
         self.quiet = [window, window]  # per line: packets the other line received since this one's last, capped
         self.gap = (0, 0)  # the last gap declared: [first, end) of its sequence numbers
         self._names = tuple({k: f"line_{x}_{k}" for k in ("received", "used", "duplicate", "late")} for x in LINES)
@@ -66,6 +76,7 @@ class LineArbiter:
         self.quiet[line] = 0
         self.quiet[other] = min(self.quiet[other] + 1, self.window)
         self.held[line].append((payload, rx_ns))
+        self.bytes[line] += held_bytes(len(payload))
         return self._drain(force=False)
 
     def end_of_input(self) -> Iterator[tuple[bytes, int]]:
@@ -87,7 +98,8 @@ class LineArbiter:
                 line = 1 if self._ahead(held[1][0][0]) < self._ahead(held[0][0][0]) else 0
             elif held[0] or held[1]:
                 line = 0 if held[0] else 1
-                if not force and len(held[line]) <= self.window and self.quiet[1 - line] < self.window:
+                if (not force and len(held[line]) <= self.window and self.bytes[line] <= LINE_BUFFER_BYTES
+                        and self.quiet[1 - line] < self.window):
                     return  # wait for the other line
             else:
                 return
@@ -106,6 +118,7 @@ class LineArbiter:
     def _take(self, line: int) -> tuple[bytes, int]:
         """Release the first packet held on `line`, counting it by what the session will make of it."""
         payload, rx_ns = self.held[line].popleft()
+        self.bytes[line] -= held_bytes(len(payload))
         if not HEADER_LEN <= len(payload) <= MAX_PACKET:
             return payload, rx_ns
         s = self.session

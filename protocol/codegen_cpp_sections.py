@@ -244,6 +244,7 @@ def mold_section(mold: ModuleType) -> list[str]:
            f"inline constexpr std::size_t kMaxPayload = {mold.MAX_PAYLOAD};",
            f"inline constexpr std::size_t kMaxPacket = {mold.MAX_PACKET};  // longer: packets_oversize",
            f"inline constexpr std::size_t kDmaAlign = {mold.DMA_ALIGN};  // DMA header + packet padded",
+           f"inline constexpr std::size_t kLineBufferBytes = {mold.LINE_BUFFER_BYTES};  // A/B: held per line",
            *(f"inline constexpr std::uint16_t kDma{_camel(f.name.lower())} = {int(f)};  // DmaHeader flags bit"
              for f in mold.DmaFlag),
            ""]

@@ -20,6 +20,7 @@ __all__ = [
     "HEADER",
     "HEADER_LEN",
     "HEADER_STRUCT",
+    "LINE_BUFFER_BYTES",
     "MAX_PACKET",
     "MAX_PAYLOAD",
     "DmaFlag",
@@ -30,6 +31,7 @@ __all__ = [
     "build",
     "end_of_session",
     "heartbeat",
+    "held_bytes",
     "pack_dma",
     "parse_header",
 ]
@@ -173,6 +175,18 @@ class DmaFlag(IntFlag):
 
     LINE_B = 1 << 0  # the packet came on line B (clear: line A, or the one line of a single-line feed)
     END_OF_INPUT = 1 << 1  # no packet (length 0): the input has ended, release what the arbiter holds
+
+
+#: A/B lines (`model.lines`): the bytes of packets one line's arbiter holds at most, each packet counted in whole
+#: DMA_ALIGN-byte beats (an empty one as one beat). A line holding more releases its first packet, as a line
+#: running more than the window ahead does: the gateware's buffer is this size (`hdl.lines`), every
+#: implementation follows the same rule.
+LINE_BUFFER_BYTES = 16384
+
+
+def held_bytes(length: int) -> int:
+    """The bytes a held packet of `length` bytes counts against LINE_BUFFER_BYTES: whole beats, at least one."""
+    return max(1, -(-length // DMA_ALIGN)) * DMA_ALIGN
 
 
 class DmaHeader(NamedTuple):

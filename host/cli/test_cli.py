@@ -141,5 +141,5 @@ def test_gen_two_lines_then_replay_them_equals_the_lossless_replay(tmp_path):
         assert "seq_gaps" not in counters and counters["line_a_used"] > 0 and counters["line_b_used"] > 0
         got = np.load(out)
         assert len(got) == len(want) and np.array_equal(comparable(got), comparable(want))
-    r = tickgate("replay", str(tmp_path / "ab-A.pcap"), "--line-b", str(tmp_path / "ab-B.pcap"), "--backend", "sim")
-    assert r.returncode != 0 and "no line arbiter" in r.stderr
+    r = tickgate("replay", str(tmp_path / "ab-A.pcap"), "--line-b", str(tmp_path / "ab-B.pcap"), "--backend", "f1")
+    assert r.returncode != 0 and "no card image has the line arbiter" in r.stderr
