@@ -15,9 +15,10 @@ Ethernet frames) or "packets" (`i`, MoldUDP64 packets, for tests). Events equal
 With `ring` (the F2 card) the pipeline also has `ring`: the host event ring's registers out to a ring writer
 (`hdl.pcim.RingWriter`), its producer index and counts (`ring_full`, `pcim_errors`) back into the map.
 Every port is registered at the boundary, and so is every stream between the pipeline's blocks: a register
-slice (`StreamQueue` of depth 2, a skid buffer whose `i.ready` is a register) on the input stream, between the input side (DMA unframer or Ethernet front end) and the decoder, between
-the record queue and the book engine, and on `events`; `dma_status` is held in a register. So no path runs
-from a port's pins into the pipeline, nor along a chain of ready signals from one block into another.
+slice (`StreamQueue` of depth 2, a skid buffer whose `i.ready` is a register) on the input stream, between the
+input side (DMA unframer and line arbiter, or Ethernet front end) and the decoder, between the record queue
+and the book engine, and on `events`; `dma_status` is held in a register. So no path runs from a port's pins
+into the pipeline, nor along a chain of ready signals from one block into another.
 Latency statistics count cycles from a record leaving the decoder, plus the fixed cycles before it (the
 input slices and the decoder) and after the engine (the event slice), to its message's first event: from
 the beat holding the message's last byte at the input port to the event at the output port when nothing
