@@ -30,8 +30,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from tickgate.protocol.f2_map import HEAD_LINE_BYTES, RING_ALIGN, RING_MAX_LOG2, RingControl
-from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, Control, counter_names
+from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, counter_names
 
 from .moldudp64 import SessionConfig, SessionStatus
 from .network_decoder import NetworkConfig
@@ -44,14 +43,11 @@ ADDR_WIDTH = (REGISTER_MAP.size - 1).bit_length()
 OKAY, SLVERR = 0b00, 0b10
 #: Read-only registers whose values are constructor constants.
 CAPACITIES = ("cap_orders", "cap_levels", "cap_symbols", "cap_rules")
-def _bit(flag: int) -> int:
-    return flag.bit_length() - 1
-
-
-CLEAR_BIT = _bit(Control.CLEAR_COUNTERS)  # of `control`
-RING_RESET_BIT = _bit(RingControl.RESET)  # of `ring_control`
-PAGE_BITS = _bit(RING_ALIGN)  # low address bits of the ring base that are zero (12)
-LINE_BITS = _bit(HEAD_LINE_BYTES)  # low address bits of the head line that are zero (6)
+CLEAR_BIT = REGISTER_MAP["control"].field("clear_counters").lo
+RING_RESET_BIT = REGISTER_MAP["ring_control"].field("reset").lo
+SYMBOL_SET_BIT = REGISTER_MAP["symbol_write"].field("set").lo
+PAGE_BITS = REGISTER_MAP["ring_base_lo"].field("page").lo  # low address bits of the ring base that are zero (12)
+LINE_BITS = REGISTER_MAP["ring_head_lo"].field("line").lo  # low address bits of the head line that are zero (6)
 
 
 class AxiLiteSignature(wiring.Signature):
@@ -90,7 +86,7 @@ RingConfig = data.StructLayout({
     "enable": 1,
     "base_page": 64 - PAGE_BITS,  # ring base address >> 12
     "head_line": 64 - LINE_BITS,  # head line address >> 6
-    "size_log2": RING_MAX_LOG2.bit_length(),
+    "size_log2": REGISTER_MAP["ring_size_log2"].field("value").width,
     "consumer": 32,
 })
 
@@ -126,41 +122,66 @@ class Bits:
     field_lo: int = 0
 
 
-#: Every read-write register of the map: which `cfg` bits it holds.
-CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
-    "control": (Bits("enable", 1, reg_lo=_bit(Control.ENABLE)),
-                Bits("track_all_symbols", 1, reg_lo=_bit(Control.TRACK_ALL)),
-                Bits("level_events", 1, reg_lo=_bit(Control.LEVEL_EVENTS))),
-    "session_0": (Bits("session.session", 32, field_lo=0),),
-    "session_1": (Bits("session.session", 32, field_lo=32),),
-    "session_2": (Bits("session.session", 16, field_lo=64),),
-    "session_en": (Bits("session.session_en", 1),),
-    "first_sequence_lo": (Bits("session.first_sequence", 32, field_lo=0),),
-    "first_sequence_hi": (Bits("session.first_sequence", 32, field_lo=32),),
-    "first_sequence_en": (Bits("session.first_sequence_en", 1),),
-    "dst_ip": (Bits("net.dst_ip", 32),),
-    "dst_ip_check": (Bits("net.dst_ip_check", 1),),
-    "dst_port": (Bits("net.dst_port", 16),),
-    "dst_port_check": (Bits("net.dst_port_check", 1),),
-    "ignore_ip_checksum": (Bits("net.ignore_ip_checksum", 1),),
-    "symbol_index": (Bits("symbol_index", 16),),
-    "symbol_name_lo": (Bits("symbol_name", 32, field_lo=0),),
-    "symbol_name_hi": (Bits("symbol_name", 32, field_lo=32),),
-    "symbol_write": (),  # a command: pulses `symbol_write`, stores nothing
-    "ring_base_lo": (Bits("ring.base_page", 32 - PAGE_BITS, reg_lo=PAGE_BITS),),
-    "ring_base_hi": (Bits("ring.base_page", 32, field_lo=32 - PAGE_BITS),),
-    "ring_head_lo": (Bits("ring.head_line", 32 - LINE_BITS, reg_lo=LINE_BITS),),
-    "ring_head_hi": (Bits("ring.head_line", 32, field_lo=32 - LINE_BITS),),
-    "ring_size_log2": (Bits("ring.size_log2", RING_MAX_LOG2.bit_length()),),
-    "ring_control": (Bits("ring.enable", 1, reg_lo=_bit(RingControl.ENABLE)),),
-    "ring_consumer": (Bits("ring.consumer", 32),),
-    # Registers of what this gateware does not have yet: they store nothing and read 0, so a host sees it. A/B
-    # line arbitration (`lines`: the model and the C++ card have it) and the rule table (cap_rules reads 0:
-    # no rule can be armed; the rule engine is the model's and the C++ card's so far).
-    "lines": (),
-    **dict.fromkeys(("rule_index", "rule_locate", "rule_kind", "rule_threshold", "rule_shares", "rule_price",
-                     "rule_tag", "rule_fires", "rule_write"), ()),
+#: Where each stored field of a read-write register goes: (register, field) -> (`cfg` path, its first bit).
+#: Positions and widths are the fields' own (`protocol.registers`); `w1` fields are commands, not stored.
+_TARGETS: dict[tuple[str, str], tuple[str, int]] = {
+    ("control", "enable"): ("enable", 0),
+    ("control", "track_all"): ("track_all_symbols", 0),
+    ("control", "level_events"): ("level_events", 0),
+    ("session_0", "value"): ("session.session", 0),
+    ("session_1", "value"): ("session.session", 32),
+    ("session_2", "value"): ("session.session", 64),
+    ("session_en", "en"): ("session.session_en", 0),
+    ("first_sequence_lo", "value"): ("session.first_sequence", 0),
+    ("first_sequence_hi", "value"): ("session.first_sequence", 32),
+    ("first_sequence_en", "en"): ("session.first_sequence_en", 0),
+    ("dst_ip", "value"): ("net.dst_ip", 0),
+    ("dst_ip_check", "en"): ("net.dst_ip_check", 0),
+    ("dst_port", "value"): ("net.dst_port", 0),
+    ("dst_port_check", "en"): ("net.dst_port_check", 0),
+    ("ignore_ip_checksum", "en"): ("net.ignore_ip_checksum", 0),
+    ("symbol_index", "value"): ("symbol_index", 0),
+    ("symbol_name_lo", "value"): ("symbol_name", 0),
+    ("symbol_name_hi", "value"): ("symbol_name", 32),
+    ("ring_base_lo", "page"): ("ring.base_page", 0),
+    ("ring_base_hi", "value"): ("ring.base_page", 32 - PAGE_BITS),
+    ("ring_head_lo", "line"): ("ring.head_line", 0),
+    ("ring_head_hi", "value"): ("ring.head_line", 32 - LINE_BITS),
+    ("ring_size_log2", "value"): ("ring.size_log2", 0),
+    ("ring_control", "enable"): ("ring.enable", 0),
+    ("ring_consumer", "value"): ("ring.consumer", 0),
 }
+
+#: Read-write registers whose fields this gateware does not store yet: they store nothing and read 0, so a
+#: host sees it. A/B line arbitration (`lines`: the model and the C++ card have it) and the rule table
+#: (cap_rules reads 0: no rule can be armed; the rule engine is the model's and the C++ card's so far). Their
+#: fields are `protocol.registers`'; storing one is a `_TARGETS` entry and its removal from here.
+NOT_STORED: frozenset[str] = frozenset(("lines", "rule_index", "rule_locate", "rule_kind", "rule_threshold",
+                                        "rule_shares", "rule_price", "rule_tag", "rule_fires", "rule_write"))
+
+
+def _config_bits() -> dict[str, tuple[Bits, ...]]:
+    out: dict[str, tuple[Bits, ...]] = {}
+    used: set[tuple[str, str]] = set()
+    for r in REGISTER_MAP:
+        if r.access != "rw":
+            continue
+        if r.name in NOT_STORED:
+            out[r.name] = ()
+            continue
+        stored = [f for f in r.fields if f.access == "rw"]
+        if missing := [f.name for f in stored if (r.name, f.name) not in _TARGETS]:
+            raise ValueError(f"CsrBlock does not know where fields {missing} of register {r.name} go")
+        used |= {(r.name, f.name) for f in stored}
+        out[r.name] = tuple(Bits(_TARGETS[r.name, f.name][0], f.width, reg_lo=f.lo,
+                                 field_lo=_TARGETS[r.name, f.name][1]) for f in stored)
+    if stale := sorted(set(_TARGETS) - used) + sorted(NOT_STORED - set(out)):
+        raise ValueError(f"CsrBlock's field targets name no stored field of a read-write register: {stale}")
+    return out
+
+
+#: Every read-write register of the map: which `cfg` bits its stored fields hold (commands hold none).
+CONFIG_BITS: dict[str, tuple[Bits, ...]] = _config_bits()
 
 
 def implemented(name: str) -> int:
@@ -266,7 +287,8 @@ class CsrBlock(wiring.Component):
                         if name == "control":
                             m.d.sync += self.clear.eq(w_strb[CLEAR_BIT // 8] & w_data[CLEAR_BIT])
                         if name == "symbol_write":
-                            m.d.sync += [self.symbol_write.valid.eq(1), self.symbol_write.set.eq(w_data[0])]
+                            m.d.sync += [self.symbol_write.valid.eq(1),
+                                         self.symbol_write.set.eq(w_data[SYMBOL_SET_BIT])]
                         if name == "ring_control":
                             with m.If(w_strb[RING_RESET_BIT // 8] & w_data[RING_RESET_BIT]):
                                 m.d.sync += store["ring_consumer"].eq(0)
