@@ -488,3 +488,24 @@ def rules_section(ru: ModuleType) -> list[str]:
     for e in (ru.RuleCondition, ru.PriceMode):
         out += _enum(e)
     return [*out, "}  // namespace tickgate::rules", ""]
+
+
+def net_section(net: ModuleType) -> list[str]:
+    """Namespace tickgate::net, from protocol/net_headers.py: the Ethernet/802.1Q/IPv4/UDP offsets and constants
+    (the capture reader's VLAN rule, `kCaptureVlanTpids` at any depth, beside the card's)."""
+    out = ["namespace tickgate::net {", ""]
+    for name in ("ETH_TYPE_AT", "ETH_HEADER_LEN", "VLAN_TAG_LEN", "MAX_VLAN_TAGS", "IPV4_MIN_IHL", "UDP_HEADER_LEN"):
+        out.append(f"inline constexpr std::size_t k{_camel(name)} = {getattr(net, name)};")
+    for name in ("ETHERTYPE_IPV4", "IPV4_FRAGMENT_MASK", "IP_PROTO_TCP", "IP_PROTO_UDP"):
+        out.append(f"inline constexpr std::uint32_t k{_camel(name)} = {getattr(net, name):#06x};")
+    for name in ("VLAN_TPIDS", "CAPTURE_VLAN_TPIDS"):
+        values = getattr(net, name)
+        out.append(f"inline constexpr std::array<std::uint32_t, {len(values)}> k{_camel(name)}{{{{"
+                   + ", ".join(f"{v:#06x}" for v in values) + "}};")
+    for header, table in (("ipv4", net.IPV4), ("udp", net.UDP)):
+        out += ["", f"/// Byte offset of each {header.upper()} header field from its start (size in the comment).",
+                f"namespace {header} {{"]
+        out += [f"inline constexpr std::size_t {_ident(name)} = {f.offset};  // {f.size} bytes"
+                for name, f in table.items()]
+        out.append(f"}}  // namespace {header}")
+    return [*out, "", "}  // namespace tickgate::net", ""]
