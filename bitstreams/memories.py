@@ -1,12 +1,12 @@
 """The memories of a design and the block RAM, UltraRAM or LUT RAM each takes by its shape.
 
 For images too big to synthesise here (the default and large configurations' order tables are 19 and
-152 Mbit), the memories are counted from the elaborated design, without synthesis, by the rule below
-(the shapes UltraScale+ offers; what Vivado picks may differ, e.g. it can cascade or pack differently):
+152 Mbit), the memories are counted from the elaborated design, without synthesis, in seconds, by the rule
+below (the shapes UltraScale+ offers; what Vivado picks may differ, e.g. it can cascade or pack differently):
 
 - a memory with an asynchronous (`comb`) read port, or at most `LUTRAM_DEPTH` words deep, is LUT RAM:
   RAM32M16 (32 x 14 bits in 8 LUTs) up to 32 words, else RAM64M8 (64 x 7 in 8 LUTs) per 64 words, per
-  read port (as Yosys maps the small image's: 3,280 LUTs by synthesis, 3,256 by this rule);
+  read port (Yosys maps the small image's memories so: README "Resource estimates" compares the two);
 - else one of `depth` >= `URAM_DEPTH` is UltraRAM, URAM288 blocks of 4096 x 72;
 - else block RAM, RAMB36 of the best of 512 x 72 ... 32768 x 1.
 
