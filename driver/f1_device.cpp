@@ -91,7 +91,9 @@ std::uint32_t F1Device::read_register(std::uint32_t offset) { return bar_->read(
 
 void F1Device::write_register(std::uint32_t offset, std::uint32_t value) {
   bar_->write(offset, value);
-  if (offset == regs::offset::control && (value & 2u)) submitted_ = 0;  // the counters start again
+  if (offset == regs::offset::control && (value & regs::field::control_clear_counters.mask())) {
+    submitted_ = 0;  // the counters start again
+  }
 }
 
 void F1Device::pause(int& idle) const {
@@ -262,7 +264,7 @@ void F1Device::settle() {
 
 void F1Device::reset() {
   const std::uint32_t control = live(regs::offset::control);
-  write_register(regs::offset::control, control | 2u);
+  write_register(regs::offset::control, control | regs::field::control_clear_counters.mask());
   spill_.clear();
   spill_head_ = 0;
   std::vector<events::Event> sink(std::min<std::size_t>(layout_.egress_size / sizeof(events::Event), 4096));

@@ -210,7 +210,7 @@ void F2Device::pause(int& idle) const {
 
 void F2Device::reset() {
   const std::uint32_t control = live(regs::offset::control);
-  write_register(regs::offset::control, control | 2u);
+  write_register(regs::offset::control, control | regs::field::control_clear_counters.mask());
   spill_.clear();
   spill_head_ = 0;
   announce();  // indices to 0: what the ring held is dropped

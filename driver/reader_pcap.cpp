@@ -16,12 +16,13 @@ constexpr std::uint32_t kPcapng = 0x0a0d0d0a;  // the section header block's typ
 constexpr std::uint32_t kIdb = 1, kPb = 2, kSpb = 3, kEpb = 6;
 constexpr std::uint16_t kOptTsResol = 9, kOptTsOffset = 14;
 constexpr std::int64_t kDltEthernet = 1, kDltLinuxSll = 113;
-constexpr std::uint16_t kEthIp = 0x0800;
+constexpr std::uint32_t kEthIp = net::kEthertypeIpv4;
 
 std::uint32_t u32(const std::byte* p, bool be) { return be ? wire::read_u32(p) : wire::read_le_u32(p); }
 std::uint16_t u16(const std::byte* p, bool be) { return be ? wire::read_u16(p) : wire::read_le_u16(p); }
 
-bool is_vlan(std::uint32_t t) { return t == 0x8100 || t == 0x88a8 || t == 0x9100; }
+// The capture reader's VLAN rule (protocol/net_headers.py): these TPIDs at any depth, not the card's.
+bool is_vlan(std::uint32_t t) { return std::ranges::find(net::kCaptureVlanTpids, t) != net::kCaptureVlanTpids.end(); }
 bool is_raw(std::int64_t l) { return l == 12 || l == 14 || l == 101; }
 bool is_null(std::int64_t l) { return l == 0 || l == 108; }
 
@@ -204,11 +205,11 @@ bool PcapFeed::decode(const Record& r, Frame& f) {
   std::uint32_t etype = 0;
   std::size_t off = 0;
   if (r.linktype == kDltEthernet) {
-    etype = d[12] << 8 | d[13];
-    off = 14;
+    etype = d[net::kEthTypeAt] << 8 | d[net::kEthTypeAt + 1];
+    off = net::kEthHeaderLen;
     while (d.ok && is_vlan(etype)) {
       etype = d[off + 2] << 8 | d[off + 3];
-      off += 4;
+      off += net::kVlanTagLen;
     }
   } else if (is_raw(r.linktype)) {
     etype = (d[0] >> 4) == 4 ? kEthIp : 0;
@@ -226,31 +227,32 @@ bool PcapFeed::decode(const Record& r, Frame& f) {
   if (!ipv4) return ++c_.non_ipv4, false;
   ++c_.ipv4;
   const std::size_t ihl = (d[off] & 0x0F) * 4;
-  const std::size_t total = d[off + 2] << 8 | d[off + 3];
+  const std::size_t total = d[off + net::ipv4::total_length] << 8 | d[off + net::ipv4::total_length + 1];
   if (!d.ok) return ++c_.truncated, false;
   const std::size_t end = total ? off + total : r.data.size();
   if (end > r.data.size()) return ++c_.truncated, false;
-  const std::uint32_t frag = (d[off + 6] << 8 | d[off + 7]) & 0x3FFF;
+  const std::uint32_t frag =
+      (d[off + net::ipv4::flags_fragment] << 8 | d[off + net::ipv4::flags_fragment + 1]) & net::kIpv4FragmentMask;
   if (!d.ok) return ++c_.truncated, false;
   if (frag) return ++c_.fragments, false;
-  const std::uint32_t proto = d[off + 9];
+  const std::uint32_t proto = d[off + net::ipv4::protocol];
   // Python's inet_ntoa raises on an address cut short; a frame that short is counted as truncated here.
-  if (!d.ok || r.data.size() < off + 20) return ++c_.truncated, false;
+  if (!d.ok || r.data.size() < off + net::ipv4::dst + 4) return ++c_.truncated, false;
   const std::size_t l4 = off + ihl;
-  f.dport = static_cast<std::uint16_t>(d[l4 + 2] << 8 | d[l4 + 3]);
+  f.dport = static_cast<std::uint16_t>(d[l4 + net::udp::dst_port] << 8 | d[l4 + net::udp::dst_port + 1]);
   if (!d.ok) return ++c_.truncated, false;
-  if (proto == 17) {
-    const std::size_t ulen = d[l4 + 4] << 8 | d[l4 + 5];
+  if (proto == net::kIpProtoUdp) {
+    const std::size_t ulen = d[l4 + net::udp::length] << 8 | d[l4 + net::udp::length + 1];
     if (!d.ok) return ++c_.truncated, false;
-    const std::size_t stop = ulen >= 8 ? l4 + ulen : end;
+    const std::size_t stop = ulen >= net::kUdpHeaderLen ? l4 + ulen : end;
     if (stop > end) return ++c_.truncated, false;
     ++c_.udp;
-    const std::size_t from = std::min(l4 + 8, stop);
+    const std::size_t from = std::min(l4 + net::kUdpHeaderLen, stop);
     f.udp = true;
     f.payload = r.data.subspan(from, stop - from);
     return true;
   }
-  if (proto == 6) {
+  if (proto == net::kIpProtoTcp) {
     ++c_.tcp;
     const std::size_t doff = (d[l4 + 12] >> 4) * 4;
     if (!d.ok) return ++c_.truncated, false;

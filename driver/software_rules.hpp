@@ -30,7 +30,9 @@ struct ArmedRule {
                                                  std::uint32_t shares, std::uint32_t price, std::uint32_t tag,
                                                  std::uint32_t fires) noexcept {
     ArmedRule r;
-    const std::uint32_t cond = kind & 0xFF, mode = kind >> 8 & 0xFF, side = kind >> 16 & 0xFF, tif = kind >> 24;
+    namespace f = regs::field;
+    const std::uint32_t cond = f::rule_kind_condition.get(kind), mode = f::rule_kind_price_mode.get(kind);
+    const std::uint32_t side = f::rule_kind_side.get(kind), tif = f::rule_kind_tif.get(kind);
     if (cond < 1 || cond > 5 || mode > 2 || (side != 'B' && side != 'S')) return std::nullopt;
     if (tif != '0' && tif != '3' && tif != '5' && tif != '6' && tif != 'E') return std::nullopt;
     locate &= 0xFFFF;
@@ -100,7 +102,7 @@ class RuleTable {
       case o::rule_price: price_ = value; return true;
       case o::rule_tag: tag_ = value; return true;
       case o::rule_fires: fires_ = value; return true;
-      case o::rule_write: refused = !command(value & 1); return true;
+      case o::rule_write: refused = !command(regs::field::rule_write_arm.get(value)); return true;
       default: return false;
     }
   }

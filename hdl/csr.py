@@ -37,8 +37,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from tickgate.protocol.f2_map import HEAD_LINE_BYTES, RING_ALIGN, RING_MAX_LOG2, RingControl
-from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, Control, counter_names
+from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, counter_names
 
 from .lines import LinesConfig
 from .moldudp64 import SessionConfig, SessionStatus
@@ -53,14 +52,12 @@ ADDR_WIDTH = (REGISTER_MAP.size - 1).bit_length()
 OKAY, SLVERR = 0b00, 0b10
 #: Read-only registers whose values are constructor constants.
 CAPACITIES = ("cap_orders", "cap_levels", "cap_symbols", "cap_rules")
-def _bit(flag: int) -> int:
-    return flag.bit_length() - 1
-
-
-CLEAR_BIT = _bit(Control.CLEAR_COUNTERS)  # of `control`
-RING_RESET_BIT = _bit(RingControl.RESET)  # of `ring_control`
-PAGE_BITS = _bit(RING_ALIGN)  # low address bits of the ring base that are zero (12)
-LINE_BITS = _bit(HEAD_LINE_BYTES)  # low address bits of the head line that are zero (6)
+CLEAR_BIT = REGISTER_MAP["control"].field("clear_counters").lo
+RING_RESET_BIT = REGISTER_MAP["ring_control"].field("reset").lo
+SYMBOL_SET_BIT = REGISTER_MAP["symbol_write"].field("set").lo
+RULE_ARM_BIT = REGISTER_MAP["rule_write"].field("arm").lo
+PAGE_BITS = REGISTER_MAP["ring_base_lo"].field("page").lo  # low address bits of the ring base that are zero (12)
+LINE_BITS = REGISTER_MAP["ring_head_lo"].field("line").lo  # low address bits of the head line that are zero (6)
 GROUP_BITS = 4  # a read selects among 2**GROUP_BITS words, then among the groups of them (two stages)
 
 
@@ -100,7 +97,7 @@ RingConfig = data.StructLayout({
     "enable": 1,
     "base_page": 64 - PAGE_BITS,  # ring base address >> 12
     "head_line": 64 - LINE_BITS,  # head line address >> 6
-    "size_log2": RING_MAX_LOG2.bit_length(),
+    "size_log2": REGISTER_MAP["ring_size_log2"].field("value").width,
     "consumer": 32,
 })
 
@@ -138,39 +135,68 @@ class Bits:
     field_lo: int = 0
 
 
-#: Every read-write register of the map: which `cfg` bits it holds.
-CONFIG_BITS: dict[str, tuple[Bits, ...]] = {
-    "control": (Bits("enable", 1, reg_lo=_bit(Control.ENABLE)),
-                Bits("track_all_symbols", 1, reg_lo=_bit(Control.TRACK_ALL)),
-                Bits("level_events", 1, reg_lo=_bit(Control.LEVEL_EVENTS))),
-    "session_0": (Bits("session.session", 32, field_lo=0),),
-    "session_1": (Bits("session.session", 32, field_lo=32),),
-    "session_2": (Bits("session.session", 16, field_lo=64),),
-    "session_en": (Bits("session.session_en", 1),),
-    "first_sequence_lo": (Bits("session.first_sequence", 32, field_lo=0),),
-    "first_sequence_hi": (Bits("session.first_sequence", 32, field_lo=32),),
-    "first_sequence_en": (Bits("session.first_sequence_en", 1),),
-    "dst_ip": (Bits("net.dst_ip", 32),),
-    "dst_ip_check": (Bits("net.dst_ip_check", 1),),
-    "dst_port": (Bits("net.dst_port", 16),),
-    "dst_port_check": (Bits("net.dst_port_check", 1),),
-    "ignore_ip_checksum": (Bits("net.ignore_ip_checksum", 1),),
-    "symbol_index": (Bits("symbol_index", 16),),
-    "symbol_name_lo": (Bits("symbol_name", 32, field_lo=0),),
-    "symbol_name_hi": (Bits("symbol_name", 32, field_lo=32),),
-    "symbol_write": (),  # a command: pulses `symbol_write`, stores nothing
-    "ring_base_lo": (Bits("ring.base_page", 32 - PAGE_BITS, reg_lo=PAGE_BITS),),
-    "ring_base_hi": (Bits("ring.base_page", 32, field_lo=32 - PAGE_BITS),),
-    "ring_head_lo": (Bits("ring.head_line", 32 - LINE_BITS, reg_lo=LINE_BITS),),
-    "ring_head_hi": (Bits("ring.head_line", 32, field_lo=32 - LINE_BITS),),
-    "ring_size_log2": (Bits("ring.size_log2", RING_MAX_LOG2.bit_length()),),
-    "ring_control": (Bits("ring.enable", 1, reg_lo=_bit(RingControl.ENABLE)),),
-    "ring_consumer": (Bits("ring.consumer", 32),),
-    "lines": (Bits("lines.two", 1), Bits("lines.window", 8, reg_lo=8)),  # A/B lines (`hdl.lines`)
-    # the rule table (`hdl.rules`): staged whole; `rule_write` is a command (pulses `rule_write`)
-    **{f"rule_{name}": (Bits(f"rule.{name}", 32),) for name in RuleRegisters.members},
-    "rule_write": (),
+#: Where each stored field of a read-write register goes: (register, field) -> (`cfg` path, its first bit).
+#: Positions and widths are the fields' own (`protocol.registers`); `w1` fields are commands, not stored.
+_TARGETS: dict[tuple[str, str], tuple[str, int]] = {
+    ("control", "enable"): ("enable", 0),
+    ("control", "track_all"): ("track_all_symbols", 0),
+    ("control", "level_events"): ("level_events", 0),
+    ("session_0", "value"): ("session.session", 0),
+    ("session_1", "value"): ("session.session", 32),
+    ("session_2", "value"): ("session.session", 64),
+    ("session_en", "en"): ("session.session_en", 0),
+    ("first_sequence_lo", "value"): ("session.first_sequence", 0),
+    ("first_sequence_hi", "value"): ("session.first_sequence", 32),
+    ("first_sequence_en", "en"): ("session.first_sequence_en", 0),
+    ("dst_ip", "value"): ("net.dst_ip", 0),
+    ("dst_ip_check", "en"): ("net.dst_ip_check", 0),
+    ("dst_port", "value"): ("net.dst_port", 0),
+    ("dst_port_check", "en"): ("net.dst_port_check", 0),
+    ("ignore_ip_checksum", "en"): ("net.ignore_ip_checksum", 0),
+    ("symbol_index", "value"): ("symbol_index", 0),
+    ("symbol_name_lo", "value"): ("symbol_name", 0),
+    ("symbol_name_hi", "value"): ("symbol_name", 32),
+    ("ring_base_lo", "page"): ("ring.base_page", 0),
+    ("ring_base_hi", "value"): ("ring.base_page", 32 - PAGE_BITS),
+    ("ring_head_lo", "line"): ("ring.head_line", 0),
+    ("ring_head_hi", "value"): ("ring.head_line", 32 - LINE_BITS),
+    ("ring_size_log2", "value"): ("ring.size_log2", 0),
+    ("ring_control", "enable"): ("ring.enable", 0),
+    ("ring_consumer", "value"): ("ring.consumer", 0),
+    ("lines", "two_lines"): ("lines.two", 0),
+    ("lines", "window"): ("lines.window", 0),
+    ("rule_index", "value"): ("rule.index", 0),
+    ("rule_locate", "value"): ("rule.locate", 0),
+    ("rule_kind", "condition"): ("rule.kind", 0),
+    ("rule_kind", "price_mode"): ("rule.kind", 8),
+    ("rule_kind", "side"): ("rule.kind", 16),
+    ("rule_kind", "tif"): ("rule.kind", 24),
+    ("rule_threshold", "value"): ("rule.threshold", 0),
+    ("rule_shares", "value"): ("rule.shares", 0),
+    ("rule_price", "value"): ("rule.price", 0),
+    ("rule_tag", "value"): ("rule.tag", 0),
+    ("rule_fires", "value"): ("rule.fires", 0),
 }
+
+def _config_bits() -> dict[str, tuple[Bits, ...]]:
+    out: dict[str, tuple[Bits, ...]] = {}
+    used: set[tuple[str, str]] = set()
+    for r in REGISTER_MAP:
+        if r.access != "rw":
+            continue
+        stored = [f for f in r.fields if f.access == "rw"]
+        if missing := [f.name for f in stored if (r.name, f.name) not in _TARGETS]:
+            raise ValueError(f"CsrBlock does not know where fields {missing} of register {r.name} go")
+        used |= {(r.name, f.name) for f in stored}
+        out[r.name] = tuple(Bits(_TARGETS[r.name, f.name][0], f.width, reg_lo=f.lo,
+                                 field_lo=_TARGETS[r.name, f.name][1]) for f in stored)
+    if stale := sorted(set(_TARGETS) - used):
+        raise ValueError(f"CsrBlock's field targets name no stored field of a read-write register: {stale}")
+    return out
+
+
+#: Every read-write register of the map: which `cfg` bits its stored fields hold (commands hold none).
+CONFIG_BITS: dict[str, tuple[Bits, ...]] = _config_bits()
 
 
 def implemented(name: str) -> int:
@@ -278,9 +304,10 @@ class CsrBlock(wiring.Component):
                         if name == "control":
                             m.d.sync += self.clear.eq(w_strb[CLEAR_BIT // 8] & w_data[CLEAR_BIT])
                         if name == "symbol_write":
-                            m.d.sync += [self.symbol_write.valid.eq(1), self.symbol_write.set.eq(w_data[0])]
+                            m.d.sync += [self.symbol_write.valid.eq(1),
+                                         self.symbol_write.set.eq(w_data[SYMBOL_SET_BIT])]
                         if name == "rule_write":
-                            m.d.sync += [self.rule_write.valid.eq(1), self.rule_write.arm.eq(w_data[0])]
+                            m.d.sync += [self.rule_write.valid.eq(1), self.rule_write.arm.eq(w_data[RULE_ARM_BIT])]
                         if name == "ring_control":
                             with m.If(w_strb[RING_RESET_BIT // 8] & w_data[RING_RESET_BIT]):
                                 m.d.sync += store["ring_consumer"].eq(0)

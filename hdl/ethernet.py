@@ -29,16 +29,14 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from tickgate.protocol.net_headers import ETHERTYPE_IPV4, IP_PROTO_UDP, IPV4_MIN_IHL, UDP_HEADER_LEN, VLAN_TPIDS
+
 from .counters import CounterBank
 from .ethernet_headers import HeaderCapture
 from .layouts import BEAT_BYTES, PacketBeat
 
 __all__ = ["ETH_COUNTERS", "EthernetFrontEnd", "Verdict"]
 
-ETHERTYPE_IPV4 = 0x0800
-IP_PROTO_UDP = 17
-UDP_HEADER_LEN = 8
-VLAN_TPIDS = (0x8100, 0x88A8)
 
 
 class Verdict(enum.Enum, shape=4):
@@ -241,7 +239,7 @@ class EthernetFrontEnd(wiring.Component):
             (seen < f.type_end, Verdict.TRUNCATED),
             (f.ethertype != ETHERTYPE_IPV4, Verdict.NOT_IPV4),
             (seen < f.ip_start + 4, Verdict.TRUNCATED),
-            ((f.ip_version != 4) | (f.ip_ihl < 5) | (f.ip_total_length < 4 * f.ip_ihl + UDP_HEADER_LEN),
+            ((f.ip_version != 4) | (f.ip_ihl < IPV4_MIN_IHL) | (f.ip_total_length < 4 * f.ip_ihl + UDP_HEADER_LEN),
              Verdict.BAD_IP_HEADER),
             (seen < ip_end, Verdict.TRUNCATED),
             (~f.ip_checksum_ok & ~self.ignore_ip_checksum, Verdict.BAD_IP_CHECKSUM),

@@ -1,13 +1,7 @@
 """Header capture of the Ethernet front end: the fields of the Ethernet, 802.1Q, IPv4 and UDP headers.
 
-Frame offsets, for reference (T = 0, 1 or 2 VLAN tags, S = IPv4 start, E = UDP start):
-
-    0   destination MAC, source MAC (12)
-    12  TPID + TCI per tag (4 each), then the Ethernet type (2)
-    S = 14 + 4*T: version/IHL, TOS, total length, id, flags/fragment offset, TTL, protocol, checksum,
-                  source address (S+12), destination address (S+16), options up to IHL*4
-    E = S + 4*IHL: source port, destination port (E+2), length (E+4), checksum
-    P = E + 8: the UDP payload
+Offsets, sizes, the accepted VLAN tags and the fragment rule come from `protocol.net_headers` (read its
+frame layout): T = 0, 1 or 2 tags, S = 14 + 4*T the IPv4 start, E = S + 4*IHL the UDP start, P = E + 8.
 
 S and E are even and 2 (mod 4), so every 16-bit header word sits in an aligned lane pair of a beat,
 and P is 2 or 6 (mod 8).
@@ -16,6 +10,16 @@ and P is 2 or 6 (mod 8).
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+
+from tickgate.protocol.net_headers import (
+    ETH_HEADER_LEN,
+    ETH_TYPE_AT,
+    IPV4,
+    IPV4_FRAGMENT_MASK,
+    MAX_VLAN_TAGS,
+    UDP,
+    VLAN_TAG_LEN,
+)
 
 from .layouts import BEAT_BYTES, PacketBeat
 
@@ -26,8 +30,9 @@ __all__ = ["HeaderCapture", "HeaderFields"]
 _KEPT_FIRST_BEAT = 1
 _KEPT_BEATS = 5
 _KEPT_FROM = _KEPT_FIRST_BEAT * BEAT_BYTES
-#: Where the IPv4 header starts for 0, 1 and 2 VLAN tags.
-_IP_STARTS = (14, 18, 22)
+#: Where the IPv4 header starts for 0, 1 and 2 VLAN tags (the outer and inner tag below: two at most).
+_IP_STARTS = tuple(ETH_HEADER_LEN + VLAN_TAG_LEN * tags for tags in range(MAX_VLAN_TAGS + 1))
+assert len(_IP_STARTS) == 3
 #: Header words at offsets 22..33 lie inside every IPv4 header that passes the header check (it starts at
 #: 22 at the latest and is at least 20 bytes long); the checksum sums them, and past them, up to the
 #: header end E. The words before 22 that belong to the header (from S on) are added from the kept bytes.
@@ -99,23 +104,28 @@ class HeaderCapture(wiring.Component):
 
         # Ethernet type behind zero, one or two tags.
         outer_tag, inner_tag = Signal(), Signal()
-        m.d.comb += [outer_tag.eq(is_tpid(be16(12))), inner_tag.eq(outer_tag & is_tpid(be16(16)))]
+        m.d.comb += [outer_tag.eq(is_tpid(be16(ETH_TYPE_AT))),
+                     inner_tag.eq(outer_tag & is_tpid(be16(ETH_TYPE_AT + VLAN_TAG_LEN)))]
 
         def at_ip(offset: int, read) -> Value:
             untagged, tagged, double_tagged = (read(start + offset) for start in _IP_STARTS)
             return Mux(inner_tag, double_tagged, Mux(outer_tag, tagged, untagged))
 
-        version_ihl = at_ip(0, byte)
+        def ip_field(name: str) -> Value:
+            field = IPV4[name]
+            return at_ip(field.offset, {1: byte, 2: be16, 4: be32}[field.size])
+
+        version_ihl = ip_field("version_ihl")
         m.d.comb += [
-            f.type_end.eq(_IP_STARTS[0] + 4 * (outer_tag + inner_tag)),
+            f.type_end.eq(_IP_STARTS[0] + VLAN_TAG_LEN * (outer_tag + inner_tag)),
             f.ethertype.eq(at_ip(-2, be16)),
             f.ip_start.eq(f.type_end),
             f.ip_version.eq(version_ihl[4:]),
             f.ip_ihl.eq(version_ihl[:4]),
-            f.ip_total_length.eq(at_ip(2, be16)),
-            f.ip_fragment.eq(at_ip(6, be16)[:14].any()),
-            f.ip_protocol.eq(at_ip(9, byte)),
-            f.ip_dst.eq(at_ip(16, be32)),
+            f.ip_total_length.eq(ip_field("total_length")),
+            f.ip_fragment.eq((ip_field("flags_fragment") & IPV4_FRAGMENT_MASK) != 0),
+            f.ip_protocol.eq(ip_field("protocol")),
+            f.ip_dst.eq(ip_field("dst")),
             f.udp_start.eq(f.ip_start + 4 * f.ip_ihl),
         ]
 
@@ -131,7 +141,8 @@ class HeaderCapture(wiring.Component):
                 m.d.sync += index.eq(index + 1)
 
         # UDP fields, wherever E puts them (E is known from beat 3 on; UDP words start at beat 4).
-        for field, offset, name in ((f.udp_dst_port, 2, "udp_dst_port_at"), (f.udp_length, 4, "udp_length_at")):
+        for field, offset, name in ((f.udp_dst_port, UDP["dst_port"].offset, "udp_dst_port_at"),
+                                    (f.udp_length, UDP["length"].offset, "udp_length_at")):
             at = Signal(7, name=name)
             m.d.comb += at.eq(f.udp_start + offset)
             word = Array(data_.word_select(n, 16) for n in range(BEAT_BYTES // 2))[at[1:3]]

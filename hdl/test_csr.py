@@ -13,15 +13,17 @@ from amaranth.sim import Simulator
 from tickgate.hdl.axi_lite_sim import Manager as AxiLiteManager
 from tickgate.hdl.csr import (
     ADDR_WIDTH,
+    CLEAR_BIT,
     CONFIG_BITS,
     OKAY,
+    RING_RESET_BIT,
     SLVERR,
     AxiLiteSignature,
     CsrBlock,
     implemented,
 )
 from tickgate.protocol.f2_map import RingControl
-from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, counter_names
+from tickgate.protocol.registers import ID_MAGIC, MAP_VERSION, REGISTER_MAP, Control, counter_names
 
 COUNTERS = (*counter_names()[:6], "messages", "type_A", "events")
 RW = [r for r in REGISTER_MAP if r.access == "rw"]
@@ -404,3 +406,11 @@ def test_rule_registers_write_command_and_gauge():
 
     sim.add_testbench(top)
     sim.run()
+
+
+def test_csr_block_stores_exactly_the_stored_fields():
+    for name, bits in CONFIG_BITS.items():
+        stored = sum(f.mask for f in REGISTER_MAP[name].fields if f.access == "rw")
+        assert implemented(name) == stored, name
+        assert len(bits) == sum(f.access == "rw" for f in REGISTER_MAP[name].fields)
+    assert 1 << CLEAR_BIT == Control.CLEAR_COUNTERS and 1 << RING_RESET_BIT == RingControl.RESET

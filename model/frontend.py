@@ -7,7 +7,7 @@ Every frame is counted in `eth_frames` and in exactly one of `eth_passed` or a d
 Checks, in this order; the first that fails decides (`CHECK_ORDER`):
 
 1. `eth_not_ipv4`        the Ethernet type, after zero, one or two 802.1Q/802.1ad tags (TPID 0x8100 or
-                         0x88A8 in either position), is not 0x0800.
+                         0x88A8 in either position: `protocol.net_headers.VLAN_TPIDS`), is not 0x0800.
 2. `eth_bad_ip_header`   IPv4 version is not 4, or IHL < 5, or total length < IHL*4 + 8.
 3. `eth_bad_ip_checksum` the header checksum (over IHL*4 bytes, options included) does not verify.
 4. `eth_ip_fragment`     more-fragments set or a fragment offset (a first, middle or last fragment).
@@ -32,20 +32,30 @@ from __future__ import annotations
 
 import ipaddress
 
+from tickgate.protocol.net_headers import (
+    ETH_TYPE_AT,
+    ETHERTYPE_IPV4,
+    IP_PROTO_UDP,
+    IPV4,
+    IPV4_FRAGMENT_MASK,
+    IPV4_MIN_IHL,
+    MAX_VLAN_TAGS,
+    UDP,
+    UDP_HEADER_LEN,
+    VLAN_TAG_LEN,
+    VLAN_TPIDS,
+    Field,
+    ones_complement_sum,
+)
 from tickgate.protocol.registers import counter_names
 
-__all__ = ["CHECK_ORDER", "ETHERTYPE_IPV4", "ETH_COUNTERS", "IP_PROTO_UDP", "VLAN_TPIDS", "ReferenceFrontEnd"]
+__all__ = ["CHECK_ORDER", "ETH_COUNTERS", "ReferenceFrontEnd"]
 
 ETH_COUNTERS: tuple[str, ...] = tuple(n for n in counter_names() if n.startswith("eth_"))
 CHECK_ORDER: tuple[str, ...] = (
     "eth_not_ipv4", "eth_bad_ip_header", "eth_bad_ip_checksum", "eth_ip_fragment", "eth_not_udp",
     "eth_wrong_address", "eth_wrong_port", "eth_bad_udp_length", "eth_truncated",
 )
-VLAN_TPIDS = (0x8100, 0x88A8)
-MAX_VLAN_TAGS = 2
-ETHERTYPE_IPV4 = 0x0800
-IP_PROTO_UDP = 17
-UDP_HEADER_LEN = 8
 
 
 class _Short(Exception):
@@ -63,18 +73,14 @@ class _Bytes:
             raise _Short
         return int.from_bytes(self.frame[offset : offset + size], "big")
 
+    def field(self, field: Field, start: int) -> int:
+        """`field` of the header that starts at `start`."""
+        return self.get(start + field.offset, field.size)
+
     def span(self, start: int, end: int) -> bytes:
         if end > len(self.frame):
             raise _Short
         return self.frame[start:end]
-
-
-def ones_complement_sum(data: bytes) -> int:
-    """The 16-bit one's complement sum of `data` (even length), as used by the IPv4 header checksum."""
-    total = sum(int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
 
 
 class ReferenceFrontEnd:
@@ -110,30 +116,30 @@ class ReferenceFrontEnd:
         """(drop reason or None, payload offset, payload length) from the headers of one frame."""
         b = _Bytes(frame)
         try:
-            type_at = 12
+            type_at = ETH_TYPE_AT
             for _ in range(MAX_VLAN_TAGS):
                 if b.get(type_at, 2) not in VLAN_TPIDS:
                     break
-                type_at += 4
+                type_at += VLAN_TAG_LEN
             if b.get(type_at, 2) != ETHERTYPE_IPV4:
                 return "eth_not_ipv4", 0, 0
             ip = type_at + 2
-            version_ihl, total = b.get(ip, 1), b.get(ip + 2, 2)
+            version_ihl, total = b.field(IPV4["version_ihl"], ip), b.field(IPV4["total_length"], ip)
             version, ihl = version_ihl >> 4, version_ihl & 0x0F
-            if version != 4 or ihl < 5 or total < 4 * ihl + UDP_HEADER_LEN:
+            if version != 4 or ihl < IPV4_MIN_IHL or total < 4 * ihl + UDP_HEADER_LEN:
                 return "eth_bad_ip_header", 0, 0
             udp = ip + 4 * ihl
             if self.check_ip_checksum and ones_complement_sum(b.span(ip, udp)) != 0xFFFF:
                 return "eth_bad_ip_checksum", 0, 0
-            if b.get(ip + 6, 2) & 0x3FFF:  # more-fragments flag, fragment offset
+            if b.field(IPV4["flags_fragment"], ip) & IPV4_FRAGMENT_MASK:
                 return "eth_ip_fragment", 0, 0
-            if b.get(ip + 9, 1) != IP_PROTO_UDP:
+            if b.field(IPV4["protocol"], ip) != IP_PROTO_UDP:
                 return "eth_not_udp", 0, 0
-            if self.dst_ip is not None and b.get(ip + 16, 4) != self.dst_ip:
+            if self.dst_ip is not None and b.field(IPV4["dst"], ip) != self.dst_ip:
                 return "eth_wrong_address", 0, 0
-            if self.dst_port is not None and b.get(udp + 2, 2) != self.dst_port:
+            if self.dst_port is not None and b.field(UDP["dst_port"], udp) != self.dst_port:
                 return "eth_wrong_port", 0, 0
-            udp_length = b.get(udp + 4, 2)
+            udp_length = b.field(UDP["length"], udp)
             if udp_length != total - 4 * ihl or udp_length == UDP_HEADER_LEN:
                 return "eth_bad_udp_length", 0, 0
             return None, udp + UDP_HEADER_LEN, udp_length - UDP_HEADER_LEN

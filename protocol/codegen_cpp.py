@@ -21,7 +21,8 @@ from pathlib import Path
 from types import ModuleType
 
 _HERE = Path(__file__).resolve().parent
-_TABLES = ("itch_spec", "moldudp64", "ouch", "soupbintcp", "events", "shm_ring", "f2_map", "registers", "rules")
+_TABLES = ("itch_spec", "moldudp64", "ouch", "soupbintcp", "events", "shm_ring", "f2_map", "registers", "rules",
+           "net_headers")
 _SECTIONS = "codegen_cpp_sections"
 _SCRIPT_PACKAGE = "_tickgate_protocol_tables"  # the name protocol/ is loaded under when run as a script
 HEADER_PATH = "tickgate/protocol.hpp"
@@ -167,7 +168,7 @@ def render() -> str:
     body = [*sec.itch_section(m["itch_spec"]), *sec.mold_section(m["moldudp64"]), *sec.ouch_section(m["ouch"]),
             *sec.soup_section(m["soupbintcp"]), *sec.events_section(m["events"]),
             *sec.shm_section(m["shm_ring"]), *sec.f2_section(m["f2_map"]), *sec.regs_section(m["registers"]),
-            *sec.rules_section(m["rules"])]
+            *sec.rules_section(m["rules"]), *sec.net_section(m["net_headers"])]
     return "\n".join(banner) + _INCLUDES + "\n".join(kinds) + _WIRE + "\n" + "\n".join(body)
 
 

@@ -113,6 +113,19 @@ struct Counter {
   std::string_view name;
   std::uint32_t offset;
 };
+
+/// A field of a 32-bit register: bits lo..lo + width - 1 (protocol.registers.Field).
+struct Field {
+  std::uint32_t lo;
+  std::uint32_t width;
+  constexpr std::uint32_t mask() const noexcept {
+    return static_cast<std::uint32_t>(((std::uint64_t{1} << width) - 1) << lo);
+  }
+  /// The field's value in `word`.
+  constexpr std::uint32_t get(std::uint32_t word) const noexcept { return (word & mask()) >> lo; }
+  /// `value` placed in the field (bits past its width dropped).
+  constexpr std::uint32_t put(std::uint32_t value) const noexcept { return value << lo & mask(); }
+};
 """
 
 
@@ -417,7 +430,7 @@ def shm_section(shm: ModuleType) -> list[str]:
 
 
 def regs_section(rg: ModuleType) -> list[str]:
-    """Namespace tickgate::regs, from protocol/registers.py: offsets, counter indices, tables."""
+    """Namespace tickgate::regs, from protocol/registers.py: offsets, fields, counter indices, tables."""
     regs = list(rg.REGISTER_MAP)
     counters = rg.REGISTER_MAP.group("counter")
     out = ["namespace tickgate::regs {", "",
@@ -429,7 +442,13 @@ def regs_section(rg: ModuleType) -> list[str]:
            *_lines(_REG_TYPES), "", "/// Byte offset of each register.", "namespace offset {"]
     out += [f"inline constexpr std::uint32_t {_ident(r.name)} = {r.offset:#05x};  "
             f"// {r.access} {r.width}: {_comment(r.doc)}" for r in regs]
-    out += ["}  // namespace offset", "", "/// Index of each counter in kCounters.", "namespace counter {"]
+    out += ["}  // namespace offset", "",
+            "/// Each register field, `<register>_<field>` (protocol.registers.Field; w1: a command bit).",
+            "namespace field {"]
+    out += [f"inline constexpr Field {_ident(f'{r.name}_{f.name}')}{{{f.lo}, {f.width}}};  "
+            f"// {f.access}, mask {f.mask:#010x}{': ' + _comment(f.doc) if f.doc else ''}"
+            for r in regs for f in r.fields]
+    out += ["}  // namespace field", "", "/// Index of each counter in kCounters.", "namespace counter {"]
     out += [f"inline constexpr std::size_t {r.name} = {i};" for i, r in enumerate(counters)]
     out += ["}  // namespace counter", "",
             f"inline constexpr std::array<Register, {len(regs)}> kRegisters{{{{"]
@@ -470,3 +489,24 @@ def rules_section(ru: ModuleType) -> list[str]:
     for e in (ru.RuleCondition, ru.PriceMode):
         out += _enum(e)
     return [*out, "}  // namespace tickgate::rules", ""]
+
+
+def net_section(net: ModuleType) -> list[str]:
+    """Namespace tickgate::net, from protocol/net_headers.py: the Ethernet/802.1Q/IPv4/UDP offsets and constants
+    (the capture reader's VLAN rule, `kCaptureVlanTpids` at any depth, beside the card's)."""
+    out = ["namespace tickgate::net {", ""]
+    for name in ("ETH_TYPE_AT", "ETH_HEADER_LEN", "VLAN_TAG_LEN", "MAX_VLAN_TAGS", "IPV4_MIN_IHL", "UDP_HEADER_LEN"):
+        out.append(f"inline constexpr std::size_t k{_camel(name)} = {getattr(net, name)};")
+    for name in ("ETHERTYPE_IPV4", "IPV4_FRAGMENT_MASK", "IP_PROTO_TCP", "IP_PROTO_UDP"):
+        out.append(f"inline constexpr std::uint32_t k{_camel(name)} = {getattr(net, name):#06x};")
+    for name in ("VLAN_TPIDS", "CAPTURE_VLAN_TPIDS"):
+        values = getattr(net, name)
+        out.append(f"inline constexpr std::array<std::uint32_t, {len(values)}> k{_camel(name)}{{{{"
+                   + ", ".join(f"{v:#06x}" for v in values) + "}};")
+    for header, table in (("ipv4", net.IPV4), ("udp", net.UDP)):
+        out += ["", f"/// Byte offset of each {header.upper()} header field from its start (size in the comment).",
+                f"namespace {header} {{"]
+        out += [f"inline constexpr std::size_t {_ident(name)} = {f.offset};  // {f.size} bytes"
+                for name, f in table.items()]
+        out.append(f"}}  // namespace {header}")
+    return [*out, "", "}  // namespace tickgate::net", ""]

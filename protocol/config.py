@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from .events import KIND_FIELDS, EventKind
 from .moldudp64 import HEADER
 from .order_hash import MAX_BUCKET_BITS
-from .registers import Control
+from .registers import REGISTER_MAP
 from .rules import MAX_RULES, Rule, rule_writes
 
 __all__ = [
@@ -30,7 +30,7 @@ MAX_LEVEL_EVENTS_LEVELS = 255  # max_levels with level events (level_index is on
 #: A/B lines (`model.lines`): how many packets one line may run ahead of the other while the arbiter waits
 #: for the other's copy of what it lost; the largest window an image holds (bits 8-15 of `lines`), and the
 #: default: at 1 % loss per line, the lines' copies of a packet arrive within a packet or two of each other.
-MAX_LINE_WINDOW = 255
+MAX_LINE_WINDOW = (1 << REGISTER_MAP["lines"].field("window").width) - 1  # 255
 LINE_WINDOW = 16
 LOCATES = 1 << 16  # ITCH stock locates are 16-bit: the most book slots an image can have
 MAX_LEVELS = 255  # price levels per side an image can hold
@@ -166,28 +166,30 @@ def register_writes(config: CardConfig, *, clear_counters: bool = False) -> list
     """The register writes (name, value), in order, that give a card this configuration's run-time part:
     the session, the first sequence, the names to track, the rules to arm, and `control` last (which enables
     the card). Capacities are not registers: they are the image's (`cap_*`)."""
+    enc = REGISTER_MAP.encode
     writes: list[tuple[str, int]] = []
     if config.session is not None:
         raw = config.session.ljust(10)
-        writes += [("session_0", int.from_bytes(raw[0:4], "little")), ("session_1", int.from_bytes(raw[4:8], "little")),
-                   ("session_2", int.from_bytes(raw[8:10], "little")), ("session_en", 1)]
+        writes += [("session_0", enc("session_0", value=int.from_bytes(raw[0:4], "little"))),
+                   ("session_1", enc("session_1", value=int.from_bytes(raw[4:8], "little"))),
+                   ("session_2", enc("session_2", value=int.from_bytes(raw[8:10], "little"))),
+                   ("session_en", enc("session_en", en=1))]
     if config.first_sequence is not None:
-        writes += [("first_sequence_lo", config.first_sequence & 0xFFFF_FFFF),
-                   ("first_sequence_hi", config.first_sequence >> 32 & 0xFFFF_FFFF), ("first_sequence_en", 1)]
+        writes += [("first_sequence_lo", enc("first_sequence_lo", value=config.first_sequence & 0xFFFF_FFFF)),
+                   ("first_sequence_hi", enc("first_sequence_hi", value=config.first_sequence >> 32)),
+                   ("first_sequence_en", enc("first_sequence_en", en=1))]
     if config.line_window is not None:
-        writes.append(("lines", 1 | config.line_window << 8))
-    control = Control.ENABLE | (Control.LEVEL_EVENTS if config.level_events else 0)
-    if config.symbols is None:
-        control |= Control.TRACK_ALL
-    else:
+        writes.append(("lines", enc("lines", two_lines=1, window=config.line_window)))
+    if config.symbols is not None:
         for i, symbol in enumerate(sorted(config.symbols)):
             raw = symbol.encode("ascii").ljust(8)
-            writes += [("symbol_index", i), ("symbol_name_lo", int.from_bytes(raw[:4], "little")),
-                       ("symbol_name_hi", int.from_bytes(raw[4:], "little")), ("symbol_write", 1)]
+            writes += [("symbol_index", enc("symbol_index", value=i)),
+                       ("symbol_name_lo", enc("symbol_name_lo", value=int.from_bytes(raw[:4], "little"))),
+                       ("symbol_name_hi", enc("symbol_name_hi", value=int.from_bytes(raw[4:], "little"))),
+                       ("symbol_write", enc("symbol_write", set=1))]
     for i, rule in enumerate(config.rules):
         if rule is not None:
             writes += rule_writes(i, rule)
-    if clear_counters:
-        control |= Control.CLEAR_COUNTERS
-    writes.append(("control", int(control)))
+    writes.append(("control", enc("control", enable=1, track_all=config.symbols is None,
+                                  level_events=config.level_events, clear_counters=clear_counters)))
     return writes

@@ -15,12 +15,25 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import IO, BinaryIO, NamedTuple
 
-import dpkt
 from dpkt import pcap as dpcap
 from dpkt import pcapng as dpcapng
 
 from .binaryfile import open_maybe_gzip
 from .moldudp64 import END_OF_SESSION, HEADER_LEN
+from .net_headers import (
+    CAPTURE_VLAN_TPIDS,
+    ETH_HEADER_LEN,
+    ETH_TYPE_AT,
+    ETHERTYPE_IPV4,
+    IP_PROTO_TCP,
+    IP_PROTO_UDP,
+    IPV4,
+    IPV4_FRAGMENT_MASK,
+    UDP,
+    UDP_HEADER_LEN,
+    VLAN_TAG_LEN,
+    ipv4_checksum,
+)
 
 __all__ = [
     "PCAPNG_MAGIC", "PCAP_MAGICS", "Frame", "PcapReader", "classify", "ipv4_checksum", "is_capture",
@@ -35,8 +48,12 @@ PCAP_MAGICS: dict[int, tuple[str, int]] = {
     dpcap.PMUDPCT_MAGIC_NANO: ("<", 1_000_000_000),
 }
 PCAPNG_MAGIC = dpcapng.PCAPNG_BT_SHB
-_ETH_VLAN = (dpkt.ethernet.ETH_TYPE_8021Q, dpkt.ethernet.ETH_TYPE_8021AD, dpkt.ethernet.ETH_TYPE_QINQ1)
-_ETH_IP = dpkt.ethernet.ETH_TYPE_IP
+_ETH_VLAN = frozenset(CAPTURE_VLAN_TPIDS)  # any number of tags (protocol.net_headers: not the card's rule)
+_ETH_IP = ETHERTYPE_IPV4
+# Field offsets of protocol.net_headers, bound once: the walk below reads bytes inline, for speed.
+_IP_TOTAL, _IP_FRAG, _IP_PROTO = IPV4["total_length"].offset, IPV4["flags_fragment"].offset, IPV4["protocol"].offset
+_IP_SRC, _IP_DST = IPV4["src"].offset, IPV4["dst"].offset
+_UDP_SPORT, _UDP_DPORT, _UDP_LEN = UDP["src_port"].offset, UDP["dst_port"].offset, UDP["length"].offset
 _DLT_ETHERNET = dpcap.DLT_EN10MB
 _DLT_RAW = (dpcap.DLT_RAW, 12, 14, 101)  # raw IP: the value differs between platforms
 _DLT_LINUX_SLL = 113
@@ -203,11 +220,11 @@ class PcapReader:
     def _decode(self, ts_ns: int, linktype: int, d: bytes) -> Frame | None:
         try:
             if linktype == _DLT_ETHERNET:
-                etype = d[12] << 8 | d[13]
-                off = 14
+                etype = d[ETH_TYPE_AT] << 8 | d[ETH_TYPE_AT + 1]
+                off = ETH_HEADER_LEN
                 while etype in _ETH_VLAN:
                     etype = d[off + 2] << 8 | d[off + 3]
-                    off += 4
+                    off += VLAN_TAG_LEN
             elif linktype in _DLT_RAW:
                 etype, off = (_ETH_IP if d[0] >> 4 == 4 else 0), 0
             elif linktype == _DLT_LINUX_SLL:
@@ -221,29 +238,29 @@ class PcapReader:
                 return None
             self.ipv4 += 1
             ihl = (d[off] & 0x0F) * 4
-            total = d[off + 2] << 8 | d[off + 3]
+            total = d[off + _IP_TOTAL] << 8 | d[off + _IP_TOTAL + 1]
             end = off + total if total else len(d)  # 0: a segmentation-offloaded capture
             if end > len(d):
                 self.truncated += 1
                 return None
-            if (d[off + 6] << 8 | d[off + 7]) & 0x3FFF:  # more-fragments flag or a fragment offset
+            if (d[off + _IP_FRAG] << 8 | d[off + _IP_FRAG + 1]) & IPV4_FRAGMENT_MASK:
                 self.fragments += 1
                 return None
-            proto = d[off + 9]
-            src = socket.inet_ntoa(d[off + 12 : off + 16])
-            dst = socket.inet_ntoa(d[off + 16 : off + 20])
+            proto = d[off + _IP_PROTO]
+            src = socket.inet_ntoa(d[off + _IP_SRC : off + _IP_SRC + 4])
+            dst = socket.inet_ntoa(d[off + _IP_DST : off + _IP_DST + 4])
             l4 = off + ihl
-            sport = d[l4] << 8 | d[l4 + 1]
-            dport = d[l4 + 2] << 8 | d[l4 + 3]
-            if proto == 17:
-                ulen = d[l4 + 4] << 8 | d[l4 + 5]
-                stop = l4 + ulen if ulen >= 8 else end
+            sport = d[l4 + _UDP_SPORT] << 8 | d[l4 + _UDP_SPORT + 1]  # TCP's ports sit where UDP's do
+            dport = d[l4 + _UDP_DPORT] << 8 | d[l4 + _UDP_DPORT + 1]
+            if proto == IP_PROTO_UDP:
+                ulen = d[l4 + _UDP_LEN] << 8 | d[l4 + _UDP_LEN + 1]
+                stop = l4 + ulen if ulen >= UDP_HEADER_LEN else end
                 if stop > end:
                     self.truncated += 1
                     return None
                 self.udp += 1
-                return Frame(ts_ns, src, dst, sport, dport, "udp", d[l4 + 8 : stop])
-            if proto == 6:
+                return Frame(ts_ns, src, dst, sport, dport, "udp", d[l4 + UDP_HEADER_LEN : stop])
+            if proto == IP_PROTO_TCP:
                 self.tcp += 1
                 return Frame(ts_ns, src, dst, sport, dport, "tcp", d[l4 + (d[l4 + 12] >> 4) * 4 : end])
             self.other_proto += 1
@@ -289,14 +306,6 @@ def classify(payload: bytes, proto: str) -> str:
     return "unknown"
 
 
-def ipv4_checksum(header: bytes) -> int:
-    """The Internet checksum of `header` (its checksum field zeroed, even length)."""
-    s = sum(struct.unpack(f"!{len(header) // 2}H", header))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 _MAC_SRC = bytes.fromhex("020000000001")
 
 
@@ -304,11 +313,12 @@ def udp_frame(payload: bytes, src: tuple[str, int], dst: tuple[str, int], ident:
     """An Ethernet/IPv4/UDP frame carrying `payload` (multicast MAC for a multicast destination)."""
     sip, dip = socket.inet_aton(src[0]), socket.inet_aton(dst[0])
     mac_dst = bytes((1, 0, 94, dip[1] & 127, dip[2], dip[3])) if 224 <= dip[0] <= 239 else bytes.fromhex("020000000002")
-    ulen = 8 + len(payload)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, ident & 0xFFFF, 0x4000, 64, 17, 0, sip, dip)
-    ip = ip[:10] + ipv4_checksum(ip).to_bytes(2, "big") + ip[12:]
+    ulen = UDP_HEADER_LEN + len(payload)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, ident & 0xFFFF, 0x4000, 64, IP_PROTO_UDP, 0, sip, dip)
+    at = IPV4["checksum"].offset
+    ip = ip[:at] + ipv4_checksum(ip).to_bytes(2, "big") + ip[at + 2 :]
     udp = struct.pack("!HHHH", src[1], dst[1], ulen, 0)  # checksum 0: none, as IPv4 allows
-    return mac_dst + _MAC_SRC + b"\x08\x00" + ip + udp + payload
+    return mac_dst + _MAC_SRC + ETHERTYPE_IPV4.to_bytes(2, "big") + ip + udp + payload
 
 
 def write_pcap(

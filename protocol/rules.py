@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
+from .registers import REGISTER_MAP
+
 __all__ = ["IMBALANCE_ONE", "MAX_RULES", "PriceMode", "Rule", "RuleCondition", "load_rules", "rule_writes",
            "rules_from_json"]
 
@@ -114,27 +116,30 @@ class Rule:
     @property
     def kind_word(self) -> int:
         """The `rule_kind` register's value."""
-        return int(self.condition) | int(self.price_mode) << 8 | ord(self.side) << 16 | ord(self.tif) << 24
+        return REGISTER_MAP.encode("rule_kind", condition=int(self.condition), price_mode=int(self.price_mode),
+                                   side=ord(self.side), tif=ord(self.tif))
 
     @classmethod
     def from_registers(cls, locate: int, kind: int, threshold: int, shares: int, price: int, tag: int,
                        fires: int) -> Rule:
         """The rule staged in the registers; ValueError if a field is out of range (the write is refused)."""
-        mode = kind >> 8 & 0xFF
-        signed = price - (1 << 32) if price >> 31 and mode != PriceMode.FIXED else price
-        return cls(locate & 0xFFFF, kind & 0xFF, threshold, chr(kind >> 16 & 0xFF), shares, signed, mode,
-                   chr(kind >> 24 & 0xFF), tag, fires)
+        k = REGISTER_MAP.decode("rule_kind", kind)
+        signed = price - (1 << 32) if price >> 31 and k["price_mode"] != PriceMode.FIXED else price
+        return cls(locate & 0xFFFF, k["condition"], threshold, chr(k["side"]), shares, signed, k["price_mode"],
+                   chr(k["tif"]), tag, fires)
 
 
 def rule_writes(index: int, rule: Rule | None) -> list[tuple[str, int]]:
     """The register writes (name, value), in order, that arm `rule` at `index` (None: disarm it)."""
     if not isinstance(index, int) or not 0 <= index < MAX_RULES:
         raise ValueError(f"rule index must be 0 to {MAX_RULES - 1}, not {index!r}")
+    enc = REGISTER_MAP.encode
     if rule is None:
-        return [("rule_index", index), ("rule_write", 0)]
-    return [("rule_locate", rule.locate), ("rule_kind", rule.kind_word), ("rule_threshold", rule.threshold),
-            ("rule_shares", rule.shares), ("rule_price", rule.price & _U32), ("rule_tag", rule.tag),
-            ("rule_fires", rule.fires), ("rule_index", index), ("rule_write", 1)]
+        return [("rule_index", enc("rule_index", value=index)), ("rule_write", enc("rule_write", arm=0))]
+    words = (("rule_threshold", rule.threshold), ("rule_shares", rule.shares), ("rule_price", rule.price & _U32),
+             ("rule_tag", rule.tag), ("rule_fires", rule.fires), ("rule_index", index))
+    return [("rule_locate", enc("rule_locate", value=rule.locate)), ("rule_kind", rule.kind_word),
+            *((name, enc(name, value=value)) for name, value in words), ("rule_write", enc("rule_write", arm=1))]
 
 
 _FIELDS = ("locate", "condition", "threshold", "side", "shares", "price", "price_mode", "tif", "tag", "fires")

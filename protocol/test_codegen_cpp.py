@@ -26,9 +26,9 @@ def test_render_is_deterministic_and_bannered() -> None:
     assert text == codegen_cpp.render()
     banner = text.split("\n", 1)[0]
     assert banner.startswith("// tickgate/protocol.hpp: generated from protocol/") and "do not edit" in banner
-    for ns in ("wire", "itch", "mold", "ouch", "soup", "events", "shm", "f2", "regs", "rules"):
+    for ns in ("wire", "itch", "mold", "ouch", "soup", "events", "shm", "f2", "regs", "rules", "net"):
         assert f"namespace tickgate::{ns} {{" in text
-    assert text.endswith("}  // namespace tickgate::rules\n")
+    assert text.endswith("}  // namespace tickgate::net\n")
 
 
 def test_script_runs_without_the_package(tmp_path: Path) -> None:
