@@ -186,7 +186,9 @@ def test_estimate_takes_configurations(capsys):
     from .estimate import config_top, main
 
     name, factory = config_top("small")
-    assert name == "cl_small" and callable(factory)
+    assert name == "cl_f2_small" and callable(factory)
+    name, factory = config_top("small", platform="f1")
+    assert name == "cl_f1_small" and callable(factory)
     with pytest.raises(KeyError, match="known: default, small, large"):
         config_top("nope")
     with pytest.raises(SystemExit):

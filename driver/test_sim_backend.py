@@ -166,7 +166,7 @@ def test_registers_and_open_backend() -> None:
     assert isinstance(device, _driver.SimDevice) and backend.name == "sim"
     assert device.read_register(REGISTER_MAP["id"].offset) == ID_MAGIC
     assert device.read_register(REGISTER_MAP["cap_symbols"].offset) == GEOMETRY.symbols
-    assert "64 books, 16 levels, 8 names, order table 8:4:4" in backend.description
+    assert "64 books, 16 levels, 8 names, 0 rules, order table 8:4:4" in backend.description
     before = device.cycles
     backend.feed(generated(50, 4, 1)[0])
     assert backend.pending_events() > 0 and device.cycles > before
