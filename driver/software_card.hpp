@@ -129,6 +129,9 @@ class SoftwareCard {
   void remove(Order* o, const Msg& m);
   void bbo_if_changed(std::uint32_t book, const Msg& m);
   [[gnu::noinline]] void fire_rules(const events::BboEvent& bbo);
+  /// Sets the fields every event kind has (kind, flags, locate, message type, seq and both times).
+  template <class E>
+  static void set_common(E& e, std::uint8_t kind, std::uint8_t flags, std::uint16_t locate, const Msg& m) noexcept;
   template <class E>
   E record(std::uint8_t flags, std::uint16_t locate, const Msg& m) const noexcept;
   template <class E>

@@ -9,15 +9,21 @@
 namespace tickgate::driver {
 
 template <class E>
-E SoftwareCard::record(std::uint8_t flags, std::uint16_t locate, const Msg& m) const noexcept {
-  E e{};
-  e.kind = static_cast<std::uint8_t>(E::kKind);
+void SoftwareCard::set_common(E& e, std::uint8_t kind, std::uint8_t flags, std::uint16_t locate,
+                              const Msg& m) noexcept {
+  e.kind = kind;
   e.flags = flags;
   e.locate = locate;
   e.msg_type = m.type;
   e.seq = m.seq;
   e.ts_exch = m.ts;
   e.ts_local = m.rx;
+}
+
+template <class E>
+E SoftwareCard::record(std::uint8_t flags, std::uint16_t locate, const Msg& m) const noexcept {
+  E e{};
+  set_common(e, static_cast<std::uint8_t>(E::kKind), flags, locate, m);
   return e;
 }
 
@@ -47,13 +53,7 @@ static_assert(sizeof(events::BboEvent) == sizeof(events::Event) &&
 inline events::Event& SoftwareCard::push_bbo(std::uint8_t flags, std::uint16_t locate, const Msg& m) {
   namespace c = regs::counter;
   events::Event& e = events_.emplace_back();  // value-initialised: every byte zero
-  e.kind = static_cast<std::uint8_t>(events::BboEvent::kKind);
-  e.flags = flags;
-  e.locate = locate;
-  e.msg_type = m.type;
-  e.seq = m.seq;
-  e.ts_exch = m.ts;
-  e.ts_local = m.rx;
+  set_common(e, static_cast<std::uint8_t>(events::BboEvent::kKind), flags, locate, m);
   ++counters_[c::events];
   ++counters_[c::events_bbo];
   return e;
