@@ -83,6 +83,7 @@ bench: setup
 	$(BIN)/python tests/bench_f2.py
 	$(BIN)/python tests/bench_ab.py
 	$(BIN)/python tests/bench_backtest.py
+	$(BIN)/python tests/bench_book_mixes.py
 
 # Differential fuzzing soak (tests/fuzz_diff.py): FUZZ_PACKETS hostile packets into the model and the C++ card,
 # built here a second time with AddressSanitizer + UndefinedBehaviorSanitizer (build/asan/, loaded in place of
