@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import json
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.latency_cases import Figures, describe_machine, loadavg, tuning, tunings  # noqa: E402
 from tickgate.host.exchange.sim import SimExchange  # noqa: E402
 from tickgate.host.market import Directory, TopOfBook  # noqa: E402
 from tickgate.host.metrics import Metrics  # noqa: E402
@@ -168,12 +168,27 @@ def components(orders: int) -> dict[str, np.ndarray]:
     return out
 
 
-def demo_run(feed: Path, path: str) -> dict:
+def demo_run(feed: Path, path: str, extra: tuple[str, ...] = ()) -> dict:
     exchange = ["--exchange", "fix:sim"] if path == "fix" else ["--exchange", "sim", "--order-path", path]
+    exchange += list(extra)
     proc = subprocess.run([sys.executable, "-m", "tickgate.host.cli", "run", "--feed", str(feed), "--strategy",
                            "imbalance", "--backend", "software", *exchange, "--no-progress", "--json"],
                           capture_output=True, text=True, check=True)
     return json.loads(next(line for line in reversed(proc.stdout.splitlines()) if line.startswith("{")))
+
+
+def cases_of(tunes: tuple[str, ...]) -> dict[str, tuple[str, bool, str]]:
+    """case -> (order path, the simulator busy-polls, tuning)."""
+    return {
+        "python, sim asleep, default": ("python", False, "default"),
+        **{f"native, sim {ex}, {t}": ("native", ex == "spinning", t) for ex in ("asleep", "spinning") for t in tunes},
+        "fix, sim asleep, default": ("fix", False, "default"),
+    }
+
+
+GOAL_CASES = ("native, sim asleep, default", "native, sim asleep, qos0")
+COMPONENTS = {"call": "risk + encode + call, nothing written", "unix": "+ write, Unix socket pair",
+              "tcp": "+ write, loopback TCP, reader asleep", "echo": "+ write, loopback TCP, reader answering"}
 
 
 def main() -> int:
@@ -181,33 +196,51 @@ def main() -> int:
     ap.add_argument("--orders", type=int, default=5_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--demo-messages", type=int, default=200_000, help="0: skip the whole-run comparison")
+    ap.add_argument("--cases", default="", help="only the cases whose name contains one of these (separated by ;)")
+    ap.add_argument("--haltpoll-ns", type=int, metavar="NS",
+                    help="add cases with the guest's halt polling at NS ns (root, cpuidle haltpoll; put back after)")
     args = ap.parse_args()
+    tunes, why = tunings(args.haltpoll_ns)
 
     print(f"strategy -> OUCH (python, native) / FIX NewOrderSingle (fix) bytes written, {args.orders:,} orders a "
           f"run, {args.runs} runs, to the simulator over loopback (us)")
-    results: dict[str, list[tuple[float, float]]] = {"python": [], "native": [], "fix": []}
+    print(f"machine: {describe_machine()}")
+    if why:
+        print(f"cases left out: {why}")
+    wanted = [w for w in args.cases.split(";") if w]
+    cases = {c: v for c, v in cases_of(tunes).items() if not wanted or any(w in c for w in wanted)}
+    figures = Figures()
     for run in range(args.runs):
-        for path in ("python", "native", "fix"):
-            with SimExchange(fix_port=0 if path == "fix" else None) as sim:  # a session of its own
-                sim.set_symbols(SYMBOLS)
+        for case, (path, spin, tune) in cases.items():
+            with tuning(tune), SimExchange(fix_port=0 if path == "fix" else None, busy_poll=spin) as sim:
+                sim.set_symbols(SYMBOLS)  # a session of its own
                 ns = one_run(path, sim, args.orders, seed=run)
-            p50, p99 = np.percentile(ns, 50) / 1e3, np.percentile(ns, 99) / 1e3
-            results[path].append((p50, p99))
-            print(f"  run {run + 1} {path:7s} p50 {p50:7.2f}  p99 {p99:7.2f}  max {ns.max() / 1e3:8.1f}")
-    med = {p: (statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs)) for p, rs in results.items()}
-    for p, (p50, p99) in med.items():
-        print(f"median of runs, {p:7s}  p50 {p50:7.2f}  p99 {p99:7.2f}")
-    (n50, n99), (p50, p99) = med["native"], med["python"]
-    print(f"native / python: p50 {n50 / p50:.3f}, p99 {n99 / p99:.3f}   goal: native p50 <= 2, p99 <= 10")
-    f50, f99 = med["fix"]
-    print(f"fix / python (OUCH): p50 {f50 / p50:.3f}, p99 {f99 / p99:.3f}")
+            print(figures.add(case, ns, run), flush=True)
+    print(f"median of runs (load average now {loadavg()}):")
+    print("\n".join(figures.table()))
+    if "python, sim asleep, default" in figures.runs:
+        py50, _, py99 = figures.median("python, sim asleep, default")
+        for case in ("native, sim asleep, default", "fix, sim asleep, default"):
+            if case in figures.runs:
+                p50, _, p99 = figures.median(case)
+                print(f"  {case.split(',')[0]} / python: p50 {p50 / py50:.3f}, p99 {p99 / py99:.3f}")
+    print("goal (native): p50 <= 2, p99 <= 10; judged on 'native, sim asleep' (the simulator as `tickgate run "
+          "--exchange sim` starts it), default and qos0 (`--cpu-dma-latency 0`) both shown:")
+    for case in GOAL_CASES:
+        if case in figures.runs:
+            p50, _, p99 = figures.median(case)
+            print(f"  {case:34s} p50 {p50:6.2f} {'met' if p50 <= 2 else 'MISSED'}, p99 {p99:6.2f} "
+                  f"{'met' if p99 <= 10 else 'MISSED'}")
 
-    print("the native call alone (us): p50 / p99")
-    for what, ns in components(args.orders).items():
-        label = {"call": "risk + encode + call, nothing written", "unix": "+ write, Unix socket pair",
-                 "tcp": "+ write, loopback TCP, reader asleep",
-                 "echo": "+ write, loopback TCP, reader answering"}[what]
-        print(f"  {label:40s} {np.percentile(ns, 50) / 1e3:6.2f} / {np.percentile(ns, 99) / 1e3:6.2f}")
+    print("the native call alone (us), one run each:")
+    for tune in tunes:
+        with tuning(tune):
+            for what, ns in components(args.orders).items():
+                if tune != "default" and what in ("call", "unix"):
+                    continue  # no wake-up in them
+                p50, p90, p99 = (np.percentile(ns, q) / 1e3 for q in (50, 90, 99))
+                print(f"  {COMPONENTS[what] + ', ' + tune:50s} p50 {p50:6.2f}  p90 {p90:6.2f}  p99 {p99:6.2f}  "
+                      f"load {loadavg()}")
 
     if args.demo_messages:
         with tempfile.TemporaryDirectory() as tmp:
@@ -217,12 +250,15 @@ def main() -> int:
                            capture_output=True)
             print(f"tickgate run (make demo's feed, {args.demo_messages:,} messages, imbalance, software card, "
                   "sim), us")
-            for path in ("python", "native", "fix"):
-                s = demo_run(feed, path)
+            runs = [("python", ()), ("native", ()), ("fix", ())]
+            if "qos0" in tunes:
+                runs.append(("native", ("--cpu-dma-latency", "0")))
+            for path, extra in runs:
+                s = demo_run(feed, path, extra)
                 lat = s["latency_us"]
                 row = "  ".join(f"{k} p50 {lat[k]['p50']:.2f} p99 {lat[k]['p99']:.2f}"
                                 for k in ("strategy_to_order", "tick_to_order"))
-                print(f"  {path:7s} orders {s['orders']:5d}  {row}")
+                print(f"  {path + ' ' + ' '.join(extra):30s} orders {s['orders']:5d}  {row}  load {loadavg()}")
     return 0
 
 

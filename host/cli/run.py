@@ -37,9 +37,7 @@ def _limit_values(d: dict[str, str]) -> dict[str, float | int]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from tickgate.host.metrics import plot_latencies, summary_table
     from tickgate.host.risk import RiskLimits
-    from tickgate.host.run import Runner, RunOptions
     from tickgate.host.strategy import load_strategy
 
     backend = open_backend(args.backend, card_config(args))
@@ -55,8 +53,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"tickgate run: warning: {warning}", file=sys.stderr)
     fix = FixOptions(args.fix_settings, args.fix_sender, args.fix_target, args.fix_heartbeat, args.fix_store,
                      args.fix_log)
+    if args.sim_busy_poll and args.exchange not in ("sim", "fix:sim"):
+        raise ValueError("--sim-busy-poll is an option of the local simulator: --exchange sim or fix:sim")
+    qos = None
+    if args.cpu_dma_latency is not None:  # held for the run's life, released however it ends
+        from tickgate.host.pmqos import CpuDmaLatency
+
+        try:
+            qos = CpuDmaLatency(args.cpu_dma_latency).open()
+        except OSError as exc:
+            raise ValueError(f"--cpu-dma-latency {args.cpu_dma_latency}: cannot hold the limit: {exc}") from None
+        print(f"tickgate run: CPU wake-up latency limit {qos.us} us held on {qos.path} for the run (idle cores "
+              f"poll instead of halting)", file=sys.stderr)
+    try:
+        return _run(args, backend, strategy, limits, feed, password, fix)
+    finally:
+        if qos is not None:
+            qos.close()
+
+
+def _run(args: argparse.Namespace, backend, strategy, limits, feed, password, fix) -> int:
+    from tickgate.host.metrics import plot_latencies, summary_table
+    from tickgate.host.run import Runner, RunOptions
+
     gateway, exchange, ex_note = open_exchange(args.exchange, user=args.ouch_user, password=password,
-                                               order_path=args.order_path, fix=fix)
+                                               order_path=args.order_path, fix=fix, sim_busy_poll=args.sim_busy_poll)
     print(f"tickgate run: {backend.name} backend, strategy {strategy.name}, exchange {ex_note}", file=sys.stderr)
     live = is_live(args)
     from tickgate.host.alerts import thresholds_of_args
@@ -158,6 +179,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                                   "OTLP/HTTP endpoint, e.g. http://127.0.0.1:4318/v1/traces")
     r.add_argument("--trace-sample", type=float, metavar="R", help="fraction of orders traced (default 1)")
     r.add_argument("--cpu", type=int, help="pin the process to this CPU")
+    r.add_argument("--cpu-dma-latency", type=int, metavar="US",
+                   help="hold this CPU wake-up latency limit (PM QoS, /dev/cpu_dma_latency, root) for the run: 0 "
+                        "keeps idle cores polling, so a wake-up needs no interrupt (every idle core spins while held)")
+    r.add_argument("--sim-busy-poll", action="store_true",
+                   help="the local simulator (--exchange sim) spins on its sockets instead of sleeping (a core)")
     r.add_argument("--batch-packets", type=int, default=1,
                    help="take events every N packets (default 1: every packet is a tick)")
     r.add_argument("--json", action="store_true", help="end with one JSON line of the summary")

@@ -8,6 +8,12 @@ requested sequence number on every login), heartbeats idle connections, drops cl
 is drained first, so an order written before the command is matched against the book before it. With `fix`
 options, a QuickFIX acceptor (`FixAcceptor`) serves FIX 4.4 sessions beside, over the same matcher, polled
 from the same loop.
+
+By default the loop sleeps in `select` until a socket is readable. With `busy_poll` it never sleeps: `select`
+with no timeout, over and over, as an exchange's gateway spins on its sockets. A client's write then finds the
+loop running, and the client's `send` does not pay the simulator's wake-up (on loopback the kernel runs the
+receiver's side, its wake-up included, inside the sender's system call). It costs a core for the simulator's
+life.
 """
 
 from __future__ import annotations
@@ -53,7 +59,9 @@ class SimServer:
     """The server state: listener, connections, per-user sequenced streams, the matcher."""
 
     def __init__(self, host: str, port: int, *, username: str, password: str, session: str,
-                 heartbeat_interval: float, client_timeout: float, max_shares: int, fix: dict | None = None) -> None:
+                 heartbeat_interval: float, client_timeout: float, max_shares: int, fix: dict | None = None,
+                 busy_poll: bool = False) -> None:
+        self.busy_poll = busy_poll
         self.username, self.password, self.session = username, password, session
         self.heartbeat_interval, self.client_timeout = heartbeat_interval, client_timeout
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
@@ -72,6 +80,8 @@ class SimServer:
     def serve(self, control: Connection) -> None:
         """Run until ("close",) arrives or the parent goes away."""
         tick = min(self.heartbeat_interval, 0.05 if self.fix is None else 0.001)  # FIX sockets are the engine's
+        if self.busy_poll:
+            tick = 0.0
         running = True
         while running:
             writers = [s for s, c in self._conns.items() if c.outbuf]

@@ -11,7 +11,8 @@ serves FIX 4.4 (a QuickFIX acceptor, `tickgate.host.exchange.fix_acceptor`, at `
 matching engine and book: a FIX client's orders meet OUCH clients' as one book. Deterministic: every call here is
 synchronous, and a book update first processes every order the clients have already written, so the
 fills depend only on the order of the calls. OUCH timestamps are exchange time (ts_exch of the last book
-event), not wall time.
+event), not wall time. `busy_poll`: the simulator's loop spins on its sockets instead of sleeping in `select`
+(see `tickgate.host.exchange.server`; a core for its life), so a client's write does not pay its wake-up.
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ class SimExchange:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, username: str = "tick", password: str = "gate",
                  session: str = "SIMEXCH001", heartbeat_interval: float = 1.0, client_timeout: float = 15.0,
                  max_shares: int = 1_000_000, fix_port: int | None = None, fix_clients: tuple[str, ...] = ("TICKGATE",),
-                 fix_sender: str = "SIMEXCH", fix_store: str | None = None, fix_log: str | None = None) -> None:
+                 fix_sender: str = "SIMEXCH", fix_store: str | None = None, fix_log: str | None = None,
+                 busy_poll: bool = False) -> None:
         self._where = (host, port)
         self.username, self.password, self.session = username, password, session  # what a client logs in with
         self._options = dict(username=username, password=password, session=session,
                              heartbeat_interval=heartbeat_interval, client_timeout=client_timeout,
-                             max_shares=max_shares)
+                             max_shares=max_shares, busy_poll=busy_poll)
+        self.busy_poll = busy_poll
         if fix_port is not None:  # a FIX 4.4 acceptor beside (0: any free port), for these client comp IDs
             self._options["fix"] = dict(port=fix_port, sender=fix_sender, clients=tuple(fix_clients), store=fix_store,
                                         log=fix_log)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -233,3 +234,32 @@ def test_a_close_without_logout_keeps_whole_packets_and_counts_a_partial_one():
             time.sleep(0.01)
         c = sim.counters
         assert (c["closed_by_client"], c["partial_at_close"], sim.summary()["accepted"]) == (1, 1, 1)
+
+
+def _voluntary_switches(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches"):
+            return int(line.split()[1])
+    raise AssertionError("no voluntary_ctxt_switches")  # pragma: no cover - Linux has it
+
+
+@pytest.mark.parametrize("busy_poll", [False, True])
+def test_the_simulator_answers_orders_asleep_or_busy_polling(busy_poll):
+    """`busy_poll`: the loop never sleeps (no voluntary context switch while idle), and answers orders the same."""
+    with SimExchange(busy_poll=busy_poll) as sim:
+        sim.set_symbols(SYMBOLS)
+        sim.update_book(bbo((1, 1, 1_000_000, 100, 1_000_500, 100)))
+        c = SoupBinClient(*sim.address, "tick", "gate").connect()
+        got = []
+        for token in range(1, 4):
+            c.send(enter(token, "B", 10, "AAPL", 999_000, "3"))  # away from the touch: accepted, then canceled
+            deadline = time.monotonic() + 5.0
+            while len(got) < 2 * token and time.monotonic() < deadline:
+                got += [ouch.decode(m)[0:2] for m in c.poll()]
+        assert [(t, m["user_ref_num"]) for t, m in got] == [(k, tok) for tok in range(1, 4) for k in "AC"]
+        pid = sim._proc.pid  # type: ignore[union-attr]
+        before = _voluntary_switches(pid)
+        time.sleep(0.3)  # idle: asleep, the loop wakes on its 50 ms tick; busy polling, it never sleeps
+        woke = _voluntary_switches(pid) - before
+        assert woke == 0 if busy_poll else woke >= 2
+        c.close()
