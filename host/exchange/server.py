@@ -4,7 +4,9 @@ Accepts SoupBinTCP sessions (login `username`/`password`, one sequenced stream p
 requested sequence number on every login), heartbeats idle connections, drops clients silent past
 `client_timeout`, and hands OUCH messages to the `Matcher`. Commands from the parent arrive on a
 `multiprocessing` connection and are answered on it: ("symbols", dict), ("book", bytes of BBO records),
-("sync",), ("drop",), ("summary",), ("fills",), ("close",). Before a book update (and on "sync") every socket
+("sync",), ("hold",), ("drop",), ("summary",), ("fills",), ("close",). ("hold",) stops reading the clients
+until the next ("drop",), which then discards what they wrote meanwhile (a link that stalls, then drops).
+Before a book update (and on "sync") every socket (unless held)
 is drained first, so an order written before the command is matched against the book before it. With `fix`
 options, a QuickFIX acceptor (`FixAcceptor`) serves FIX 4.4 sessions beside, over the same matcher, polled
 from the same loop.
@@ -62,6 +64,7 @@ class SimServer:
                  heartbeat_interval: float, client_timeout: float, max_shares: int, fix: dict | None = None,
                  busy_poll: bool = False) -> None:
         self.busy_poll = busy_poll
+        self._hold = False  # not reading the clients until the next drop
         self.username, self.password, self.session = username, password, session
         self.heartbeat_interval, self.client_timeout = heartbeat_interval, client_timeout
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
@@ -85,10 +88,12 @@ class SimServer:
         running = True
         while running:
             writers = [s for s, c in self._conns.items() if c.outbuf]
-            readable, _, _ = select.select([self.listener, control, *self._conns], writers, [], tick)
+            clients = self._conns if not self._hold else ()
+            readable, _, _ = select.select([self.listener, control, *clients], writers, [], tick)
             if self.listener in readable:
                 self._accept()
-            self._drain()
+            if not self._hold:
+                self._drain()
             if control in readable:
                 running = self._command(control)
             self._timers(time.monotonic())
@@ -108,8 +113,11 @@ class SimServer:
             self.matcher.update_book(np.frombuffer(args[0], dtype=EVENT_DTYPE))
         elif cmd == "symbols":
             self.matcher.set_symbols(args[0])
+        elif cmd == "hold":
+            self._hold = True
         elif cmd == "drop":
             self._drop_all()
+            self._hold = False
             if self.fix is not None:
                 self.fix.drop()
         elif cmd == "fills":

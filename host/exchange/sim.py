@@ -137,6 +137,11 @@ class SimExchange:
         """Process every message the clients have already written (what `update_book` does first)."""
         self._call("sync")
 
+    def hold_input(self) -> None:
+        """Stop reading the clients until `drop_connections`, which discards what they wrote meanwhile: a link
+        that stalls, then drops, losing what was in flight (for tests of what a client re-sends)."""
+        self._call("hold")
+
     def drop_connections(self) -> None:
         """Reset every client connection without End of Session (a dropped link, for tests of reconnects)."""
         self._call("drop")

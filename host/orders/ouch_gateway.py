@@ -10,7 +10,10 @@ missed (the server replays from the next sequence number), so an order the excha
 answer then. An order sent before the drop that still has no answer once the session has caught up
 (`SoupBinClient.caught_up`) never reached the exchange: it comes back as REJECTED with reason
 `LOST_IN_DROP` (counted `lost_in_drop`), and its token is spent: a retry is a new order under a new token, so
-no order is lost silently or sent twice. Every outbound
+no order is lost silently or sent twice. A cancel sent before the drop that the exchange never received
+(no Order Canceled for it in the replay, the order still open) is sent again once caught up (counted
+`cancels_resent`); one that cannot be sent then stays pending for the next login (`cancels_not_resent`).
+Re-sending is safe: a Cancel Order says how many shares to leave, so a second one changes nothing. Every outbound
 message the gateway cannot use is counted in `counters` (system events, broken trades, unknown tokens,
 malformed messages).
 """
@@ -28,7 +31,7 @@ __all__ = ["LOST_IN_DROP", "OuchGateway"]
 
 COUNTERS = ("entered", "cancels_sent", "replaces_sent", "not_sent", "accepted", "rejected", "executed",
             "canceled", "replaced", "system_events", "broken_trades", "cancel_pending", "cancel_rejects",
-            "unknown_token", "malformed", "lost_in_drop")
+            "unknown_token", "malformed", "lost_in_drop", "cancels_resent", "cancels_not_resent")
 #: The reason of an order sent before a dropped link that the exchange never received.
 LOST_IN_DROP = "lost: sent before the link dropped, never received by the exchange"
 _ACCEPTED, _REJECTED = UpdateKind.ACCEPTED, UpdateKind.REJECTED
@@ -47,6 +50,9 @@ class OuchGateway:
         self._local: list[OrderUpdate] = []
         self._answered: set[int] = set()  # tokens the exchange (or this gateway) has answered
         self._in_doubt: set[int] = set()  # tokens unanswered when the session logged in again
+        self._cancels: dict[int, int] = {}  # token -> shares to leave, of each cancel sent and not yet answered
+        self._left: dict[int, int] = {}  # token -> shares open at the exchange (from its answers)
+        self._cancels_in_doubt = False  # cancels were pending when the session logged in again
         self._logins = 0
         self._appendage = ouch.encode_options({"firm": firm}) if firm else b""
         self._enter = ouch.encoder("O", "in", ("user_ref_num", "side", "quantity", "symbol", "price", "time_in_force",
@@ -89,7 +95,12 @@ class OuchGateway:
         except SessionDownError as exc:
             return self._not_sent(token, str(exc))
         self.counters["cancels_sent"] += 1
+        self.cancel_sent(token, shares)
         return t
+
+    def cancel_sent(self, token: int, shares: int) -> None:
+        """A Cancel Order (leave `shares`) was written: it is pending until the exchange answers it."""
+        self._cancels[token] = shares
 
     def replace(self, token: int, new_token: int, shares: int, price: int, time_in_force: str = "0") -> int:
         """Send Replace Order: `token` becomes `new_token` with `shares` at `price`; returns the send time."""
@@ -116,6 +127,7 @@ class OuchGateway:
         if logins != self._logins:
             if self._logins:  # logged in again after a drop: what was in flight is in doubt until caught up
                 self._in_doubt |= {t for t in self._unanswered_tokens() if t not in self._answered}
+                self._cancels_in_doubt = bool(self._cancels)
             self._logins = logins
         out, self._local = self._local, []
         if messages:
@@ -131,6 +143,8 @@ class OuchGateway:
                     out.append(update)
         if self._in_doubt and session.caught_up:
             out += self._lost()
+        if self._cancels_in_doubt and session.caught_up:
+            self._resend_cancels()
         return out
 
     def close(self) -> None:
@@ -156,6 +170,41 @@ class OuchGateway:
             out.append(OrderUpdate(_REJECTED, token, known[0], known[1], reason=LOST_IN_DROP, ts_ns=now))
         self._in_doubt.clear()
         return out
+
+    def _resend_cancels(self) -> None:
+        """Send again each cancel still pending now that the replay is in: the exchange never received it."""
+        self._cancels_in_doubt = False
+        for token, shares in sorted(self._cancels.items()):
+            if not self._still_open(token):
+                del self._cancels[token]
+            elif self._send_cancel_again(token, shares):
+                self.counters["cancels_resent"] += 1
+            else:
+                self.counters["cancels_not_resent"] += 1
+                self._cancels_in_doubt = True  # tried again after the next login
+
+    def _still_open(self, token: int) -> bool:
+        """The order may still have shares at the exchange (no answer yet, or some left)."""
+        return token not in self._answered or self._left.get(token, 0) > 0
+
+    def _send_cancel_again(self, token: int, shares: int) -> bool:
+        try:
+            self.session.send(self._cancel(token, shares))
+        except SessionDownError:
+            return False
+        return True
+
+    def _take(self, token: int, shares: int) -> None:
+        """`shares` of the order are no longer open (executed, canceled); a pending cancel is answered once the
+        order has no more than the shares it asked to leave."""
+        left = self._left.get(token, 0) - shares
+        if left > 0:
+            self._left[token] = left
+        else:
+            self._left.pop(token, None)
+        want = self._cancels.get(token)
+        if want is not None and left <= want:
+            del self._cancels[token]
 
     def _not_sent(self, token: int, why: str) -> int:
         symbol, side = self._orders[token]
@@ -190,19 +239,26 @@ class OuchGateway:
         self._answered.add(token)
         if t == "E":
             c["executed"] += 1
+            self._take(token, m["quantity"])
             return OrderUpdate(_EXECUTED, token, symbol, side, m["quantity"], m["price"], "", now)
         if t == "A":
             c["accepted"] += 1
+            self._left[token] = m["quantity"]
             return OrderUpdate(_ACCEPTED, token, symbol, side, m["quantity"], m["price"], "", now)
         if t == "C":
             c["canceled"] += 1
+            self._take(token, m["quantity"])
             reason = ouch.CANCEL_REASONS.get(m["reason"], f"reason {m['reason']!r}")
             return OrderUpdate(_CANCELED, token, symbol, side, m["quantity"], 0, reason, now)
         if t == "J":
             c["rejected"] += 1
+            self._take(token, self._left.get(token, 0))
             return OrderUpdate(_REJECTED, token, symbol, side, 0, 0, ouch.reject_reason_text(m["reason"]), now)
         if t == "U":
             c["replaced"] += 1
+            self._left[token] = m["quantity"]
+            orig = m["orig_user_ref_num"]
+            self._take(orig, self._left.get(orig, 0))
             return OrderUpdate(_ACCEPTED, token, symbol, side, m["quantity"], m["price"],
                                f"replaces {m['orig_user_ref_num']}", now)
         c["malformed"] += 1  # pragma: no cover - every outbound type is handled above

@@ -353,7 +353,9 @@ class NativeOrderRouter(OrderRouter):
         if r == 0:
             return False
         self.cancels += 1
-        if r < 0:
+        if r == 1:
+            self._native_gateway.cancel_sent(token, shares)  # after the write: pending until answered
+        elif r < 0:
             locate, side = self.path.order(token)
             self._native_gateway.not_sent(token, self.path.symbol(locate), Side(side), dropped=r == -4)
         return True
