@@ -10,18 +10,26 @@ socket to the simulator (its own process) over loopback, inside that call. The l
 away from the touch (accepted, then canceled: no position builds); its updates are drained and the rule is
 armed again (nine register writes from Python) before the next sample, outside the timed span.
 
-`fire` drains each order's updates and sends the next at once, as tests/bench_orders.py does: the simulator is
-often still on its way back to sleep, and the write's wake-up of it waits for that. `idle` waits 200 us more
-before each packet (the simulator asleep in recv, as for a sparse order flow); the wake-up is then the sender's
-work inside the write (loopback TCP runs the receiver's side in the sender's system call).
+Cases, side by side in one run (`--cases A;B` picks some), each with p50/p90/p99 of every run (and the load
+average after it) and the medians of runs:
 
-`awake`: the same fired order written over loopback TCP to a reader that spins on a non-blocking recv (no
-wake-up to pay; what a send costs when the peer is another machine), without the simulator or a session.
+- `fire`: each order's updates are drained and the next packet sent at once, as tests/bench_orders.py does: the
+  simulator is often still on its way back to sleep, and the write's wake-up of it waits for that. `idle`: 200 us
+  more before each packet (the simulator asleep in `select`, as for a sparse order flow). On loopback the kernel
+  runs the receiver's side (TCP receive, the simulator's wake-up) inside the sender's `send`.
+- `sim asleep`: the simulator as `tickgate run --exchange sim` starts it; `sim spinning`: `SimExchange(busy_poll=
+  True)` (`--sim-busy-poll`), its loop never sleeps, so no wake-up is paid in the write.
+- `default`: the machine as it is; `qos0`: the CPU wake-up latency limit held at 0 (`/dev/cpu_dma_latency`,
+  `tickgate run --cpu-dma-latency 0`): idle CPUs poll, so waking one needs no interrupt (in a VM, no exit);
+  `haltpollNS` (`--haltpoll-ns NS`, root): the guest's halt polling set to NS for the case, then put back.
+- `awake reader`: the same fired order written over loopback TCP to a reader that spins on a non-blocking recv
+  (no wake-up to pay; what a send costs when the peer is another machine), without the simulator or a session.
+- `card only`: the same packets with no rule armed (receive -> events collected, the card's part); `refused by
+  risk`: a rule whose fire risk refuses (the card + the path's risk, nothing written).
 
-Beside them, the same packets with no rule armed (`card`: receive -> events collected, the card's part) and
-with a rule whose fire risk refuses (`refused`: the card + the path's risk, nothing written).
+The goal is judged on `fire, sim asleep` (default, and qos0 beside it).
 
-    .venv/bin/python tests/bench_armed.py [--samples 5000] [--runs 5]
+    .venv/bin/python tests/bench_armed.py [--samples 5000] [--runs 5] [--cases "fire;card"] [--haltpoll-ns 200000]
 """
 
 from __future__ import annotations

@@ -7,7 +7,12 @@ NewOrderSingle written (QuickFIX, `--exchange fix:...`) beside them, in one run.
    sample exact (no histogram buckets). The host's book holds a ring of unapplied events as in a run (the
    Python risk's mid reads it); each order is immediate-or-cancel one tick inside the price band and away from
    the touch (accepted, then canceled: no position builds), and its updates are drained before the next.
-   `--runs` runs of `--orders` orders, the paths interleaved; p50/p99 of each run and their medians. The FIX
+   `--runs` runs of `--orders` orders, the cases interleaved; p50/p90/p99 of each run (with the load average after
+   it) and their medians. The native path is measured side by side with the simulator asleep (as `tickgate run
+   --exchange sim` starts it) and spinning (`--sim-busy-poll`: no wake-up of it paid in the write), each on the
+   machine as it is (`default`) and with the CPU wake-up latency limit held at 0 (`qos0`, `--cpu-dma-latency 0`:
+   idle CPUs poll, a wake-up needs no interrupt; `--haltpoll-ns NS` adds the guest's halt polling as a case).
+   The goal is judged on `native, sim asleep` (default, and qos0 beside it). The FIX
    path is the same router (Python risk) over `FixGateway`: the NewOrderSingle built and handed to the QuickFIX
    session, which writes it before `send` returns, to the simulator's FIX acceptor.
 2. Where the time goes, the native call alone, no simulator: risk + encoding + the call (`active` False: nothing
@@ -17,9 +22,9 @@ NewOrderSingle written (QuickFIX, `--exchange fix:...`) beside them, in one run.
    reader is often still on its way to sleep, and the wake-up waits for it to get there).
 3. Whole `tickgate run`s (the `make demo` feed: generated, imbalance strategy, software card, the simulator):
    `latency_us.strategy_to_order` and `tick_to_order` of `--order-path python` and `native`, and of
-   `--exchange fix:sim`, one run each.
+   `--exchange fix:sim`, one run each; and native with `--cpu-dma-latency 0`.
 
-    .venv/bin/python tests/bench_orders.py [--orders 5000] [--runs 5] [--demo-messages 200000]
+    .venv/bin/python tests/bench_orders.py [--orders 5000] [--runs 5] [--demo-messages 200000] [--cases "native"]
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import statistics
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,7 +74,9 @@ def tuning(name: str) -> Iterator[None]:
 
 
 def tunings(haltpoll_ns: int | None) -> tuple[tuple[str, ...], str]:
-    """The tunings this machine can take (with haltpoll cases if asked) and why any asked for is left out."""
+    """The tunings this machine can take (with haltpoll cases if asked) and why any asked for is left out. A
+    SIGTERM then ends the benchmark through its `finally` blocks, so a machine setting is always put back."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out, why = ["default"], []
     qos = qos_available()
     if qos:
