@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 from pathlib import Path
@@ -61,7 +62,15 @@ def test_run_holds_the_limit_while_running_and_releases_it_after(tmp_path, monke
                  "--no-progress", "--cpu-dma-latency", "3"]) == 0
     assert seen == [1] and holders(fake) == 0
     assert struct.unpack("=i", fake.read_bytes()) == (3,)
-    assert "limit 3 us held" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "limit 3 us held" in err
+    assert json.loads(out.splitlines()[-1])["tuning"] == {"cpu_dma_latency_us": 3, "sim_busy_poll": False}
+
+
+def test_sim_busy_poll_is_an_option_of_the_simulator_only(capsys):
+    assert main(["run", "--feed", "gen:200:5:1", "--exchange", "paper", "--backend", "software",
+                 "--no-progress", "--sim-busy-poll"]) != 0
+    assert "--sim-busy-poll is an option of the local simulator" in capsys.readouterr().err
 
 
 def test_run_without_the_file_says_why(tmp_path, monkeypatch, capsys):
@@ -82,3 +91,10 @@ def test_cpuidle_states_reads_the_sysfs_tree(tmp_path):
         (d / "usage").write_text("7")
     assert cpuidle_states(0, tmp_path) == {"driver": "haltpoll", "states": [
         {"name": "POLL", "latency_us": 0, "usage": 7}, {"name": "haltpoll idle", "latency_us": 1, "usage": 7}]}
+
+
+def test_run_against_a_busy_polling_simulator_trades(capsys):
+    assert main(["run", "--feed", "gen:3000:10:1", "--exchange", "sim", "--sim-busy-poll", "--backend", "software",
+                 "--json", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["orders"] > 0 and summary["tuning"] == {"cpu_dma_latency_us": None, "sim_busy_poll": True}

@@ -66,13 +66,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"tickgate run: CPU wake-up latency limit {qos.us} us held on {qos.path} for the run (idle cores "
               f"poll instead of halting)", file=sys.stderr)
     try:
-        return _run(args, backend, strategy, limits, feed, password, fix)
+        return _run(args, backend, strategy, limits, feed, password, fix, qos.us if qos is not None else None)
     finally:
         if qos is not None:
             qos.close()
 
 
-def _run(args: argparse.Namespace, backend, strategy, limits, feed, password, fix) -> int:
+def _run(args: argparse.Namespace, backend, strategy, limits, feed, password, fix, qos_us: int | None) -> int:
     from tickgate.host.metrics import plot_latencies, summary_table
     from tickgate.host.run import Runner, RunOptions
 
@@ -121,6 +121,8 @@ def _run(args: argparse.Namespace, backend, strategy, limits, feed, password, fi
         runner.close()
         if exchange is not None and exchange is not gateway:
             exchange.close()
+    if qos_us is not None or args.sim_busy_poll:  # the run's wake-up tuning beside its latencies
+        summary["tuning"] = {"cpu_dma_latency_us": qos_us, "sim_busy_poll": args.sim_busy_poll}
     print(summary_table(summary))
     if args.plot:
         try:
