@@ -157,6 +157,11 @@ class SimExchange:
         return self._call("summary")
 
     @property
+    def pid(self) -> int | None:
+        """The simulator process's id while it runs (to pin it, or to watch it)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def counters(self) -> dict[str, int]:
         return self.summary()["counters"]  # type: ignore[return-value]
 
