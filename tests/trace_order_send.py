@@ -79,7 +79,7 @@ def phases(lines: list[str], pid: int) -> dict[str, list[float]]:
         if m:
             ev.append((int(m.group(2)), int(m.group(3)), float(m.group(4)) * 1e6, m.group(5), m.group(6)))
     out: dict[str, list[float]] = {k: [] for k in ("total", "to lo", "rx to wake", "wake", "after", "out after")}
-    counts = dict.fromkeys(("writes", "woke", "ipi", "switched", "out after"), 0)
+    counts = dict.fromkeys(("writes", "woke", "ipi", "switched", "preempted"), 0)
     i = 0
     while i < len(ev):
         p, cpu, t0, name, args = ev[i]
@@ -92,7 +92,7 @@ def phases(lines: list[str], pid: int) -> dict[str, list[float]]:
             if c == cpu:  # on our CPU: inside our call
                 key = {"net_dev_queue": "lo", "sched_waking": "waking", "sched_wakeup": "woken",
                        "ipi_send_cpu": "ipi", "ipi_send_cpumask": "ipi", "sched_switch": "switch"}.get(n)
-                if key and key not in marks:
+                if key and key not in marks and (key in ("lo", "switch") or "lo" in marks):  # after the packet
                     marks[key] = t
             j += 1
         if j == len(ev):
@@ -116,7 +116,7 @@ def phases(lines: list[str], pid: int) -> dict[str, list[float]]:
             k += 1
         if k < len(ev) and ev[k][3] == "sched_switch" and f"prev_pid={pid} " in ev[k][4]:
             back = next((e for e in ev[k + 1:] if e[3] == "sched_switch" and f"next_pid={pid} " in e[4]), None)
-            counts["out after"] += 1
+            counts["preempted"] += 1
             if back is not None:
                 out["out after"].append(back[2] - ev[k][2])
         i = j + 1
@@ -144,7 +144,7 @@ def main() -> int:
           f"receive -> bytes written p50 {np.percentile(ns, 50) / 1e3:.2f} us (traced)")
     got = phases(lines, os.getpid())
     print("  writes {:.0f}, woke the simulator {:.0f}, sent an IPI {:.0f}, switched out inside {:.0f}, switched out "
-          "on the way back {:.0f}".format(*(got[k][0] for k in ("writes", "woke", "ipi", "switched", "out after"))))
+          "on the way back {:.0f}".format(*(got[k][0] for k in ("writes", "woke", "ipi", "switched", "preempted"))))
     for k in ("total", "to lo", "rx to wake", "wake", "after", "out after"):
         v = got[k]
         if v:
