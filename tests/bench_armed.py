@@ -47,7 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.latency_cases import Figures, describe_machine, loadavg, tuning, tunings  # noqa: E402
+from tests.latency_cases import Figures, describe_machine, loadavg, pin_trader, tuning, tunings  # noqa: E402
 from tickgate._driver import OrderPath, SoftwareDevice  # noqa: E402
 from tickgate.host.exchange.sim import SimExchange  # noqa: E402
 from tickgate.host.feeds.files import pack_messages  # noqa: E402
@@ -118,11 +118,13 @@ def one_run(sim: SimExchange, n: int, mode: str) -> np.ndarray:
     return ns
 
 
-def awake_run(n: int) -> np.ndarray:
+def awake_run(n: int, cpus: set[int] | None = None) -> np.ndarray:
     """ns of each fired order, receive -> bytes written, to a loopback TCP reader that never sleeps."""
     srv = socket.create_server(("127.0.0.1", 0))
     child = os.fork()
-    if child == 0:  # the reader: spins on a non-blocking recv until the sender closes
+    if child == 0:  # the reader: spins on a non-blocking recv until the sender closes (on `cpus` if given)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
         conn = socket.create_connection(srv.getsockname())
         conn.setblocking(False)
         with contextlib.suppress(OSError):
@@ -181,8 +183,11 @@ def main() -> int:
     ap.add_argument("--cases", default="", help="only the cases whose name contains one of these (separated by ;)")
     ap.add_argument("--haltpoll-ns", type=int, metavar="NS",
                     help="add cases with the guest's halt polling at NS ns (root, cpuidle haltpoll; put back after)")
+    ap.add_argument("--pin", action="store_true",
+                    help="this process on the last CPU and the simulator on the others (tickgate run --cpu N)")
     args = ap.parse_args()
     tunes, why = tunings(args.haltpoll_ns)
+    sim_cpus = pin_trader() if args.pin else None
     print(f"armed order, 72-byte packet receive -> OUCH bytes written, software card, simulator over loopback; "
           f"{args.samples:,} samples a run, {args.runs} runs (us)")
     print(f"machine: {describe_machine()}")
@@ -195,9 +200,9 @@ def main() -> int:
         for case, (mode, spin, tune) in cases.items():
             with tuning(tune):
                 if mode == "awake":
-                    ns = awake_run(args.samples)
+                    ns = awake_run(args.samples, sim_cpus)
                 else:
-                    with SimExchange(busy_poll=spin) as sim:
+                    with SimExchange(busy_poll=spin, cpus=sim_cpus) as sim:
                         sim.set_symbols(SYMBOLS)
                         ns = one_run(sim, args.samples, mode)
             print(figures.add(case, ns, run), flush=True)

@@ -44,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.latency_cases import Figures, describe_machine, loadavg, tuning, tunings  # noqa: E402
+from tests.latency_cases import Figures, describe_machine, loadavg, pin_trader, tuning, tunings  # noqa: E402
 from tickgate.host.exchange.sim import SimExchange  # noqa: E402
 from tickgate.host.market import Directory, TopOfBook  # noqa: E402
 from tickgate.host.metrics import Metrics  # noqa: E402
@@ -107,7 +107,7 @@ def one_run(path: str, sim: SimExchange, orders: int, seed: int) -> np.ndarray:
     return s2o.ring[:s2o.n].copy()
 
 
-def components(orders: int) -> dict[str, np.ndarray]:
+def components(orders: int, cpus: set[int] | None = None) -> dict[str, np.ndarray]:
     """ns of `fast_enter` alone, writing to a socket pair, and to a sleeping reader over loopback TCP."""
     import os
     import socket
@@ -132,6 +132,8 @@ def components(orders: int) -> dict[str, np.ndarray]:
             srv = socket.create_server(("127.0.0.1", 0))
             child = os.fork()
             if child == 0:  # the reader: asleep in recv until an order arrives; SCHED_BATCH as the simulator
+                if cpus:  # where the simulator would be
+                    os.sched_setaffinity(0, cpus)
                 os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
                 conn = socket.create_connection(srv.getsockname())
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -204,8 +206,11 @@ def main() -> int:
     ap.add_argument("--cases", default="", help="only the cases whose name contains one of these (separated by ;)")
     ap.add_argument("--haltpoll-ns", type=int, metavar="NS",
                     help="add cases with the guest's halt polling at NS ns (root, cpuidle haltpoll; put back after)")
+    ap.add_argument("--pin", action="store_true",
+                    help="this process on the last CPU and the simulator on the others (tickgate run --cpu N)")
     args = ap.parse_args()
     tunes, why = tunings(args.haltpoll_ns)
+    sim_cpus = pin_trader() if args.pin else None
 
     print(f"strategy -> OUCH (python, native) / FIX NewOrderSingle (fix) bytes written, {args.orders:,} orders a "
           f"run, {args.runs} runs, to the simulator over loopback (us)")
@@ -217,7 +222,7 @@ def main() -> int:
     figures = Figures()
     for run in range(args.runs):
         for case, (path, spin, tune) in cases.items():
-            with tuning(tune), SimExchange(fix_port=0 if path == "fix" else None, busy_poll=spin) as sim:
+            with tuning(tune), SimExchange(fix_port=0 if path == "fix" else None, busy_poll=spin, cpus=sim_cpus) as sim:
                 sim.set_symbols(SYMBOLS)  # a session of its own
                 ns = one_run(path, sim, args.orders, seed=run)
             print(figures.add(case, ns, run), flush=True)
@@ -240,7 +245,7 @@ def main() -> int:
     print("the native call alone (us), one run each:")
     for tune in tunes:
         with tuning(tune):
-            for what, ns in components(args.orders).items():
+            for what, ns in components(args.orders, sim_cpus).items():
                 if tune != "default" and what in ("call", "unix"):
                     continue  # no wake-up in them
                 p50, p90, p99 = (np.percentile(ns, q) / 1e3 for q in (50, 90, 99))

@@ -23,7 +23,7 @@ import numpy as np
 
 from tickgate.host.pmqos import CpuDmaLatency, cpuidle_states
 
-__all__ = ["Figures", "describe_machine", "loadavg", "tuning", "tunings"]
+__all__ = ["Figures", "describe_machine", "loadavg", "pin_trader", "tuning", "tunings"]
 
 HALTPOLL = Path("/sys/module/haltpoll/parameters")
 
@@ -71,6 +71,15 @@ def tuning(name: str) -> Iterator[None]:
             knob.write_text(old)
     else:
         raise ValueError(f"tuning {name!r}: default, qos0 or haltpollNS")
+
+
+def pin_trader() -> set[int] | None:
+    """Pin this process to the last CPU it may use (as `tickgate run --cpu N`); the CPUs left for the simulator."""
+    cpus = os.sched_getaffinity(0)
+    last = max(cpus)
+    os.sched_setaffinity(0, {last})
+    print(f"pinned: this process on CPU {last}, the simulator on {sorted(cpus - {last}) or 'the same'}")
+    return (cpus - {last}) or None
 
 
 def tunings(haltpoll_ns: int | None) -> tuple[tuple[str, ...], str]:

@@ -77,7 +77,8 @@ def _run(args: argparse.Namespace, backend, strategy, limits, feed, password, fi
     from tickgate.host.run import Runner, RunOptions
 
     gateway, exchange, ex_note = open_exchange(args.exchange, user=args.ouch_user, password=password,
-                                               order_path=args.order_path, fix=fix, sim_busy_poll=args.sim_busy_poll)
+                                               order_path=args.order_path, fix=fix, sim_busy_poll=args.sim_busy_poll,
+                                               trader_cpu=args.cpu)
     print(f"tickgate run: {backend.name} backend, strategy {strategy.name}, exchange {ex_note}", file=sys.stderr)
     live = is_live(args)
     from tickgate.host.alerts import thresholds_of_args

@@ -45,8 +45,19 @@ class FixOptions:
     log: Path | None = None  # a directory for the engine's logs; None: none
 
 
-def open_fix(where: str, options: FixOptions | None = None, *, sim_busy_poll: bool = False
-             ) -> tuple[OrderGateway, Exchange | None, str]:
+def sim_cpus(trader_cpu: int | None) -> set[int] | None:
+    """The CPUs for the local simulator when the trader is pinned to `trader_cpu`: every other one it may use
+    (None: no pinning, or no other CPU)."""
+    if trader_cpu is None:
+        return None
+    import os
+
+    others = os.sched_getaffinity(0) - {trader_cpu}
+    return others or None
+
+
+def open_fix(where: str, options: FixOptions | None = None, *, sim_busy_poll: bool = False,
+             trader_cpu: int | None = None) -> tuple[OrderGateway, Exchange | None, str]:
     """`fix:sim` (the local simulator, speaking FIX) or `fix:HOST:PORT`: a `FixGateway` logged on."""
     from tickgate.host.orders.fix_gateway import FixGateway
     from tickgate.host.orders.fix_session import load_settings
@@ -62,7 +73,8 @@ def open_fix(where: str, options: FixOptions | None = None, *, sim_busy_poll: bo
     if where == "sim":
         from .sim import SimExchange
 
-        sim = SimExchange(fix_port=0, fix_clients=(o.sender,), fix_sender=o.target, busy_poll=sim_busy_poll).start()
+        sim = SimExchange(fix_port=0, fix_clients=(o.sender,), fix_sender=o.target, busy_poll=sim_busy_poll,
+                          cpus=sim_cpus(trader_cpu)).start()
         try:  # a new simulator starts its sequence numbers at 1: so does the client, whatever its store holds
             gw = FixGateway.connect(*sim.fix_address, reset_on_logon=True, **kw)  # type: ignore[misc]
         except BaseException:
@@ -78,14 +90,15 @@ def open_fix(where: str, options: FixOptions | None = None, *, sim_busy_poll: bo
 
 
 def open_exchange(spec: str, *, user: str | None = None, password: str | None = None,
-                  order_path: str = "native", fix: FixOptions | None = None, sim_busy_poll: bool = False
-                  ) -> tuple[OrderGateway, Exchange | None, str]:
+                  order_path: str = "native", fix: FixOptions | None = None, sim_busy_poll: bool = False,
+                  trader_cpu: int | None = None) -> tuple[OrderGateway, Exchange | None, str]:
     """(gateway, the exchange if it fills against the feed, a note) for `paper`, `sim`, HOST:PORT (OUCH),
     `fix:sim` or `fix:HOST:PORT` (FIX 4.4 through QuickFIX; orders take the Python path).
 
     OUCH orders take the native path (risk, encoding and the socket write in C++) unless `order_path` is
     "python"; the paper exchange has no wire and keeps the Python one. `sim_busy_poll`: the local simulator
-    spins on its sockets (`SimExchange(busy_poll=True)`).
+    spins on its sockets (`SimExchange(busy_poll=True)`); `trader_cpu`: the CPU the run is pinned to, which the
+    local simulator is kept off.
     """
     if spec == "paper":
         from .paper import PaperExchange
@@ -93,7 +106,7 @@ def open_exchange(spec: str, *, user: str | None = None, password: str | None = 
         ex = PaperExchange()
         return ex, ex, "paper: in-process fills against the replayed book"
     if spec.startswith("fix:"):
-        return open_fix(spec[4:], fix, sim_busy_poll=sim_busy_poll)
+        return open_fix(spec[4:], fix, sim_busy_poll=sim_busy_poll, trader_cpu=trader_cpu)
     from tickgate.host.orders.native import NATIVE_AVAILABLE, NativeOuchGateway
     from tickgate.host.orders.ouch_gateway import OuchGateway
 
@@ -105,7 +118,7 @@ def open_exchange(spec: str, *, user: str | None = None, password: str | None = 
         from .sim import SimExchange
 
         kw = {k: v for k, v in (("username", user), ("password", password)) if v}
-        sim = SimExchange(**kw, busy_poll=sim_busy_poll).start()
+        sim = SimExchange(**kw, busy_poll=sim_busy_poll, cpus=sim_cpus(trader_cpu)).start()
         host, port = sim.address
         try:
             gw = gateway.connect(host, port, sim.username, sim.password)

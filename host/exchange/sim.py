@@ -13,6 +13,8 @@ synchronous, and a book update first processes every order the clients have alre
 fills depend only on the order of the calls. OUCH timestamps are exchange time (ts_exch of the last book
 event), not wall time. `busy_poll`: the simulator's loop spins on its sockets instead of sleeping in `select`
 (see `tickgate.host.exchange.server`; a core for its life), so a client's write does not pay its wake-up.
+`cpus`: the CPUs it may run on (`tickgate run --cpu N` keeps it off N: woken on the trader's CPU, it would take
+that CPU from the trader on the way back from the trader's write, as a remote exchange never does).
 """
 
 from __future__ import annotations
@@ -43,13 +45,14 @@ class SimExchange:
                  session: str = "SIMEXCH001", heartbeat_interval: float = 1.0, client_timeout: float = 15.0,
                  max_shares: int = 1_000_000, fix_port: int | None = None, fix_clients: tuple[str, ...] = ("TICKGATE",),
                  fix_sender: str = "SIMEXCH", fix_store: str | None = None, fix_log: str | None = None,
-                 busy_poll: bool = False) -> None:
+                 busy_poll: bool = False, cpus: set[int] | None = None) -> None:
         self._where = (host, port)
         self.username, self.password, self.session = username, password, session  # what a client logs in with
         self._options = dict(username=username, password=password, session=session,
                              heartbeat_interval=heartbeat_interval, client_timeout=client_timeout,
                              max_shares=max_shares, busy_poll=busy_poll)
         self.busy_poll = busy_poll
+        self.cpus = cpus  # the CPUs the simulator may run on (None: any)
         if fix_port is not None:  # a FIX 4.4 acceptor beside (0: any free port), for these client comp IDs
             self._options["fix"] = dict(port=fix_port, sender=fix_sender, clients=tuple(fix_clients), store=fix_store,
                                         log=fix_log)
@@ -72,6 +75,8 @@ class SimExchange:
         if hasattr(os, "sched_setscheduler"):  # it stands in for a remote exchange: never preempt the trader
             with contextlib.suppress(OSError):  # on waking (a batch task waits for the tick)
                 os.sched_setscheduler(self._proc.pid, os.SCHED_BATCH, os.sched_param(0))
+        if self.cpus:  # off the trader's core, as a remote exchange is
+            os.sched_setaffinity(self._proc.pid, self.cpus)
         child.close()
         self._conn = Connection(parent.detach())
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -263,3 +264,16 @@ def test_the_simulator_answers_orders_asleep_or_busy_polling(busy_poll):
         woke = _voluntary_switches(pid) - before
         assert woke == 0 if busy_poll else woke >= 2
         c.close()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nowhere else to put the simulator")
+def test_a_trader_pinned_to_a_cpu_keeps_the_simulator_off_it():
+    from tickgate.host.exchange import open_exchange
+
+    cpu = max(os.sched_getaffinity(0))
+    gw, sim, _ = open_exchange("sim", trader_cpu=cpu)
+    try:
+        assert sim.cpus == os.sched_getaffinity(0) - {cpu} == os.sched_getaffinity(sim.pid)
+    finally:
+        gw.close()
+        sim.close()
