@@ -53,11 +53,12 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def command(args: list[str]) -> dict:
+def command(args: list[str], env: dict[str, str] | None = None) -> dict:
     """Run `tickgate ARGS` in a session of its own: wall s, stdout, stderr, load average before and after."""
     before = load()
     t0 = time.perf_counter()
-    p = subprocess.run([TICKGATE, *args], capture_output=True, text=True, check=False, start_new_session=True)
+    p = subprocess.run([TICKGATE, *args], capture_output=True, text=True, check=False, start_new_session=True,
+                       env={**os.environ, **(env or {})})
     wall = time.perf_counter() - t0
     if p.returncode not in (0, 1) or "Traceback" in p.stderr:
         raise SystemExit(f"tickgate {' '.join(args)} failed:\n{p.stderr}")
@@ -140,7 +141,8 @@ def kept_up(files: list[Path], out: Path, repeat: int, strategy: str) -> dict:
             for workers in (1, 2):
                 d = out / f"kept{workers}_{r}"
                 c = command(["backtest", *map(str, files), "--strategy", strategy, "--workers", str(workers),
-                             "--ray", address, "--out", str(d), "--json", "--no-progress"])
+                             "--ray", address, "--out", str(d), "--json", "--no-progress"],
+                            env={"RAY_AUTH_MODE": "token"})  # the token the holder's Ray made (~/.ray/auth_token)
                 err = c["stderr"]
                 runs[workers].append({"command_s": c["wall"], "ray_connect_s": figure(err, r"Ray up in ([\d.]+)"),
                                       "days_s": figure(err, r"messages in ([\d.]+) s \("), "load": c["load"]})
@@ -219,7 +221,7 @@ def main() -> None:
         report: dict = {"days": args.days, "sizes": sizes, "strategy": args.strategy, "repeat": args.repeat,
                         "cpus": os.cpu_count(), "load_avg": os.getloadavg(),
                         "autogroup": autogroup.read_text().strip() if autogroup.exists() else None}
-        if "scaling" not in args.skip or "run" not in args.skip:
+        if {"scaling", "kept", "run"} - set(args.skip):
             report["scaling"] = {}
             for size in sizes:
                 files = []
@@ -233,10 +235,10 @@ def main() -> None:
                 if "scaling" not in args.skip:
                     report["scaling"][size] = scaling(files, tmp_path / f"out{size}", args.repeat, args.strategy)
                     print(json.dumps({"scaling": {size: report["scaling"][size]}}), flush=True)
-                    if "kept" not in args.skip:
-                        report["scaling"][size]["ray_kept_up"] = kept_up(files, tmp_path / f"out{size}", args.repeat,
+                if "kept" not in args.skip:
+                    report.setdefault("ray_kept_up", {})[size] = kept_up(files, tmp_path / f"out{size}", args.repeat,
                                                                          args.strategy)
-                        print(json.dumps({"ray_kept_up": {size: report["scaling"][size]["ray_kept_up"]}}), flush=True)
+                    print(json.dumps({"ray_kept_up": {size: report["ray_kept_up"][size]}}), flush=True)
                 for f in files:
                     f.unlink()
         if "verify" not in args.skip:
