@@ -15,13 +15,13 @@
    Goal: scales with workers.
    kept: the same backtests joining a Ray kept up between commands (`--ray ADDRESS`), without Ray's start.
 4. paper: 100 days x 270 M messages on N cores from the measured per-core rates (messages per CPU second of a
-   day's task, of a verify shard), with days (and shards) spread over the cores.
+   day's task, of a verify shard, and of a verify task's native read of the whole day), a task a core (`paper`).
 
 Every command runs in a session of its own (`start_new_session`: a scheduling autogroup of its own, apart from
 this script's); the load average is printed beside every figure (one minute's, before and after each run). One
 JSON line per part, then one JSON object of all.
 
-    setsid .venv/bin/python tests/bench_backtest.py [--days 4] [--sizes 400000,2000000] [--verify-messages 100000]
+    setsid .venv/bin/python tests/bench_backtest.py [--days 4] [--sizes 400000,2000000,4000000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -196,18 +196,39 @@ def verify(path: Path, repeat: int) -> dict:
             "messages_per_cpu_s": round(res[1]["messages"] / res[1]["shards_cpu_s"])}
 
 
-def paper(rate: float) -> dict:
-    """Hours for PAPER_DAYS days of REAL_DAY messages at `rate` messages per core-second, on N cores."""
-    core_hours = PAPER_DAYS * REAL_DAY / rate / 3600
-    return {"messages_per_core_s": round(rate), "one_day_core_hours": round(core_hours / PAPER_DAYS, 2),
-            "core_hours": round(core_hours, 1), **{f"hours_on_{n}_cores": round(core_hours / n, 2)
-                                                   for n in PAPER_CORES}}
+def paper(rate: float, read_rate: float | None = None) -> dict:
+    """Hours for PAPER_DAYS days of REAL_DAY messages at `rate` messages per core-second, on N cores, each task on
+    a core of its own. Backtest (`read_rate` None): a day is one task, so past PAPER_DAYS cores a day's time is
+    the floor. Verify: a day in ceil(N / PAPER_DAYS) shards, each task also reading the whole day at `read_rate`
+    (the native split: the part that does not shrink with more shards)."""
+    out: dict = {"messages_per_core_s": round(rate), "day_core_hours": round(REAL_DAY / rate / 3600, 2)}
+    for n in PAPER_CORES:
+        shards = 1 if read_rate is None else -(-n // PAPER_DAYS)
+        task_s = REAL_DAY / shards / rate + (REAL_DAY / read_rate if read_rate else 0)
+        rounds = -(-PAPER_DAYS * shards // n)
+        out[f"hours_on_{n}_cores"] = round(rounds * task_s / 3600, 2)
+    return out
+
+
+def read_rate(path: Path) -> float:
+    """The day's messages per CPU second a verify task takes to read its shard (shard 0 of 2) from `path` natively
+    (`host/verify_split.py`: the whole file framed, the shard's messages kept), best of 3."""
+    from tickgate.host.verify_split import shard_chunks
+
+    day = sum(len(c.ends) for c in shard_chunks(path, 0, 1))
+    best = float("inf")
+    for _ in range(3):
+        c0 = time.process_time()
+        for _chunk in shard_chunks(path, 0, 2):
+            pass
+        best = min(best, time.process_time() - c0)
+    return day / best
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=4)
-    ap.add_argument("--sizes", default="400000,2000000", help="messages per generated day, comma-separated")
+    ap.add_argument("--sizes", default="400000,2000000,4000000", help="messages per generated day, comma-separated")
     ap.add_argument("--symbols", type=int, default=100)
     ap.add_argument("--verify-messages", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
@@ -251,7 +272,9 @@ def main() -> None:
             rate = max(s["messages_per_cpu_s"] for s in report["scaling"].values())
             report["paper"]["backtest"] = paper(rate)
         if "verify" in report:
-            report["paper"]["verify"] = paper(report["verify"]["messages_per_cpu_s"])
+            report["verify"]["read_messages_per_cpu_s"] = round(read_rate(vf))
+            report["paper"]["verify"] = paper(report["verify"]["messages_per_cpu_s"],
+                                              report["verify"]["read_messages_per_cpu_s"])
         report["load_avg_end"] = os.getloadavg()
         print(json.dumps({"paper": report["paper"]}), flush=True)
         print(json.dumps(report))
