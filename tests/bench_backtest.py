@@ -13,6 +13,8 @@
 3. verify: `tickgate verify FILE --backend sim --shards 2` with --workers 1 and 2 interleaved, medians: the whole
    command, Ray's start, the shards (first task sent to last report back), each shard's own time and CPU.
    Goal: scales with workers.
+   ceiling: two of the days in two plain processes (no Ray) of one session, one after the other and at once:
+   what the machine gives two processes, the most two workers can reach.
    kept: the same backtests joining a Ray kept up between commands (`--ray ADDRESS`), without Ray's start.
 4. paper: 100 days x 270 M messages on N cores from the measured per-core rates (messages per CPU second of a
    day's task, of a verify shard, and of a verify task's native read of the whole day), a task a core (`paper`).
@@ -30,6 +32,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -154,6 +157,36 @@ def kept_up(files: list[Path], out: Path, repeat: int, strategy: str) -> dict:
         holder.wait(120)
 
 
+DAY = """import sys, time
+from tickgate.host.backtest.day import DaySpec, run_day
+t0 = time.time()
+run_day(sys.argv[1], DaySpec(strategy=sys.argv[2]))
+print(t0, time.time())
+"""
+
+
+def ceiling(files: list[Path], repeat: int, strategy: str) -> dict:
+    """What this machine gives two processes at once, without Ray: two days in two plain processes of one session
+    (one scheduling group, as Ray's workers are), one after the other and then at the same time; the ratio of the
+    days' time (imports apart) is the most two workers can reach here."""
+    def spans(shell: str) -> list[tuple[float, float]]:
+        p = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, check=True, start_new_session=True)
+        return [tuple(map(float, line.split())) for line in p.stdout.split("\n") if line.strip()]  # type: ignore[misc]
+
+    cmds = [shlex.join([sys.executable, "-c", DAY, str(f), strategy]) for f in files[:2]]
+    runs = {"sequential_s": [], "parallel_s": [], "load": []}
+    for _ in range(repeat):
+        before = load()
+        seq = spans(" ; ".join(cmds))
+        par = spans(" & ".join(cmds) + " & wait")
+        runs["sequential_s"].append(sum(b - a for a, b in seq))
+        runs["parallel_s"].append(max(b for _, b in par) - min(a for a, _ in par))
+        runs["load"] += [before, load()]
+    out = {k: med(v) for k, v in runs.items() if k != "load"}
+    return {**out, "ratio": round(out["sequential_s"] / out["parallel_s"], 3),
+            "load": [min(runs["load"]), max(runs["load"])]}
+
+
 def versus_run(path: Path, repeat: int, strategy: str) -> dict:
     runs: dict[str, list[dict]] = {"backtest": [], "run_paper": []}
     for _ in range(repeat):
@@ -233,7 +266,7 @@ def main() -> None:
     ap.add_argument("--verify-messages", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--strategy", default="imbalance")
-    ap.add_argument("--skip", action="append", default=[], choices=("scaling", "kept", "run", "verify"))
+    ap.add_argument("--skip", action="append", default=[], choices=("ceiling", "scaling", "kept", "run", "verify"))
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,7 +275,7 @@ def main() -> None:
         report: dict = {"days": args.days, "sizes": sizes, "strategy": args.strategy, "repeat": args.repeat,
                         "cpus": os.cpu_count(), "load_avg": os.getloadavg(),
                         "autogroup": autogroup.read_text().strip() if autogroup.exists() else None}
-        if {"scaling", "kept", "run"} - set(args.skip):
+        if {"ceiling", "scaling", "kept", "run"} - set(args.skip):
             report["scaling"] = {}
             for size in sizes:
                 files = []
@@ -250,6 +283,9 @@ def main() -> None:
                     f = tmp_path / f"day{size}_{seed}.itch50"
                     write_binaryfile(f, generate(size, args.symbols, seed))
                     files.append(f)
+                if "ceiling" not in args.skip:
+                    report.setdefault("ceiling", {})[size] = ceiling(files, args.repeat, args.strategy)
+                    print(json.dumps({"ceiling": {size: report["ceiling"][size]}}), flush=True)
                 if "run" not in args.skip and size == min(sizes):
                     report["versus_run"] = versus_run(files[0], args.repeat, args.strategy)
                     print(json.dumps({"versus_run": report["versus_run"]}), flush=True)
