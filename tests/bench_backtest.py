@@ -49,7 +49,7 @@ from tickgate.protocol.binaryfile import write_binaryfile  # noqa: E402
 TICKGATE = str(Path(sys.executable).parent / "tickgate")
 REAL_DAY = 270_000_000  # messages in a busy Nasdaq day
 PAPER_DAYS = 100
-PAPER_CORES = (2, 16, 64, 256)
+PAPER_CORES = (2, 16, 64, 256, 1000)
 
 
 def load() -> float:
@@ -232,11 +232,11 @@ def verify(path: Path, repeat: int) -> dict:
 def paper(rate: float, read_rate: float | None = None) -> dict:
     """Hours for PAPER_DAYS days of REAL_DAY messages at `rate` messages per core-second, on N cores, each task on
     a core of its own. Backtest (`read_rate` None): a day is one task, so past PAPER_DAYS cores a day's time is
-    the floor. Verify: a day in ceil(N / PAPER_DAYS) shards, each task also reading the whole day at `read_rate`
+    the floor. Verify: a day in max(1, N // PAPER_DAYS) shards, each task also reading the whole day at `read_rate`
     (the native split: the part that does not shrink with more shards)."""
     out: dict = {"messages_per_core_s": round(rate), "day_core_hours": round(REAL_DAY / rate / 3600, 2)}
     for n in PAPER_CORES:
-        shards = 1 if read_rate is None else -(-n // PAPER_DAYS)
+        shards = 1 if read_rate is None else max(1, n // PAPER_DAYS)
         task_s = REAL_DAY / shards / rate + (REAL_DAY / read_rate if read_rate else 0)
         rounds = -(-PAPER_DAYS * shards // n)
         out[f"hours_on_{n}_cores"] = round(rounds * task_s / 3600, 2)
