@@ -85,6 +85,15 @@ def test_balanced_shards_cover_the_day_once_and_are_even(day):
     assert max(sizes) - min(sizes) <= max(modulo) - min(modulo) and max(sizes) - min(sizes) < 0.05 * sum(sizes)
 
 
+def test_frame_offsets():
+    from tickgate._driver import frame_offsets
+
+    starts, used, ended = frame_offsets(b"\0\3abc\0\2xy\0")  # a length cut short: read on from `used`
+    assert starts.tolist() == [0, 5] and used == 9 and not ended
+    starts, used, ended = frame_offsets(b"\0\1a\0\0\0\1b")  # the end-of-session marker: nothing after it
+    assert starts.tolist() == [0] and used == 3 and ended
+
+
 @pytest.mark.parametrize("split", ["modulo", "balanced"])
 def test_native_split_is_the_python_split(day, tmp_path, monkeypatch, split):
     """The native read (C++ framing, numpy selection) gives the shard's messages, numbers and packets exactly as
