@@ -25,13 +25,17 @@ OBJECT_STORE_BYTES = 256 << 20  # embedded: results are a day's rows and fills, 
 
 @contextmanager
 def _lean_head() -> Iterator[None]:
-    """While Ray starts embedded, leave out three of its nine Python processes, each importing Ray (half of the CPU
-    its start takes, measured): the autoscaler monitor (nothing to scale on one machine), the log monitor (task
-    output stays in Ray's session logs, not copied to the driver) and the dashboard's API server (the job and
+    """While Ray starts embedded, leave out three of its nine Python processes, each importing Ray (over a third of
+    the CPU its start takes, measured): the autoscaler monitor (nothing to scale on one machine), the log monitor
+    (task output stays in Ray's session logs, not copied to the driver) and the dashboard's API server (the job and
     state APIs; tasks do not use it). `ray.init` has no option for these, so the head's parameters and its API
-    server step are replaced for this start only; where this Ray lacks either, it starts as it would."""
-    import ray._private.node as node
-    import ray._private.parameter as parameter
+    server step are replaced for this start only; where this Ray lacks them, it starts as it would."""
+    try:
+        import ray._private.node as node
+        import ray._private.parameter as parameter
+    except ImportError:
+        yield
+        return
 
     base, api = parameter.RayParams, getattr(node.Node, "start_api_server", None)
 
