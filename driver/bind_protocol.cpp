@@ -1,9 +1,11 @@
 // Python access to the generated tickgate/protocol.hpp: its tables as the compiler sees them (to check
 // them against protocol/*.py), ITCH decoding with the typed accessors, BinaryFILE framing with
 // kLengthByType and the MoldUDP64 / DMA header accessors.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -135,6 +137,34 @@ std::vector<std::uint8_t> frame_lengths(const py::buffer& buf) {
   return out;
 }
 
+/// Where each whole message of a BinaryFILE buffer starts (the offset of its 2-byte length), as an int64 array,
+/// with the bytes framed so far and whether the zero-length end-of-session marker was reached: a file read in
+/// chunks goes on from `consumed` (a message cut by the chunk's end is in the next one).
+py::tuple frame_offsets(const py::buffer& buf) {
+  const py::buffer_info info = buf.request();
+  const Bytes s = bytes_of(info);
+  std::vector<std::int64_t> starts;
+  std::size_t pos = 0;
+  bool ended = false;
+  {
+    py::gil_scoped_release release;
+    starts.reserve(s.size() / 24);
+    while (pos + mold::kBlockLength <= s.size()) {
+      const std::size_t length = wire::read_u16(s.data() + pos);
+      if (length == 0) {
+        ended = true;
+        break;
+      }
+      if (length > s.size() - pos - mold::kBlockLength) break;
+      starts.push_back(static_cast<std::int64_t>(pos));
+      pos += mold::kBlockLength + length;
+    }
+  }
+  py::array_t<std::int64_t> out(static_cast<py::ssize_t>(starts.size()));
+  std::copy(starts.begin(), starts.end(), out.mutable_data());
+  return py::make_tuple(out, pos, ended);
+}
+
 /// The framing and decode counters of a BinaryFILE buffer, named as in the register map.
 py::dict frame_counts(const py::buffer& buf) {
   const py::buffer_info info = buf.request();
@@ -215,6 +245,9 @@ void bind_protocol(py::module_& m) {
         "Decode an A or F message with its named accessors");
   m.def("frame_lengths", &frame_lengths, py::arg("buf"),
         "kLengthByType of each whole message of a BinaryFILE buffer (0: unknown type)");
+  m.def("frame_offsets", &frame_offsets, py::arg("buf"),
+        "(int64 offsets of each whole message's length prefix, bytes framed, end-of-session marker reached) of a "
+        "BinaryFILE buffer");
   m.def("frame_counts", &frame_counts, py::arg("buf"), "Framing and decode counters of a BinaryFILE buffer");
   // MoldUDP64 and DMA
   m.def("mold_layout", [] {

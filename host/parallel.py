@@ -8,7 +8,8 @@ count). `workers` bounds the tasks in flight, which is what the worker count mea
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from tqdm import tqdm
@@ -17,6 +18,45 @@ __all__ = ["ensure_ray", "map_tasks"]
 
 T = TypeVar("T")
 START_TRIES = 3
+
+
+OBJECT_STORE_BYTES = 256 << 20  # embedded: results are a day's rows and fills, never large arrays
+
+
+@contextmanager
+def _lean_head() -> Iterator[None]:
+    """While Ray starts embedded, leave out three of its nine Python processes, each importing Ray (over a third of
+    the CPU its start takes, measured): the autoscaler monitor (nothing to scale on one machine), the log monitor
+    (task output stays in Ray's session logs, not copied to the driver) and the dashboard's API server (the job and
+    state APIs; tasks do not use it). `ray.init` has no option for these, so the head's parameters and its API
+    server step are replaced for this start only; where this Ray lacks them, it starts as it would."""
+    try:
+        import ray._private.node as node
+        import ray._private.parameter as parameter
+    except ImportError:
+        yield
+        return
+
+    base, api = parameter.RayParams, getattr(node.Node, "start_api_server", None)
+
+    class Lean(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.no_monitor = True
+            self.include_log_monitor = False
+
+    def no_api_server(self: Any, **_: Any) -> None:
+        self._webui_url = None
+
+    parameter.RayParams = Lean
+    if api is not None:
+        node.Node.start_api_server = no_api_server
+    try:
+        yield
+    finally:
+        parameter.RayParams = base
+        if api is not None:
+            node.Node.start_api_server = api
 
 
 def ensure_ray(workers: int | None = None, address: str | None = None) -> None:
@@ -35,8 +75,10 @@ def ensure_ray(workers: int | None = None, address: str | None = None) -> None:
     # which happens on a loaded machine: start again, up to START_TRIES times.
     for attempt in range(START_TRIES):
         try:
-            ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=True,
-                     logging_level="ERROR")
+            with _lean_head():
+                ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+                         object_store_memory=OBJECT_STORE_BYTES, logging_level="ERROR",
+                         _system_config={"enable_timeline": False})
             return
         except Exception:
             ray.shutdown()

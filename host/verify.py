@@ -5,11 +5,12 @@ into MoldUDP64 packets. Which locate goes to which shard: `balance` counts the m
 first BALANCE_SAMPLE messages) and deals the locates out busiest first, each to the shard with the fewest
 messages so far, so the shards are about equal (a few symbols carry most of a day: `locate % N` leaves one shard
 much bigger than the others, and the check takes as long as its biggest shard); a locate not counted goes to
-shard `locate % N`, the split without a balance. Each task reads the file itself and keeps its shard's
-messages, so nothing large crosses Ray. It feeds the same packets to the reference model and to the backend
-under test (the Verilated pipeline, or the software card), compares the events (every field but ts_local)
-chunk by chunk in bounded memory, and the counters at the end, and reports the number of differing events,
-the first one (both sides, and the day's message number that caused it) and the counters that differ.
+shard `locate % N`, the split without a balance (host/verify_split.py). Each task reads the file itself and keeps
+its shard's messages, natively (no Python per message of the day), so nothing large crosses Ray. It feeds the
+same packets to the reference model and to the backend under test (the Verilated pipeline, or the software
+card), compares the events (every field but ts_local) chunk by chunk in bounded memory, and the counters at the
+end, and reports the number of differing events, the first one (both sides, and the day's message number that
+caused it) and the counters that differ.
 
 A shard is a stream of its own: its books see only its symbols, so capacity effects (a full symbol table)
 can differ from the whole day's; within the shard, model and backend must agree exactly.
@@ -18,20 +19,19 @@ can differ from the whole day's; within the shard, model and backend must agree 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from tickgate.protocol import moldudp64
+from tickgate.host.verify_split import BALANCE_SAMPLE, balance, chunk_packets, shard_chunks, shard_messages
 from tickgate.protocol.config import BookGeometry, CardConfig, OrderTableConfig, register_writes
 from tickgate.protocol.events import KIND_DTYPES, comparable
 from tickgate.protocol.registers import REGISTER_MAP
 
-__all__ = ["GEOMETRIES", "ShardSpec", "balance", "prepare", "shard_messages", "verify_shard"]
+__all__ = ["BALANCE_SAMPLE", "GEOMETRIES", "ShardSpec", "balance", "prepare", "shard_chunks", "shard_messages",
+           "verify_shard"]
 
-BALANCE_SAMPLE = 5_000_000  # messages counted per locate to balance the shards
 CHUNK_PACKETS = 2048  # packets fed to both sides between comparisons
 SESSION = b"TGSHARD000"
 GEOMETRIES = {  # the pipeline images a check builds (the first build of one takes minutes, then it is cached)
@@ -74,43 +74,6 @@ def prepare(spec: ShardSpec) -> ShardSpec:
     return replace(spec, library=str(library), counters=tuple(pipeline_counters("dma")))
 
 
-def _messages(path: str | Path) -> Iterator[bytes]:
-    from tickgate.host.feeds import open_feed
-
-    for payload, _rx in open_feed(path):
-        yield from moldudp64.blocks(payload)
-
-
-def balance(path: str | Path, shards: int, sample: int = BALANCE_SAMPLE) -> dict[int, int]:
-    """Locate -> shard, the busiest locates first, each to the shard with the fewest messages so far (counted
-    in the first `sample` messages of the day)."""
-    counts: dict[int, int] = {}
-    for i, m in enumerate(_messages(path)):
-        if i == sample:
-            break
-        locate = int.from_bytes(m[1:3], "big") if len(m) >= 3 else 0
-        if locate:
-            counts[locate] = counts.get(locate, 0) + 1
-    load = [0] * shards
-    out = {}
-    for locate, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        shard = min(range(shards), key=lambda s: (load[s], s))
-        out[locate] = shard
-        load[shard] += n
-    return out
-
-
-def shard_messages(path: str | Path, shard: int, shards: int,
-                   assign: dict[int, int] | None = None) -> Iterator[tuple[int, bytes]]:
-    """(the day's message number, message) of one shard, in order; `assign`: locate -> shard (`balance`), a
-    locate it lacks by `locate % shards`."""
-    assign = assign or {}
-    for n, m in enumerate(_messages(path), 1):
-        locate = int.from_bytes(m[1:3], "big") if len(m) >= 3 else 0
-        if locate == 0 or assign.get(locate, locate % shards) == shard:
-            yield n, m
-
-
 def _planted(m: bytes) -> bytes:
     """The message with one share more (A, F, E, C, X, U: a field at a fixed offset), else its last byte + 1."""
     from tickgate.protocol import itch_spec
@@ -149,38 +112,29 @@ def _event(events: np.ndarray, i: int) -> dict:
 
 def verify_shard(path: str, shard: int, shards: int, spec: ShardSpec, assign: dict[int, int] | None = None) -> dict:
     """Check one shard of a day (`assign`: see `shard_messages`); a JSON-able report."""
-    from tickgate.host.feeds import pack_messages
-
     t0, c0 = time.perf_counter(), time.process_time()
     model, dut = _open(spec)
-    origin: list[int] = []  # the day's message number of each message of the shard (index: shard seq - 1)
     plant = spec.plant[1] if spec.plant and spec.plant[0] == shard else None
-
-    def messages(planted: bool) -> Iterator[bytes]:
-        for i, (n, m) in enumerate(shard_messages(path, shard, shards, assign), 1):
-            if not planted:
-                origin.append(n)
-            yield _planted(m) if planted and i == plant else m
-
     report = {"file": Path(path).name, "shard": shard, "shards": shards, "backend": spec.backend, "messages": 0,
               "events": 0, "mismatched_events": 0, "first_mismatch": None, "counter_mismatches": {}}
-    want_packets = pack_messages(messages(False), session=SESSION)
-    got_packets = pack_messages(messages(True), session=SESSION) if plant else None
-    done = False
-    while not done:
-        fed = 0
-        for p in want_packets:
-            model.feed(p, 0)
-            dut.feed(next(got_packets) if got_packets is not None else p, 0)
-            fed += 1
-            if fed == CHUNK_PACKETS:
-                break
-        done = fed < CHUNK_PACKETS
-        _compare(model.take_events(), dut.take_events(), report, origin)
+    origin: list[tuple[int, np.ndarray]] = []  # (first shard sequence, the day's message numbers) of recent chunks
+    seq = 1
+    for chunk in shard_chunks(path, shard, shards, assign):
+        want = chunk_packets(chunk.frames, chunk.ends, SESSION, seq)
+        got = want
+        if plant is not None and seq <= plant < seq + len(chunk.ends):
+            got = chunk_packets(_plant_frames(chunk, plant - seq), chunk.ends, SESSION, seq)
+        origin = [*origin[-1:], (seq, chunk.numbers)]  # events come from the packets fed: the last chunks suffice
+        seq += len(chunk.ends)
+        for i in range(0, len(want), CHUNK_PACKETS):
+            for w, g in zip(want[i:i + CHUNK_PACKETS], got[i:i + CHUNK_PACKETS], strict=True):
+                model.feed(w, 0)
+                dut.feed(g, 0)
+            _compare(model.take_events(), dut.take_events(), report, origin)
     want_c, got_c = model.counters(), dut.counters()
     report["counter_mismatches"] = {k: {"backend": got_c.get(k), "model": v} for k, v in want_c.items()
                                     if got_c.get(k) != v}
-    report["messages"] = len(origin)
+    report["messages"] = seq - 1
     report["ok"] = report["mismatched_events"] == 0 and not report["counter_mismatches"]
     report["seconds"] = round(time.perf_counter() - t0, 3)
     report["cpu_seconds"] = round(time.process_time() - c0, 3)
@@ -190,7 +144,21 @@ def verify_shard(path: str, shard: int, shards: int, spec: ShardSpec, assign: di
     return report
 
 
-def _compare(want: np.ndarray, got: np.ndarray, report: dict, origin: list[int]) -> None:
+def _plant_frames(chunk, i: int) -> bytes:
+    """The chunk's frames with message i (0-based) planted."""
+    start = int(chunk.ends[i - 1]) + 2 if i else 2
+    return chunk.frames[:start] + _planted(chunk.message(i)) + chunk.frames[int(chunk.ends[i]):]
+
+
+def _origin(origin: list[tuple[int, np.ndarray]], seq: int) -> int | None:
+    """The day's message number of shard message `seq`."""
+    for first, numbers in origin:
+        if first <= seq < first + len(numbers):
+            return int(numbers[seq - first])
+    return None
+
+
+def _compare(want: np.ndarray, got: np.ndarray, report: dict, origin: list[tuple[int, np.ndarray]]) -> None:
     n = min(len(want), len(got))
     cw, cg = comparable(want[:n]), comparable(got[:n])
     bad = np.flatnonzero((cw != cg).any(axis=1)) if n else np.zeros(0, dtype=np.int64)
@@ -201,7 +169,7 @@ def _compare(want: np.ndarray, got: np.ndarray, report: dict, origin: list[int])
         seq = int(ev["seq"])
         report["first_mismatch"] = {
             "event": report["events"] + i,
-            "message": origin[seq - 1] if 0 < seq <= len(origin) else None,  # the day's message number
+            "message": _origin(origin, seq),  # the day's message number
             "backend": _event(got, i) if i < len(got) else None,
             "model": _event(want, i) if i < len(want) else None,
         }

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tickgate.host.backend import open_backend
 from tickgate.host.feeds import pack_messages
 from tickgate.host.parallel import map_tasks
 from tickgate.host.verify import GEOMETRIES, SESSION, ShardSpec, balance, prepare, shard_messages, verify_shard
+from tickgate.host.verify_split import ShardChunk, chunk_packets, shard_chunks
 from tickgate.protocol.config import CardConfig
 from tickgate.protocol.events import EventKind
 
@@ -81,6 +83,42 @@ def test_balanced_shards_cover_the_day_once_and_are_even(day):
     sizes = [len(shard) for shard in per_shard]
     modulo = [len(list(shard_messages(day, s, SHARDS))) for s in range(SHARDS)]
     assert max(sizes) - min(sizes) <= max(modulo) - min(modulo) and max(sizes) - min(sizes) < 0.05 * sum(sizes)
+
+
+def test_frame_offsets():
+    from tickgate._driver import frame_offsets
+
+    starts, used, ended = frame_offsets(b"\0\3abc\0\2xy\0")  # a length cut short: read on from `used`
+    assert starts.tolist() == [0, 5] and used == 9 and not ended
+    starts, used, ended = frame_offsets(b"\0\1a\0\0\0\1b")  # the end-of-session marker: nothing after it
+    assert starts.tolist() == [0] and used == 3 and ended
+
+
+@pytest.mark.parametrize("split", ["modulo", "balanced"])
+def test_native_split_is_the_python_split(day, tmp_path, monkeypatch, split):
+    """The native read (C++ framing, numpy selection) gives the shard's messages, numbers and packets exactly as
+    the per-message Python reference does, in small read chunks (messages cut by a chunk's end) and from gzip."""
+    import gzip
+
+    import tickgate.host.verify_split as vs
+
+    monkeypatch.setattr(vs, "READ_BYTES", 1000)
+    zipped = tmp_path / "day.itch50.gz"
+    zipped.write_bytes(gzip.compress(day.read_bytes() + b"\0\0" + b"\0\5after"))  # ends at the marker
+    assign = balance(day, 3) if split == "balanced" else None
+    if assign:
+        assert balance(zipped, 3) == assign
+    for path in (day, zipped):
+        for shard in range(3):
+            want = list(shard_messages(path, shard, 3, assign))
+            chunks = list(shard_chunks(path, shard, 3, assign))
+            assert len(chunks) > 10
+            assert [int(n) for c in chunks for n in c.numbers] == [n for n, _ in want]
+            assert [c.message(i) for c in chunks for i in range(len(c.ends))] == [m for _, m in want]
+            whole = ShardChunk(b"".join(c.frames for c in chunks), np.cumsum(
+                [int(c.ends[i]) - (int(c.ends[i - 1]) if i else 0) for c in chunks for i in range(len(c.ends))]), None)
+            assert chunk_packets(whole.frames, whole.ends, SESSION, 1) == list(
+                pack_messages((m for _, m in want), session=SESSION))
 
 
 def test_planted_difference_found_software(ray_local, day):

@@ -49,6 +49,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
           f"({messages / wall:,.0f} messages/s; per day {messages / busy:,.0f} messages/s, "
           f"{busy:.2f} s wall and {cpu:.2f} s CPU in the days' tasks)", file=sys.stderr)
     if args.out:
+        t0 = time.perf_counter()
         days, fills = write_parquet(results, args.out)
         print(f"wrote {days} and {fills}")
         try:
@@ -56,6 +57,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             print(f"equity curve written to {args.out / 'equity.png'}")
         except ImportError as e:
             print(f"tickgate backtest: no equity plot: {e} (pip install matplotlib)", file=sys.stderr)
+        print(f"tickgate backtest: output written in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     if args.json:
         print(json.dumps({"days": rows, "totals": totals(rows)}))
     return 0
