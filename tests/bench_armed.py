@@ -210,11 +210,7 @@ def main() -> int:
     print("\n".join(figures.table()))
     print("goal (fired, to the simulator): p50 <= 5, p99 <= 20; judged on 'fire, sim asleep' (the simulator as "
           "`tickgate run --exchange sim` starts it), default and qos0 (`--cpu-dma-latency 0`) both shown:")
-    for case in GOAL_CASES:
-        if case in figures.runs:
-            p50, _, p99 = figures.median(case)
-            print(f"  {case:34s} p50 {p50:6.2f} {'met' if p50 <= 5 else 'MISSED'}, p99 {p99:6.2f} "
-                  f"{'met' if p99 <= 20 else 'MISSED'}")
+    print("\n".join(figures.verdicts(GOAL_CASES, 5, 20)))
     return 0
 
 

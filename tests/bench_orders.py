@@ -236,11 +236,7 @@ def main() -> int:
                 print(f"  {case.split(',')[0]} / python: p50 {p50 / py50:.3f}, p99 {p99 / py99:.3f}")
     print("goal (native): p50 <= 2, p99 <= 10; judged on 'native, sim asleep' (the simulator as `tickgate run "
           "--exchange sim` starts it), default and qos0 (`--cpu-dma-latency 0`) both shown:")
-    for case in GOAL_CASES:
-        if case in figures.runs:
-            p50, _, p99 = figures.median(case)
-            print(f"  {case:34s} p50 {p50:6.2f} {'met' if p50 <= 2 else 'MISSED'}, p99 {p99:6.2f} "
-                  f"{'met' if p99 <= 10 else 'MISSED'}")
+    print("\n".join(figures.verdicts(GOAL_CASES, 2, 10)))
 
     print("the native call alone (us), one run each:")
     for tune in tunes:

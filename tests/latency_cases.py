@@ -16,7 +16,7 @@ import os
 import signal
 import statistics
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -123,4 +123,14 @@ class Figures:
             p50, p90, p99 = self.median(case)
             label = (labels or {}).get(case, case)
             out.append(f"  {label:58s} p50 {p50:7.2f}  p90 {p90:7.2f}  p99 {p99:7.2f}")
+        return out
+
+    def verdicts(self, cases: Iterable[str], p50_goal: float, p99_goal: float) -> list[str]:
+        """Each measured case of `cases` against the goal p50 <= `p50_goal`, p99 <= `p99_goal` (us)."""
+        out = []
+        for case in cases:
+            if case in self.runs:
+                p50, _, p99 = self.median(case)
+                out.append(f"  {case:34s} p50 {p50:6.2f} {'met' if p50 <= p50_goal else 'MISSED'}, p99 {p99:6.2f} "
+                           f"{'met' if p99 <= p99_goal else 'MISSED'}")
         return out
