@@ -47,7 +47,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.latency_cases import Figures, describe_machine, loadavg, pin_trader, tuning, tunings  # noqa: E402
+from tests.latency_cases import Figures, chosen_cases, loadavg, pin_trader, tuning, tunings  # noqa: E402
 from tickgate._driver import OrderPath, SoftwareDevice  # noqa: E402
 from tickgate.host.exchange.sim import SimExchange  # noqa: E402
 from tickgate.host.feeds.files import pack_messages  # noqa: E402
@@ -190,11 +190,7 @@ def main() -> int:
     sim_cpus = pin_trader() if args.pin else None
     print(f"armed order, 72-byte packet receive -> OUCH bytes written, software card, simulator over loopback; "
           f"{args.samples:,} samples a run, {args.runs} runs (us)")
-    print(f"machine: {describe_machine()}")
-    if why:
-        print(f"cases left out: {why}")
-    wanted = [w for w in args.cases.split(";") if w]
-    cases = {c: v for c, v in cases_of(tunes).items() if not wanted or any(w in c for w in wanted)}
+    cases = chosen_cases(cases_of(tunes), args.cases, why)
     figures = Figures()
     for run in range(args.runs):
         for case, (mode, spin, tune) in cases.items():

@@ -44,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.latency_cases import Figures, describe_machine, loadavg, pin_trader, tuning, tunings  # noqa: E402
+from tests.latency_cases import Figures, chosen_cases, loadavg, pin_trader, tuning, tunings  # noqa: E402
 from tickgate.host.exchange.sim import SimExchange  # noqa: E402
 from tickgate.host.market import Directory, TopOfBook  # noqa: E402
 from tickgate.host.metrics import Metrics  # noqa: E402
@@ -214,11 +214,7 @@ def main() -> int:
 
     print(f"strategy -> OUCH (python, native) / FIX NewOrderSingle (fix) bytes written, {args.orders:,} orders a "
           f"run, {args.runs} runs, to the simulator over loopback (us)")
-    print(f"machine: {describe_machine()}")
-    if why:
-        print(f"cases left out: {why}")
-    wanted = [w for w in args.cases.split(";") if w]
-    cases = {c: v for c, v in cases_of(tunes).items() if not wanted or any(w in c for w in wanted)}
+    cases = chosen_cases(cases_of(tunes), args.cases, why)
     figures = Figures()
     for run in range(args.runs):
         for case, (path, spin, tune) in cases.items():

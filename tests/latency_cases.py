@@ -18,6 +18,7 @@ import statistics
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from tickgate.host.pmqos import CpuDmaLatency, cpuidle_states
 __all__ = ["Figures", "describe_machine", "loadavg", "pin_trader", "tuning", "tunings"]
 
 HALTPOLL = Path("/sys/module/haltpoll/parameters")
+
+
+T = TypeVar("T")
 
 
 def loadavg() -> str:
@@ -99,6 +103,15 @@ def tunings(haltpoll_ns: int | None) -> tuple[tuple[str, ...], str]:
         else:
             why.append(f"haltpoll left out: {knob} is not writable here")
     return tuple(out), "; ".join(why)
+
+
+def chosen_cases(cases: dict[str, T], spec: str, why: str) -> dict[str, T]:
+    """Print the machine and what was left out; the cases whose name holds one of `spec`'s `;`-separated parts."""
+    print(f"machine: {describe_machine()}")
+    if why:
+        print(f"cases left out: {why}")
+    wanted = [w for w in spec.split(";") if w]
+    return {c: v for c, v in cases.items() if not wanted or any(w in c for w in wanted)}
 
 
 class Figures:
