@@ -19,12 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-from tickgate.protocol import moldudp64
+from tickgate.protocol import itch_spec, moldudp64
 
 __all__ = ["BALANCE_SAMPLE", "ShardChunk", "balance", "chunk_packets", "shard_chunks", "shard_messages"]
 
 BALANCE_SAMPLE = 5_000_000  # messages counted per locate to balance the shards
 READ_BYTES = 8 << 20  # decoded bytes of the file framed at once
+#: Where every ITCH message holds its stock locate (the common header of the spec table), and its end.
+LOCATE_AT = itch_spec.MESSAGES[0].field("stock_locate").offset
+LOCATE_END = LOCATE_AT + itch_spec.MESSAGES[0].field("stock_locate").width
+
+
+def _locate(message: bytes) -> int:
+    """The stock locate of one message (0 for one too short to hold it)."""
+    return int.from_bytes(message[LOCATE_AT:LOCATE_END], "big") if len(message) >= LOCATE_END else 0
 FALLBACK_MESSAGES = 100_000  # messages a chunk of the Python path holds
 
 
@@ -77,10 +85,11 @@ def _framed(path: str | Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
 def _locates(buf: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Stock locate of each message (0 for one shorter than 3 bytes)."""
+    assert moldudp64.BLOCK_LEN == 2 and LOCATE_END - LOCATE_AT == 2  # the two big-endian bytes read below
     lengths = buf[starts].astype(np.int64) << 8 | buf[starts + 1]
-    long = lengths >= 3
-    at = np.where(long, starts + 3, 0)
-    return np.where(long, buf[at].astype(np.int64) << 8 | buf[np.where(long, starts + 4, 0)], 0)
+    long = lengths >= LOCATE_END
+    at = np.where(long, starts + moldudp64.BLOCK_LEN + LOCATE_AT, 0)
+    return np.where(long, buf[at].astype(np.int64) << 8 | buf[np.where(long, at + 1, 0)], 0)
 
 
 def _messages(path: str | Path) -> Iterator[bytes]:
@@ -106,7 +115,7 @@ def balance(path: str | Path, shards: int, sample: int = BALANCE_SAMPLE) -> dict
         for i, m in enumerate(_messages(path)):
             if i == sample:
                 break
-            counts[int.from_bytes(m[1:3], "big") if len(m) >= 3 else 0] += 1
+            counts[_locate(m)] += 1
     counts[0] = 0
     load = [0] * shards
     out = {}
@@ -135,7 +144,7 @@ def shard_messages(path: str | Path, shard: int, shards: int,
     lacks by `locate % shards`."""
     mine = _owner(shard, shards, assign)
     for n, m in enumerate(_messages(path), 1):
-        if mine[int.from_bytes(m[1:3], "big") if len(m) >= 3 else 0]:
+        if mine[_locate(m)]:
             yield n, m
 
 
